@@ -1,0 +1,6 @@
+//! glassbox
+pub mod data;
+pub mod error;
+pub mod rng;
+
+pub use error::{Error, Result};
