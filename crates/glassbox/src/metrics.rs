@@ -1,0 +1,189 @@
+//! How good a network is: loss, accuracy, the confusion matrix and per-class precision,
+//! recall and F1 for classifiers; mean squared and absolute error for regression.
+//!
+//! ```text
+//! accuracy   = correct / examples
+//! precision  = TP / (TP + FP)   of the examples predicted as class c, how many are c
+//! recall     = TP / (TP + FN)   of the examples of class c, how many were found
+//! F1         = 2·precision·recall / (precision + recall)
+//! ```
+
+use crate::data::{Dataset, Targets};
+use crate::loss::Loss;
+use crate::network::{argmax, Network, Workspace, PREDICT_CHUNK_ROWS};
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// Counts of (true class, predicted class) pairs: `counts[t][p]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfusionMatrix {
+    /// `counts[true][predicted]`.
+    pub counts: Vec<Vec<usize>>,
+}
+
+impl ConfusionMatrix {
+    /// An empty matrix for `classes` classes.
+    pub fn new(classes: usize) -> Self {
+        ConfusionMatrix {
+            counts: vec![vec![0; classes]; classes],
+        }
+    }
+
+    /// Counts one example.
+    pub fn add(&mut self, truth: usize, predicted: usize) {
+        self.counts[truth][predicted] += 1;
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Examples counted.
+    pub fn total(&self) -> usize {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Fraction on the diagonal (0 when empty).
+    pub fn accuracy(&self) -> f64 {
+        let right: usize = (0..self.classes()).map(|c| self.counts[c][c]).sum();
+        ratio(right, self.total())
+    }
+
+    /// Of the examples predicted as `class`, the fraction that are (0 when none were).
+    pub fn precision(&self, class: usize) -> f64 {
+        let predicted: usize = self.counts.iter().map(|row| row[class]).sum();
+        ratio(self.counts[class][class], predicted)
+    }
+
+    /// Of the examples of `class`, the fraction predicted as it (0 when there are none).
+    pub fn recall(&self, class: usize) -> f64 {
+        ratio(self.counts[class][class], self.counts[class].iter().sum())
+    }
+
+    /// The harmonic mean of precision and recall (0 when both are 0).
+    pub fn f1(&self, class: usize) -> f64 {
+        let (p, r) = (self.precision(class), self.recall(class));
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// A network's figures on a data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Examples evaluated.
+    pub examples: usize,
+    /// The mean loss C (see [`crate::loss`]).
+    pub loss: f64,
+    /// Fraction classified right (classification only).
+    pub accuracy: Option<f64>,
+    /// The confusion matrix (classification only).
+    pub confusion: Option<ConfusionMatrix>,
+    /// Mean squared error per output value, 1/(B·K)·Σ(a − y)² (regression only).
+    pub mse: Option<f64>,
+    /// Mean absolute error per output value (regression only).
+    pub mae: Option<f64>,
+}
+
+/// Runs `network` over `data` in chunks and measures it with `loss`.
+///
+/// # Errors
+/// [`Error::InputWidth`] or [`Error::Shape`] when the data does not fit the network.
+pub fn evaluate(network: &Network, data: &Dataset, loss: Loss) -> Result<Evaluation> {
+    if data.width() != network.inputs() {
+        return Err(Error::InputWidth {
+            expected: network.inputs(),
+            found: data.width(),
+        });
+    }
+    let outputs = network.outputs();
+    if data.target_width() != outputs {
+        return Err(Error::Shape(format!(
+            "the data has {} targets per example but the network has {outputs} outputs",
+            data.target_width()
+        )));
+    }
+    let chunk = PREDICT_CHUNK_ROWS.min(data.len()).max(1);
+    let mut ws = Workspace::new(network, chunk);
+    let mut x = Tensor::zeros(chunk, data.width());
+    let mut y = Tensor::zeros(chunk, outputs);
+    let mut confusion = match data.targets() {
+        Targets::Classes(_) => Some(ConfusionMatrix::new(outputs)),
+        Targets::Values { .. } => None,
+    };
+    let (mut loss_sum, mut sq, mut abs) = (0.0f64, 0.0f64, 0.0f64);
+    let last = network.layers().len() - 1;
+    let rows: Vec<usize> = (0..data.len()).collect();
+    for part in rows.chunks(chunk) {
+        x.resize(part.len(), data.width());
+        y.resize(part.len(), outputs);
+        for (i, &r) in part.iter().enumerate() {
+            x.row_mut(i).copy_from_slice(data.row(r));
+            data.write_target_row(r, y.row_mut(i));
+        }
+        network.forward(&x, &mut ws);
+        let a = ws.activations[last].as_slice();
+        loss_sum += loss.sum(
+            ws.weighted_sums[last].as_slice(),
+            a,
+            y.as_slice(),
+            outputs,
+        );
+        match (&mut confusion, data.targets()) {
+            (Some(m), Targets::Classes(labels)) => {
+                for (i, &r) in part.iter().enumerate() {
+                    m.add(labels[r], argmax(&a[i * outputs..(i + 1) * outputs]));
+                }
+            }
+            _ => {
+                for (&a, &y) in a.iter().zip(y.as_slice()) {
+                    let d = (a - y) as f64;
+                    sq += d * d;
+                    abs += d.abs();
+                }
+            }
+        }
+    }
+    let n = data.len().max(1) as f64;
+    let values = n * outputs as f64;
+    Ok(Evaluation {
+        examples: data.len(),
+        loss: loss_sum / n,
+        accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
+        mse: confusion.is_none().then(|| sq / values),
+        mae: confusion.is_none().then(|| abs / values),
+        confusion,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_recall_f1_of_a_hand_made_matrix() {
+        let mut m = ConfusionMatrix::new(2);
+        for (t, p) in [(0, 0), (0, 0), (0, 1), (1, 1), (1, 0), (1, 1), (1, 1)] {
+            m.add(t, p);
+        }
+        assert!((m.accuracy() - 5.0 / 7.0).abs() < 1e-12);
+        assert!((m.precision(0) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.recall(0) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.precision(1) - 3.0 / 4.0).abs() < 1e-12);
+        assert!((m.recall(1) - 3.0 / 4.0).abs() < 1e-12);
+        assert!((m.f1(1) - 0.75).abs() < 1e-12);
+    }
+}

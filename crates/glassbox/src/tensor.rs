@@ -1,0 +1,506 @@
+//! The matrix type and the one place that multiplies matrices.
+//!
+//! A [`Tensor`] is a row-major `rows × cols` matrix of f32. Activations are
+//! `batch × features` (one example per row); weights are `out × in` (PyTorch's layout).
+//!
+//! Every matrix product in glassbox goes through [`matmul`]:
+//!
+//! ```text
+//! C ← op(A) · op(B)          (Accum::Replace)
+//! C ← C + op(A) · op(B)      (Accum::Add)
+//! op(X) = X or Xᵀ            (Transpose::No / Transpose::Yes)
+//! ```
+//!
+//! A transpose costs nothing: it only swaps the strides handed to the kernel.
+//!
+//! ```
+//! use glassbox::tensor::{matmul, Accum, Parallelism, Tensor, Transpose};
+//! let a = Tensor::from_vec(1, 2, vec![1.0, 2.0]).unwrap();      // 1 × 2
+//! let w = Tensor::from_vec(2, 2, vec![0.5, 0.5, 1.0, -1.0]).unwrap(); // 2 × 2, out × in
+//! let mut z = Tensor::zeros(1, 2);
+//! matmul(&mut z, &a, Transpose::No, &w, Transpose::Yes, Accum::Replace, Parallelism::Sequential); // z = a·Wᵀ
+//! assert_eq!(z.as_slice(), &[1.5, -1.0]);
+//! ```
+
+use crate::{Error, Result};
+
+/// A row-major matrix of f32: `rows × cols`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tensor {
+    rows: usize,
+    cols: usize,
+    data: Vec<f32>,
+}
+
+impl Tensor {
+    /// A `rows × cols` matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Tensor {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
+    }
+
+    /// A matrix over `data`, row-major.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `data.len() != rows * cols`.
+    pub fn from_vec(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
+        if data.len() != rows * cols {
+            return Err(Error::Shape(format!(
+                "a {rows} × {cols} matrix needs {} values, got {}",
+                rows * cols,
+                data.len()
+            )));
+        }
+        Ok(Tensor { rows, cols, data })
+    }
+
+    /// Rows (examples, or output neurons for a weight matrix).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns (features, or inputs for a weight matrix).
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// All values, row-major.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// All values, row-major, to write.
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Row `i`.
+    ///
+    /// # Panics
+    /// If `i >= rows`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Row `i`, to write.
+    ///
+    /// # Panics
+    /// If `i >= rows`.
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        let cols = self.cols;
+        &mut self.data[i * cols..(i + 1) * cols]
+    }
+
+    /// Makes this a `rows × cols` matrix, reusing its allocation when it is big enough.
+    /// The values are unspecified afterwards (callers overwrite them).
+    pub fn resize(&mut self, rows: usize, cols: usize) {
+        self.rows = rows;
+        self.cols = cols;
+        self.data.resize(rows * cols, 0.0);
+    }
+
+    /// Consumes the matrix and returns its values, row-major.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// Column sums: `out[j] = Σ_i self[i][j]` (the bias gradient Σ_rows δ).
+    ///
+    /// # Panics
+    /// If `out.len() != cols`.
+    pub fn sum_rows_into(&self, out: &mut [f32]) {
+        assert_eq!(out.len(), self.cols);
+        out.fill(0.0);
+        for row in self.data.chunks_exact(self.cols.max(1)) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+    }
+}
+
+/// Whether [`matmul`] reads an operand as stored or transposed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transpose {
+    /// Use the matrix as stored.
+    No,
+    /// Use its transpose.
+    Yes,
+}
+
+/// Whether [`matmul`] overwrites its output or adds to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accum {
+    /// C ← A·B
+    Replace,
+    /// C ← C + A·B
+    Add,
+}
+
+/// How many threads a product may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parallelism {
+    /// On the calling thread only.
+    Sequential,
+    /// On up to this many threads, for products big enough to pay for them
+    /// (see [`PARALLEL_MIN_FLOPS`]).
+    Threads(usize),
+}
+
+/// Products smaller than this many multiply-adds run on one thread even when more are
+/// allowed: waking a second thread costs a few microseconds, which is more than a
+/// 784×30 layer takes to compute (the article's network got slower with 2 threads).
+pub const PARALLEL_MIN_FLOPS: usize = 1 << 20;
+
+/// Below this many multiply-adds (or with a single row or column), [`matmul`] uses the
+/// simple kernels in this file, which start instantly and stay in cache; above it, the
+/// `gemm` crate's packed, blocked AVX-512 kernels.
+///
+/// Decision (measured with `cargo bench --bench matmul` on the 2-core Xeon, AVX-512):
+/// `gemm` 0.19 beats `matrixmultiply` 0.3 on every training shape of the
+/// 784-512-256-10 network — see benches/matmul.rs and the README's performance
+/// section — while for one-row products (online learning) the plain loops here avoid
+/// `gemm`'s packing overhead.
+pub const SMALL_KERNEL_MAX_FLOPS: usize = 16 * 1024;
+
+/// The one matrix product of glassbox: `out ← op(a)·op(b)` or `out ← out + op(a)·op(b)`.
+///
+/// Shapes: op(a) is `m × k`, op(b) is `k × n`, `out` must already be `m × n`.
+///
+/// # Panics
+/// If the shapes do not agree (a programmer error: callers check user input first).
+pub fn matmul(
+    out: &mut Tensor,
+    a: &Tensor,
+    ta: Transpose,
+    b: &Tensor,
+    tb: Transpose,
+    accum: Accum,
+    parallelism: Parallelism,
+) {
+    let (m, k) = match ta {
+        Transpose::No => (a.rows, a.cols),
+        Transpose::Yes => (a.cols, a.rows),
+    };
+    let (k2, n) = match tb {
+        Transpose::No => (b.rows, b.cols),
+        Transpose::Yes => (b.cols, b.rows),
+    };
+    assert_eq!(k, k2, "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})");
+    assert_eq!(
+        (out.rows, out.cols),
+        (m, n),
+        "matmul: output is {}×{}, product is {m}×{n}",
+        out.rows,
+        out.cols
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if accum == Accum::Replace {
+            out.data.fill(0.0);
+        }
+        return;
+    }
+    // Strides (row stride, column stride) of op(a) and op(b) in their buffers.
+    let (a_rs, a_cs) = match ta {
+        Transpose::No => (a.cols, 1),
+        Transpose::Yes => (1, a.cols),
+    };
+    let (b_rs, b_cs) = match tb {
+        Transpose::No => (b.cols, 1),
+        Transpose::Yes => (1, b.cols),
+    };
+    let flops = m * n * k;
+
+    // Online learning (one example) and tiny layers: plain loops, no packing.
+    if m == 1 && b_cs != 1 {
+        // out (1×n) = a_row · op(b), op(b) = Bᵀ with B row-major n×k: n dot products.
+        row_times_transposed(&mut out.data, &a.data, a_cs, &b.data, b_cs, k, n, accum);
+        return;
+    }
+    if m == 1 && b_cs == 1 {
+        // out (1×n) = Σ_k a_k · op(b)[k,:]: axpy over contiguous rows of b.
+        row_times_rows(&mut out.data, &a.data, a_cs, &b.data, b_rs, k, n, accum);
+        return;
+    }
+    if k == 1 {
+        // Outer product: out[i][j] (+)= a[i] · b[j] (the one-example weight gradient δᵀ·x).
+        outer(&mut out.data, n, &a.data, a_rs, &b.data, b_cs, m, accum);
+        return;
+    }
+    if flops <= SMALL_KERNEL_MAX_FLOPS {
+        naive(&mut out.data, n, a, a_rs, a_cs, b, b_rs, b_cs, m, k, accum);
+        return;
+    }
+
+    let threads = match parallelism {
+        Parallelism::Threads(t) if t > 1 && flops >= PARALLEL_MIN_FLOPS => t,
+        _ => 1,
+    };
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the pointers come from live slices whose lengths the shape checks above
+    // tie to m, n, k and the strides; `out` does not alias `a` or `b` (it is borrowed
+    // mutably while they are borrowed shared).
+    // Note gemm's convention: dst ← alpha·dst + beta·lhs·rhs (alpha scales dst).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.data.as_mut_ptr(),
+            1,
+            n as isize,
+            accum == Accum::Add,
+            a.data.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.data.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// out[j] (+)= Σ_k a[k·a_cs] · b[j·b_cs + k]: rows of a row-major B dotted with a.
+#[allow(clippy::too_many_arguments)]
+fn row_times_transposed(
+    out: &mut [f32],
+    a: &[f32],
+    a_cs: usize,
+    b: &[f32],
+    b_cs: usize,
+    k: usize,
+    n: usize,
+    accum: Accum,
+) {
+    debug_assert_eq!(out.len(), n);
+    if a_cs == 1 {
+        let a = &a[..k];
+        for (j, o) in out.iter_mut().enumerate() {
+            let d = dot(a, &b[j * b_cs..j * b_cs + k]);
+            *o = if accum == Accum::Add { *o + d } else { d };
+        }
+    } else {
+        for (j, o) in out.iter_mut().enumerate() {
+            let mut d = 0.0;
+            for kk in 0..k {
+                d += a[kk * a_cs] * b[j * b_cs + kk];
+            }
+            *o = if accum == Accum::Add { *o + d } else { d };
+        }
+    }
+}
+
+/// out[:] (+)= Σ_k a[k·a_cs] · b[k·b_rs ..][..n]: a weighted sum of rows of B.
+#[allow(clippy::too_many_arguments)]
+fn row_times_rows(
+    out: &mut [f32],
+    a: &[f32],
+    a_cs: usize,
+    b: &[f32],
+    b_rs: usize,
+    k: usize,
+    n: usize,
+    accum: Accum,
+) {
+    if accum == Accum::Replace {
+        out.fill(0.0);
+    }
+    for kk in 0..k {
+        let s = a[kk * a_cs];
+        if s == 0.0 {
+            continue;
+        }
+        axpy(out, s, &b[kk * b_rs..kk * b_rs + n]);
+    }
+}
+
+/// out[i][j] (+)= a[i·a_rs] · b[j·b_cs].
+#[allow(clippy::too_many_arguments)]
+fn outer(
+    out: &mut [f32],
+    n: usize,
+    a: &[f32],
+    a_rs: usize,
+    b: &[f32],
+    b_cs: usize,
+    m: usize,
+    accum: Accum,
+) {
+    let contiguous: Vec<f32>;
+    let brow: &[f32] = if b_cs == 1 {
+        &b[..n]
+    } else {
+        contiguous = (0..n).map(|j| b[j * b_cs]).collect();
+        &contiguous
+    };
+    for i in 0..m {
+        let s = a[i * a_rs];
+        let orow = &mut out[i * n..(i + 1) * n];
+        match accum {
+            Accum::Replace => {
+                for (o, &x) in orow.iter_mut().zip(brow) {
+                    *o = s * x;
+                }
+            }
+            Accum::Add => axpy(orow, s, brow),
+        }
+    }
+}
+
+/// The reference kernel: a triple loop, for small products (and as the tests' oracle).
+#[allow(clippy::too_many_arguments)]
+fn naive(
+    out: &mut [f32],
+    n: usize,
+    a: &Tensor,
+    a_rs: usize,
+    a_cs: usize,
+    b: &Tensor,
+    b_rs: usize,
+    b_cs: usize,
+    m: usize,
+    k: usize,
+    accum: Accum,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0;
+            for kk in 0..k {
+                s += a.data[i * a_rs + kk * a_cs] * b.data[kk * b_rs + j * b_cs];
+            }
+            let o = &mut out[i * n + j];
+            *o = if accum == Accum::Add { *o + s } else { s };
+        }
+    }
+}
+
+/// Σ x·y with 16 independent partial sums, so the compiler can keep them in one
+/// AVX-512 register (a single running sum would serialise every addition).
+#[inline]
+pub fn dot(x: &[f32], y: &[f32]) -> f32 {
+    debug_assert_eq!(x.len(), y.len());
+    const LANES: usize = 16;
+    let mut acc = [0.0f32; LANES];
+    let xc = x.chunks_exact(LANES);
+    let yc = y.chunks_exact(LANES);
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for l in 0..LANES {
+            acc[l] = xs[l].mul_add(ys[l], acc[l]);
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (a, b) in xr.iter().zip(yr) {
+        s += a * b;
+    }
+    s
+}
+
+/// y ← y + s·x.
+#[inline]
+pub fn axpy(y: &mut [f32], s: f32, x: &[f32]) {
+    debug_assert_eq!(x.len(), y.len());
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = s.mul_add(x, *y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn random(rows: usize, cols: usize, rng: &mut Rng) -> Tensor {
+        let data = (0..rows * cols).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        Tensor::from_vec(rows, cols, data).unwrap()
+    }
+
+    /// op(x)[i][j] in f64.
+    fn at(x: &Tensor, t: Transpose, i: usize, j: usize) -> f64 {
+        match t {
+            Transpose::No => x.as_slice()[i * x.cols() + j] as f64,
+            Transpose::Yes => x.as_slice()[j * x.cols() + i] as f64,
+        }
+    }
+
+    #[test]
+    fn matmul_agrees_with_a_naive_f64_reference_on_awkward_shapes() {
+        let mut rng = Rng::new(11);
+        let shapes = [
+            (0, 3, 4),
+            (3, 0, 4),
+            (3, 4, 0),
+            (1, 1, 1),
+            (1, 30, 784),
+            (30, 784, 1),
+            (1, 10, 30),
+            (7, 5, 3),
+            (63, 2, 10),
+            (16, 1, 1),
+            (33, 65, 17),
+            (128, 512, 784),
+            (256, 128, 512),
+        ];
+        for &(m, n, k) in &shapes {
+            for ta in [Transpose::No, Transpose::Yes] {
+                for tb in [Transpose::No, Transpose::Yes] {
+                    for accum in [Accum::Replace, Accum::Add] {
+                        for par in [Parallelism::Sequential, Parallelism::Threads(2)] {
+                            let a = match ta {
+                                Transpose::No => random(m, k, &mut rng),
+                                Transpose::Yes => random(k, m, &mut rng),
+                            };
+                            let b = match tb {
+                                Transpose::No => random(k, n, &mut rng),
+                                Transpose::Yes => random(n, k, &mut rng),
+                            };
+                            let start = random(m, n, &mut rng);
+                            let mut out = start.clone();
+                            matmul(&mut out, &a, ta, &b, tb, accum, par);
+                            for i in 0..m {
+                                for j in 0..n {
+                                    let mut s: f64 = (0..k)
+                                        .map(|kk| at(&a, ta, i, kk) * at(&b, tb, kk, j))
+                                        .sum();
+                                    if accum == Accum::Add {
+                                        s += start.as_slice()[i * n + j] as f64;
+                                    }
+                                    let got = out.as_slice()[i * n + j] as f64;
+                                    assert!(
+                                        (got - s).abs() <= 1e-4 * (1.0 + k as f64).sqrt(),
+                                        "({m},{n},{k}) {ta:?} {tb:?} {accum:?}: [{i}][{j}] = {got}, expected {s}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn from_vec_checks_the_length() {
+        assert!(Tensor::from_vec(2, 3, vec![0.0; 5]).is_err());
+        let t = Tensor::from_vec(2, 2, vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let mut s = [0.0; 2];
+        t.sum_rows_into(&mut s);
+        assert_eq!(s, [4.0, 6.0]);
+    }
+}
