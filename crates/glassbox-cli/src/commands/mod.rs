@@ -1,0 +1,7 @@
+//! One module per subcommand; each has `run(&Args) -> anyhow::Result<()>`.
+
+pub mod evaluate;
+pub mod explain;
+pub mod inspect;
+pub mod predict;
+pub mod train;

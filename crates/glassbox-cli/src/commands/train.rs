@@ -1,0 +1,510 @@
+//! `glassbox train`: data → network → trainer → model file, and a report.
+
+use crate::args::{TrainArgs, TrainPlan};
+use crate::error::{usage, Interrupted};
+use crate::model::{relabel, Model};
+use crate::outln;
+use crate::plot::{self, Figure};
+use crate::progress::{self, percent, Display, Progress};
+use crate::spec::Source;
+use anyhow::{bail, Context, Result};
+use glassbox::data::{Dataset, Scaler, Scaling};
+use glassbox::io::ModelInfo;
+use glassbox::metrics::{evaluate, Evaluation};
+use glassbox::train::{History, StopReason, Validation};
+use glassbox::{Error, Network, Trainer};
+use serde_json::json;
+use std::path::Path;
+use std::time::Instant;
+
+/// XORed into `--seed` for the validation split, so it differs from the test split.
+const VALIDATION_SEED: u64 = 0x7A1D;
+
+/// The data of a run, split and scaled.
+struct Parts {
+    train: Dataset,
+    validation: Option<Dataset>,
+    test: Option<Dataset>,
+    scaler: Option<Scaler>,
+    description: String,
+}
+
+/// Runs `train`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    let plan = TrainPlan::try_from(args)?;
+    check_output_path(&args.out, "--out")?;
+    for (path, flag) in [(&args.plot, "--plot"), (&args.history, "--history")] {
+        if let Some(path) = path {
+            check_output_path(path, flag)?;
+        }
+    }
+    let display = Display::choose(args.quiet, args.json);
+    let initial = match &args.init_from {
+        Some(path) => Some(Initial::load(path)?),
+        None => None,
+    };
+    let parts = load_parts(args, &plan, initial.as_ref())?;
+    let mut network = build_network(args, &plan, &parts.train, initial.as_ref())?;
+    network.check_trainable()?;
+    let info = ModelInfo {
+        class_names: parts.train.class_names().to_vec(),
+        scaler: parts.scaler.clone(),
+        image_shape: parts.train.image_shape(),
+        loss: Some(plan.config.loss),
+    };
+
+    let mut config = plan.config.clone();
+    // The validation split was made above, before scaling.
+    config.validation = Validation::None;
+    let trainer = Trainer::new(config);
+    let mut observer = Progress::new(display);
+    observer.line(&format!(
+        "training {} on {}: {} training examples{}{}",
+        architecture(&network),
+        parts.description,
+        parts.train.len(),
+        parts
+            .validation
+            .as_ref()
+            .map(|v| format!(", {} validation", v.len()))
+            .unwrap_or_default(),
+        parts
+            .test
+            .as_ref()
+            .map(|t| format!(", {} test", t.len()))
+            .unwrap_or_default(),
+    ));
+    let training = Instant::now();
+    let history = if args.epochs == 0 {
+        Ok(History {
+            epochs: Vec::new(),
+            stop: StopReason::Completed,
+        })
+    } else {
+        progress::install_ctrlc();
+        trainer.fit(
+            &mut network,
+            &parts.train,
+            parts.validation.as_ref(),
+            parts.test.as_ref(),
+            &mut observer,
+        )
+    };
+    let training_seconds = training.elapsed().as_secs_f64();
+    observer.finish();
+    let history = match history {
+        Ok(history) => history,
+        Err(e @ Error::Diverged { .. }) => {
+            // The trainer left the weights of the last finished epoch: keep them.
+            glassbox::io::save(&args.out, &network, &info)
+                .with_context(|| format!("{}: cannot save the model", args.out.display()))?;
+            return Err(anyhow::Error::new(e).context(format!(
+                "the last good weights were saved to {}",
+                args.out.display()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    glassbox::io::save(&args.out, &network, &info)
+        .with_context(|| format!("{}: cannot save the model", args.out.display()))?;
+    if let Some(path) = &args.history {
+        write_history_csv(path, &history)?;
+    }
+    if let Some(path) = &args.plot {
+        plot::save(path, &Figure::History(&history))?;
+    }
+
+    let loss = plan.config.loss;
+    let train_eval = evaluate(&network, &parts.train, loss)?;
+    let validation_eval = match &parts.validation {
+        Some(v) => Some(evaluate(&network, v, loss)?),
+        None => None,
+    };
+    let test_eval = match &parts.test {
+        Some(t) => Some(evaluate(&network, t, loss)?),
+        None => None,
+    };
+    let report = Report {
+        args,
+        plan: &plan,
+        network: &network,
+        history: &history,
+        parts: &parts,
+        train: &train_eval,
+        validation: validation_eval.as_ref(),
+        test: test_eval.as_ref(),
+        training_seconds,
+        total_seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        outln!("{}", report.json());
+    } else if !args.quiet {
+        report.print()?;
+    }
+    if history.stop == StopReason::Interrupted {
+        return Err(anyhow::Error::new(Interrupted(format!(
+            "interrupted: training stopped after epoch {} of {}; the model of that last \
+             finished epoch was saved to {}",
+            history.epochs.len(),
+            args.epochs,
+            args.out.display()
+        ))));
+    }
+    Ok(())
+}
+
+/// Fails early, before any training, when `path` could not be written.
+fn check_output_path(path: &Path, flag: &str) -> Result<()> {
+    if path.is_dir() {
+        return Err(usage(format!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        )));
+    }
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        if !parent.is_dir() {
+            bail!(
+                "{flag} {}: the directory {} does not exist",
+                path.display(),
+                parent.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Loads `--data` (and `--test`), holds out the test and validation parts, and fits
+/// the scaler on what is left for training.
+fn load_parts(args: &TrainArgs, plan: &TrainPlan, initial: Option<&Initial>) -> Result<Parts> {
+    let source = Source::parse(&args.data).context("--data")?;
+    let (data, own_test) = source.load(&args.data_args, args.seed)?;
+    let mut description = source.to_string();
+    let (mut train, mut test) = match &args.test {
+        Some(spec) => {
+            let test_source = Source::parse(spec).context("--test")?;
+            let (first, second) = test_source.load(&args.data_args, args.seed ^ 1)?;
+            // A SPEC with its own test set contributes that test set.
+            let test = relabel(second.unwrap_or(first), data.class_names(), "--test data")?;
+            description += &format!(", tested on {test_source}");
+            (data, Some(test))
+        }
+        None if source.has_own_test_set() => {
+            if plan.test_split_given && plan.test_split.is_some() {
+                return Err(usage(format!(
+                    "--test-split: {} brings its own test set (use --test-split 0 to \
+                     train without one)",
+                    args.data
+                )));
+            }
+            (
+                data,
+                if plan.test_split.is_some() {
+                    own_test
+                } else {
+                    None
+                },
+            )
+        }
+        None => match plan.test_split {
+            Some(fraction) => {
+                let (train, test) = data
+                    .split(fraction, args.seed)
+                    .context("--test-split: holding out the test set")?;
+                (train, Some(test))
+            }
+            None => (data, None),
+        },
+    };
+    let mut validation = match plan.config.validation {
+        Validation::Split(fraction) => {
+            let (rest, validation) = train
+                .split(fraction, args.seed ^ VALIDATION_SEED)
+                .context("--validation-split: holding out the validation set")?;
+            train = rest;
+            Some(validation)
+        }
+        Validation::None => None,
+    };
+    // Fitted on the training part only; a model started from keeps its own scaler
+    // unless --scale asks for a new one.
+    let scaler = match (args.scale, initial.and_then(Initial::scaler)) {
+        (Scaling::None, Some(scaler)) => Some(scaler),
+        (Scaling::None, None) => None,
+        (scaling, _) => Some(Scaler::fit(scaling, &train)),
+    };
+    if let Some(scaler) = &scaler {
+        for data in [Some(&mut train), validation.as_mut(), test.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            scaler.apply(data)?;
+        }
+    }
+    if let Some(test) = &test {
+        if test.width() != train.width() {
+            bail!(
+                "the test set has {} features per example but the training set has {}",
+                test.width(),
+                train.width()
+            );
+        }
+    }
+    Ok(Parts {
+        train,
+        validation,
+        test,
+        scaler,
+        description,
+    })
+}
+
+/// Where `--init-from` starts.
+enum Initial {
+    /// A glassbox model file: architecture, weights and information.
+    Model(Model),
+    /// A file of weights alone (no glassbox architecture in it), e.g. from PyTorch.
+    Weights(std::path::PathBuf),
+}
+
+impl Initial {
+    /// Loads `path`, telling a model apart from weights alone.
+    fn load(path: &Path) -> Result<Initial> {
+        match Model::load(path) {
+            Ok(model) => Ok(Initial::Model(model)),
+            Err(e) if is_weights_only(&e) => Ok(Initial::Weights(path.to_path_buf())),
+            Err(e) => Err(e.context("--init-from")),
+        }
+    }
+
+    /// The scaler of a model file.
+    fn scaler(&self) -> Option<Scaler> {
+        match self {
+            Initial::Model(model) => model.info.scaler.clone(),
+            Initial::Weights(_) => None,
+        }
+    }
+}
+
+/// Whether a load failed only because the file has no glassbox architecture.
+///
+/// The library reports that as a format error of the "metadata" record; it has no
+/// variant of its own, so the message is matched here.
+fn is_weights_only(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<Error>(),
+            Some(Error::Format { record, message, .. })
+                if record == "metadata" && message.starts_with("no glassbox architecture")
+        )
+    })
+}
+
+/// The network to train: from `--init-from` (its architecture, or the flags' with its
+/// weights), or new from the flags.
+fn build_network(
+    args: &TrainArgs,
+    plan: &TrainPlan,
+    train: &Dataset,
+    initial: Option<&Initial>,
+) -> Result<Network> {
+    let outputs = train.target_width();
+    let from_flags = || -> Result<Network> {
+        let mut builder = Network::builder(train.width());
+        for &width in &plan.hidden {
+            builder = builder.dense(width, plan.activation);
+        }
+        Ok(builder
+            .dense(outputs, plan.output)
+            .build(args.init, args.seed)?)
+    };
+    let network = match initial {
+        None => from_flags()?,
+        Some(Initial::Weights(path)) => {
+            // Weights alone: the flags say the architecture, the file fills it.
+            let mut network = from_flags()?;
+            glassbox::io::load_weights_into(path, &mut network).with_context(|| {
+                format!(
+                    "--init-from {}: the file holds weights but no architecture, and they do                      not fit the network the flags describe ({})",
+                    path.display(),
+                    architecture(&network)
+                )
+            })?;
+            network
+        }
+        Some(Initial::Model(model)) => {
+            if plan.layers_given {
+                return Err(usage(format!(
+                    "--layers: the architecture comes from --init-from {}; leave --layers out",
+                    model.path.display()
+                )));
+            }
+            let network = model.network.clone();
+            if network.inputs() != train.width() || network.outputs() != outputs {
+                bail!(
+                    "--init-from {}: the model takes {} inputs and gives {} outputs, but the \
+                     data has {} features and {} classes/targets",
+                    model.path.display(),
+                    network.inputs(),
+                    network.outputs(),
+                    train.width(),
+                    outputs
+                );
+            }
+            network
+        }
+    };
+    Ok(network)
+}
+
+/// `64 → 32 (relu) → 10 (softmax)`.
+pub fn architecture(network: &Network) -> String {
+    let mut text = network.inputs().to_string();
+    for layer in network.layers() {
+        text += &format!(" → {} ({})", layer.outputs(), layer.activation);
+    }
+    text
+}
+
+/// Writes one CSV row per epoch.
+fn write_history_csv(path: &Path, history: &History) -> Result<()> {
+    let cell = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    let mut text = String::from(
+        "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,\
+         test_loss,test_accuracy,learning_rate,seconds\n",
+    );
+    for r in &history.epochs {
+        text += &format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            r.epoch,
+            r.train_loss,
+            cell(r.train_accuracy),
+            cell(r.validation_loss),
+            cell(r.validation_accuracy),
+            cell(r.test_loss),
+            cell(r.test_accuracy),
+            r.learning_rate,
+            r.seconds
+        );
+    }
+    plot::write_atomically(path, text.as_bytes())
+}
+
+/// What a finished run reports.
+struct Report<'a> {
+    args: &'a TrainArgs,
+    plan: &'a TrainPlan,
+    network: &'a Network,
+    history: &'a History,
+    parts: &'a Parts,
+    train: &'a Evaluation,
+    validation: Option<&'a Evaluation>,
+    test: Option<&'a Evaluation>,
+    training_seconds: f64,
+    total_seconds: f64,
+}
+
+impl Report<'_> {
+    fn stop(&self) -> String {
+        match self.history.stop {
+            StopReason::Completed => "completed".into(),
+            StopReason::EarlyStopped { best_epoch } => {
+                format!("early-stopped (best epoch {best_epoch})")
+            }
+            StopReason::Interrupted => "interrupted".into(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let config = &self.plan.config;
+        json!({
+            "data": self.parts.description,
+            "architecture": self.network.sizes(),
+            "activations": self.network.layers().iter().map(|l| l.activation.to_string()).collect::<Vec<_>>(),
+            "parameters": self.network.parameter_count(),
+            "loss": config.loss.name(),
+            "optimizer": config.optimizer.name(),
+            "learning_rate": config.optimizer.learning_rate(),
+            "batch_size": config.batch_size,
+            "seed": config.seed,
+            "threads": config.threads,
+            "train_examples": self.parts.train.len(),
+            "validation_examples": self.parts.validation.as_ref().map(Dataset::len),
+            "test_examples": self.parts.test.as_ref().map(Dataset::len),
+            "epochs": self.history.epochs.len(),
+            "stop": self.stop(),
+            "train_loss": self.train.loss,
+            "train_accuracy": self.train.accuracy,
+            "validation_loss": self.validation.map(|e| e.loss),
+            "validation_accuracy": self.validation.and_then(|e| e.accuracy),
+            "test_loss": self.test.map(|e| e.loss),
+            "test_accuracy": self.test.and_then(|e| e.accuracy),
+            "test_mse": self.test.and_then(|e| e.mse),
+            "seconds": self.training_seconds,
+            "total_seconds": self.total_seconds,
+            "seconds_per_epoch": self.history.epochs.iter().map(|r| r.seconds).collect::<Vec<_>>(),
+            "model": self.args.out.display().to_string(),
+            "history": self.history.epochs,
+        })
+    }
+
+    fn print(&self) -> Result<()> {
+        let config = &self.plan.config;
+        let epochs = self.history.epochs.len();
+        let work: f64 = self.history.epochs.iter().map(|r| r.seconds).sum();
+        outln!("network     {}", architecture(self.network));
+        outln!(
+            "            {} parameters, {} loss, {} (η = {}), batch {}",
+            self.network.parameter_count(),
+            config.loss,
+            config.optimizer.name(),
+            config.optimizer.learning_rate(),
+            config.batch_size
+        );
+        outln!("data        {}", self.parts.description);
+        outln!(
+            "epochs      {epochs} ({}) in {:.2} s ({:.3} s of training work per epoch)",
+            self.stop(),
+            self.training_seconds,
+            if epochs > 0 {
+                work / epochs as f64
+            } else {
+                0.0
+            }
+        );
+        let line = |name: &str, e: &Evaluation| -> String {
+            match (e.accuracy, e.mse) {
+                (Some(a), _) => format!(
+                    "{name:<11} accuracy {}  loss {:.4}  ({} examples)",
+                    percent(Some(a)),
+                    e.loss,
+                    e.examples
+                ),
+                (None, Some(mse)) => format!(
+                    "{name:<11} mse {mse:.5}  mae {:.5}  loss {:.4}  ({} examples)",
+                    e.mae.unwrap_or(f64::NAN),
+                    e.loss,
+                    e.examples
+                ),
+                (None, None) => format!("{name:<11} loss {:.4}", e.loss),
+            }
+        };
+        outln!("{}", line("train", self.train));
+        if let Some(v) = self.validation {
+            outln!("{}", line("validation", v));
+        }
+        if let Some(t) = self.test {
+            outln!("{}", line("test", t));
+        }
+        outln!("model       saved to {}", self.args.out.display());
+        if let Some(p) = &self.args.plot {
+            outln!("plot        {}", p.display());
+        }
+        if let Some(p) = &self.args.history {
+            outln!("history     {}", p.display());
+        }
+        Ok(())
+    }
+}

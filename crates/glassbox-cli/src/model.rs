@@ -1,0 +1,140 @@
+//! Model files as the commands see them: loading with the file named in every error,
+//! and making a data set fit a model (its scaler, its class order, its input width).
+
+use anyhow::{bail, Context, Result};
+use glassbox::data::Dataset;
+use glassbox::io::ModelInfo;
+use glassbox::{Activation, Loss, Network};
+use std::path::{Path, PathBuf};
+
+/// A loaded model.
+pub struct Model {
+    /// The network.
+    pub network: Network,
+    /// What was saved with it.
+    pub info: ModelInfo,
+    /// The file it came from.
+    pub path: PathBuf,
+}
+
+impl Model {
+    /// Loads `path`.
+    pub fn load(path: &Path) -> Result<Model> {
+        if !path.exists() {
+            bail!(
+                "{}: no such model file (train one with `glassbox train --out {}`)",
+                path.display(),
+                path.display()
+            );
+        }
+        let (network, info) = glassbox::io::load(path)
+            .with_context(|| format!("{}: cannot load the model", path.display()))?;
+        Ok(Model {
+            network,
+            info,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The loss to measure the model with: the one it was trained with, else the usual
+    /// partner of its output layer.
+    pub fn loss(&self) -> Loss {
+        self.info
+            .loss
+            .unwrap_or_else(|| default_loss(self.network.output_activation()))
+    }
+
+    /// The name of class `index` (its number when the model has no names).
+    pub fn class_name(&self, index: usize) -> String {
+        class_name(&self.info.class_names, index)
+    }
+
+    /// Makes `data` fit this model: checks its width, applies the model's scaler, and
+    /// renumbers its classes into the model's order (matched by name). `what` names the
+    /// data in errors.
+    pub fn prepare(&self, data: Dataset, what: &str) -> Result<Dataset> {
+        let inputs = self.network.inputs();
+        if data.width() != inputs {
+            bail!(
+                "{what} has {} features per example but the model {} takes {inputs}{}",
+                data.width(),
+                self.path.display(),
+                shape_hint(&self.info)
+            );
+        }
+        let mut data = relabel(data, &self.info.class_names, what)?;
+        if data.target_width() != self.network.outputs() {
+            bail!(
+                "{what} has {} classes/targets but the model {} has {} outputs",
+                data.target_width(),
+                self.path.display(),
+                self.network.outputs()
+            );
+        }
+        if let Some(scaler) = &self.info.scaler {
+            scaler.apply(&mut data)?;
+        }
+        Ok(data)
+    }
+}
+
+/// " (images of H×W×C)" when the model knows its inputs are images.
+fn shape_hint(info: &ModelInfo) -> String {
+    info.image_shape
+        .map(|s| format!(" (images of {s})"))
+        .unwrap_or_default()
+}
+
+/// The usual loss for an output activation: cross-entropy after softmax, else MSE.
+pub fn default_loss(output: Activation) -> Loss {
+    match output {
+        Activation::Softmax => Loss::CrossEntropy,
+        _ => Loss::Mse,
+    }
+}
+
+/// The name of class `index` in `names`, or the number.
+pub fn class_name(names: &[String], index: usize) -> String {
+    names
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| index.to_string())
+}
+
+/// Renumbers the classes of `data` to the order of `names` (matching by name), so
+/// that class k means the same in both. Leaves regression data and data already in
+/// that order alone.
+pub fn relabel(data: Dataset, names: &[String], what: &str) -> Result<Dataset> {
+    let Some(labels) = data.labels() else {
+        return Ok(data);
+    };
+    if names.is_empty() || data.class_names() == names {
+        return Ok(data);
+    }
+    let mut map = Vec::with_capacity(data.classes());
+    for name in data.class_names() {
+        match names.iter().position(|n| n == name) {
+            Some(k) => map.push(k),
+            None => bail!(
+                "{what} has a class {name:?} that the model does not know (its classes are {})",
+                names
+                    .iter()
+                    .map(|n| format!("{n:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    let labels = labels.iter().map(|&l| map[l]).collect();
+    let shape = data.image_shape();
+    let mut out = Dataset::classification(
+        data.features().to_vec(),
+        data.width(),
+        labels,
+        names.to_vec(),
+    )?;
+    if let Some(shape) = shape {
+        out = out.with_image_shape(shape)?;
+    }
+    Ok(out)
+}
