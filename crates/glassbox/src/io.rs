@@ -259,8 +259,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             file.write_all(bytes)?;
             file.sync_all()
         })
-        .map_err(|e| Error::io(&temporary, e))
-        .and_then(|()| fs::rename(&temporary, path).map_err(|e| Error::io(path, e)));
+        .and_then(|()| fs::rename(&temporary, path))
+        // Named after the target: the temporary file is an implementation detail.
+        .map_err(|e| Error::io(path, e));
     if let Err(e) = written {
         // Best effort: the temporary file may not even exist (its directory is missing).
         let _ = fs::remove_file(&temporary);
@@ -798,13 +799,12 @@ mod tests {
             .unwrap();
 
         // The target's directory does not exist.
-        let e = save(
-            dir.path().join("no/such/dir/m.safetensors"),
-            &other,
-            &info(),
-        )
-        .unwrap_err();
-        assert!(matches!(e, Error::Io { .. }), "{e}");
+        let nowhere = dir.path().join("no/such/dir/m.safetensors");
+        let e = save(&nowhere, &other, &info()).unwrap_err();
+        assert!(
+            matches!(&e, Error::Io { path, .. } if *path == nowhere),
+            "{e}"
+        );
         // The target is a directory.
         let e = save(dir.path(), &other, &info()).unwrap_err();
         assert!(matches!(e, Error::Io { .. }), "{e}");
