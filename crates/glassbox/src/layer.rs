@@ -176,4 +176,89 @@ impl Dense {
             ); // δ · W: [batch, in]
         }
     }
+
+    /// [`Dense::backward`] and a plain gradient-descent step in one pass over the
+    /// weights, for [`crate::Sgd`]: the gradient is added straight into W instead of
+    /// being stored and read back.
+    ///
+    /// ```text
+    /// ∂C/∂A = δ · W                (with W as it was, before the step)
+    /// W ← (1 − ηλ)·W − η·δᵀ·A       (λ = L2 decay, usually 0)
+    /// b ← b − η·Σ_rows δ
+    /// ```
+    pub fn backward_sgd(
+        &mut self,
+        input: &Tensor,
+        delta: &Tensor,
+        grad_input: Option<&mut Tensor>,
+        learning_rate: f32,
+        l2: f32,
+        par: Parallelism,
+    ) {
+        if let Some(grad_input) = grad_input {
+            tensor::matmul(
+                grad_input,
+                delta,
+                Transpose::No,
+                &self.weights,
+                Transpose::No,
+                Accum::Replace,
+                par,
+            ); // δ · W: [batch, in]
+        }
+        if l2 > 0.0 {
+            let keep = 1.0 - learning_rate * l2;
+            self.weights.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
+        }
+        tensor::matmul(
+            &mut self.weights,
+            delta,
+            Transpose::Yes,
+            input,
+            Transpose::No,
+            Accum::AddScaled(-learning_rate),
+            par,
+        ); // W − η·δᵀ·A: [out, in]
+        let out = self.outputs();
+        for row in delta.as_slice().chunks_exact(out) {
+            tensor::axpy(&mut self.biases, -learning_rate, row);
+        }
+    }
+
+    /// The online-learning pass over the weights: the previous example's SGD step and
+    /// the next example's weighted sums, row by row in one sweep, so W crosses the
+    /// memory bus once per example instead of twice.
+    ///
+    /// ```text
+    /// Wⱼ ← (1 − ηλ)·Wⱼ − η·δⱼ·x_prev,   bⱼ ← bⱼ − η·δⱼ     (the deferred step)
+    /// zⱼ = Wⱼ·x + bⱼ                                      (with the updated Wⱼ)
+    /// ```
+    ///
+    /// The result is the same as [`Dense::backward_sgd`] followed by
+    /// [`Dense::weighted_sums`]; `prev_delta` is δ of the previous example.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sgd_step_then_weighted_sums(
+        &mut self,
+        prev_input: &[f32],
+        prev_delta: &[f32],
+        learning_rate: f32,
+        l2: f32,
+        input: &[f32],
+        z: &mut [f32],
+    ) {
+        let inputs = self.inputs();
+        debug_assert_eq!(prev_input.len(), inputs);
+        debug_assert_eq!(input.len(), inputs);
+        let keep = 1.0 - learning_rate * l2;
+        for (j, row) in self
+            .weights
+            .as_mut_slice()
+            .chunks_exact_mut(inputs)
+            .enumerate()
+        {
+            let s = -learning_rate * prev_delta[j];
+            self.biases[j] += s;
+            z[j] = self.biases[j] + tensor::axpy_then_dot(row, keep, s, prev_input, input);
+        }
+    }
 }

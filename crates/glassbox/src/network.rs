@@ -324,45 +324,124 @@ impl Network {
     /// the loss) down to the first layer, writing every layer's gradients into
     /// `ws.grads`. `input` is the batch [`Network::forward`] saw.
     pub fn backward(&self, input: &Tensor, ws: &mut Workspace) {
-        let dropout = ws.dropout > 0.0;
         for l in (0..self.layers.len()).rev() {
-            let layer = &self.layers[l];
-            let layer_input = match l {
-                0 => input,
-                _ if dropout => &ws.dropped[l - 1],
-                _ => &ws.activations[l - 1],
-            };
-            let (deltas_below, deltas_here) = ws.deltas.split_at_mut(l);
-            let grad_input = deltas_below.last_mut();
-            let has_below = grad_input.is_some();
-            layer.backward(
+            let (layer_input, delta, grad_input, grads) = ws.backward_views(input, l);
+            self.layers[l].backward(
                 layer_input,
-                &deltas_here[0],
-                &mut ws.grads[l],
+                delta,
+                grads,
                 grad_input,
                 self.parallelism,
             );
-            if has_below {
-                let below = &self.layers[l - 1];
-                if dropout {
-                    // ∂C/∂a = ∂C/∂ã ⊙ m, where ã = a ⊙ m is what this layer saw.
-                    for (g, &m) in ws.deltas[l - 1]
-                        .as_mut_slice()
-                        .iter_mut()
-                        .zip(ws.masks[l - 1].as_slice())
-                    {
-                        *g *= m;
-                    }
-                }
-                // δˡ⁻¹ = (δˡ·Wˡ) ⊙ f′(zˡ⁻¹)
-                below.activation.backward(
-                    ws.weighted_sums[l - 1].as_slice(),
-                    ws.activations[l - 1].as_slice(),
-                    ws.deltas[l - 1].as_mut_slice(),
-                    below.outputs(),
-                );
+            if l > 0 {
+                ws.finish_delta_below(&self.layers[l - 1], l - 1);
             }
         }
+    }
+
+    /// [`Network::backward`] fused with a plain gradient-descent step (w ← w − η·∂C/∂w,
+    /// with L2 decay `l2`): each layer's gradient goes straight into its weights, after
+    /// the layer has passed its error down. Used by the trainer for [`crate::Sgd`];
+    /// `ws.grads` is left untouched.
+    pub fn backward_sgd(&mut self, input: &Tensor, ws: &mut Workspace, learning_rate: f32, l2: f32) {
+        for l in (0..self.layers.len()).rev() {
+            let (layer_input, delta, grad_input, _) = ws.backward_views(input, l);
+            self.layers[l].backward_sgd(
+                layer_input,
+                delta,
+                grad_input,
+                learning_rate,
+                l2,
+                self.parallelism,
+            );
+            if l > 0 {
+                ws.finish_delta_below(&self.layers[l - 1], l - 1);
+            }
+        }
+    }
+}
+
+/// Online learning (batches of one example, plain SGD) with the first layer's step
+/// deferred: the step of example t is applied during the forward pass of example t+1,
+/// in the same sweep over the first layer's weights (see
+/// [`Dense::sgd_step_then_weighted_sums`]). The result is the same as stepping at once.
+impl Network {
+    /// Forward pass of one example (`input` is 1 × inputs), first applying the first
+    /// layer's pending step from `prev_input` and the δ still in `ws.deltas[0]`.
+    pub fn forward_after_pending_step(
+        &mut self,
+        input: &Tensor,
+        ws: &mut Workspace,
+        prev_input: &Tensor,
+        learning_rate: f32,
+        l2: f32,
+    ) {
+        ws.set_batch(self, 1);
+        assert_eq!((input.rows(), input.cols()), (1, self.inputs), "one example");
+        let parallelism = self.parallelism;
+        let (first, rest) = self.layers.split_first_mut().expect("a network has layers");
+        first.sgd_step_then_weighted_sums(
+            prev_input.as_slice(),
+            ws.deltas[0].as_slice(),
+            learning_rate,
+            l2,
+            input.as_slice(),
+            ws.weighted_sums[0].as_mut_slice(),
+        );
+        first.activation.forward(
+            ws.weighted_sums[0].as_slice(),
+            ws.activations[0].as_mut_slice(),
+            first.outputs(),
+        );
+        ws.dropout = 0.0;
+        for (i, layer) in rest.iter().enumerate() {
+            let l = i + 1;
+            let (below, here) = ws.activations.split_at_mut(l);
+            layer.forward(&below[l - 1], &mut ws.weighted_sums[l], &mut here[0], parallelism);
+        }
+    }
+
+    /// [`Network::backward_sgd`] for every layer but the first, whose δ is left in
+    /// `ws.deltas[0]` for [`Network::forward_after_pending_step`] or
+    /// [`Network::apply_pending_step`].
+    pub fn backward_sgd_deferring_first(
+        &mut self,
+        input: &Tensor,
+        ws: &mut Workspace,
+        learning_rate: f32,
+        l2: f32,
+    ) {
+        for l in (1..self.layers.len()).rev() {
+            let (layer_input, delta, grad_input, _) = ws.backward_views(input, l);
+            self.layers[l].backward_sgd(
+                layer_input,
+                delta,
+                grad_input,
+                learning_rate,
+                l2,
+                self.parallelism,
+            );
+            ws.finish_delta_below(&self.layers[l - 1], l - 1);
+        }
+    }
+
+    /// Applies the first layer's pending step (from `prev_input` and `ws.deltas[0]`).
+    pub fn apply_pending_step(
+        &mut self,
+        prev_input: &Tensor,
+        ws: &Workspace,
+        learning_rate: f32,
+        l2: f32,
+    ) {
+        let parallelism = self.parallelism;
+        self.layers[0].backward_sgd(
+            prev_input,
+            &ws.deltas[0],
+            None,
+            learning_rate,
+            l2,
+            parallelism,
+        );
     }
 }
 
@@ -438,6 +517,47 @@ impl Workspace {
             }
             self.batch = batch;
         }
+    }
+
+    /// For layer `l`'s backward pass: the input it saw (after dropout), its δ, the
+    /// buffer for ∂C/∂A of the layer below (none for the first layer) and its gradients.
+    #[allow(clippy::type_complexity)]
+    fn backward_views<'a>(
+        &'a mut self,
+        input: &'a Tensor,
+        l: usize,
+    ) -> (&'a Tensor, &'a Tensor, Option<&'a mut Tensor>, &'a mut DenseGrads) {
+        let layer_input = match l {
+            0 => input,
+            _ if self.dropout > 0.0 => &self.dropped[l - 1],
+            _ => &self.activations[l - 1],
+        };
+        let (below, here) = self.deltas.split_at_mut(l);
+        (layer_input, &here[0], below.last_mut(), &mut self.grads[l])
+    }
+
+    /// Turns ∂C/∂a of layer `l` (in `deltas[l]`) into its δ:
+    ///
+    /// ```text
+    /// δˡ = (δˡ⁺¹·Wˡ⁺¹ ⊙ maskˡ) ⊙ f′(zˡ)     (maskˡ only with dropout)
+    /// ```
+    fn finish_delta_below(&mut self, layer: &Dense, l: usize) {
+        if self.dropout > 0.0 {
+            // ∂C/∂a = ∂C/∂ã ⊙ m, where ã = a ⊙ m is what the layer above saw.
+            for (g, &m) in self.deltas[l]
+                .as_mut_slice()
+                .iter_mut()
+                .zip(self.masks[l].as_slice())
+            {
+                *g *= m;
+            }
+        }
+        layer.activation.backward(
+            self.weighted_sums[l].as_slice(),
+            self.activations[l].as_slice(),
+            self.deltas[l].as_mut_slice(),
+            layer.outputs(),
+        );
     }
 
     /// The output layer's activations after [`Network::forward`].

@@ -352,6 +352,7 @@ impl Trainer {
         };
         let mut ws = Workspace::new(network, batch_size);
         let mut x = Tensor::zeros(batch_size, train.width());
+        let mut x_prev = Tensor::zeros(batch_size, train.width());
         let mut y = Tensor::zeros(batch_size, network.outputs());
         let mut sum_grads: Vec<DenseGrads> = network
             .layers()
@@ -384,9 +385,19 @@ impl Trainer {
                     g.biases.fill(0.0);
                 }
             }
+            // Online SGD defers the first layer's step into the next forward pass.
+            let online = batch_size == 1
+                && config.dropout == 0.0
+                && matches!(config.optimizer, Optimizer::Sgd(_));
+            let mut pending: Option<f32> = None; // learning rate of the deferred step
             for (b, rows) in order.chunks(batch_size).enumerate() {
+                if online {
+                    std::mem::swap(&mut x, &mut x_prev);
+                }
                 gather(train, rows, &mut x, &mut y);
-                if config.dropout > 0.0 {
+                if let Some(lr) = pending.take() {
+                    network.forward_after_pending_step(&x, &mut ws, &x_prev, lr, config.l2);
+                } else if config.dropout > 0.0 {
                     network.forward_dropout(&x, &mut ws, config.dropout, &mut rng);
                 } else {
                     network.forward(&x, &mut ws);
@@ -433,17 +444,24 @@ impl Trainer {
                     width,
                     scale,
                 );
-                network.backward(&x, &mut ws);
                 done += rows.len();
+                let step = (epoch * batches_per_epoch + b) as f64;
+                learning_rate = base_lr * config.schedule.factor(epoch, step / total_steps);
+                if online {
+                    network.backward_sgd_deferring_first(&x, &mut ws, learning_rate, config.l2);
+                    pending = Some(learning_rate);
+                } else if let (Optimizer::Sgd(_), false) = (config.optimizer, full_batch) {
+                    // Plain SGD: the gradient goes straight into the weights.
+                    network.backward_sgd(&x, &mut ws, learning_rate, config.l2);
+                } else {
+                    network.backward(&x, &mut ws);
+                }
                 if full_batch {
                     for (sum, g) in sum_grads.iter_mut().zip(&ws.grads) {
                         add_into(sum.weights.as_mut_slice(), g.weights.as_slice());
                         add_into(&mut sum.biases, &g.biases);
                     }
-                } else {
-                    let step = (epoch * batches_per_epoch + b) as f64;
-                    learning_rate =
-                        base_lr * config.schedule.factor(epoch, step / total_steps);
+                } else if !matches!(config.optimizer, Optimizer::Sgd(_)) {
                     state.step(
                         &config.optimizer,
                         network.layers_mut(),
@@ -464,6 +482,9 @@ impl Trainer {
                     history.stop = StopReason::Interrupted;
                     break 'epochs;
                 }
+            }
+            if let Some(lr) = pending.take() {
+                network.apply_pending_step(&x, &ws, lr, config.l2);
             }
             if full_batch {
                 state.step(
