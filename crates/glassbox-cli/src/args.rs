@@ -35,7 +35,7 @@ pub const DEFAULT_MODEL: &str = "model.safetensors";
 /// glassbox: a neural network you can read — train, evaluate, predict, explain, inspect.
 #[derive(Debug, Parser)]
 #[command(name = "glassbox", version, about, long_about = None)]
-#[command(propagate_version = true, allow_negative_numbers = true)]
+#[command(propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -46,12 +46,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train a network (with no flags: the embedded 8×8 digits, in seconds).
-    Train(TrainArgs),
+    #[command(allow_negative_numbers = true)]
+    Train(Box<TrainArgs>),
     /// Measure a saved model on a data set: loss, accuracy, confusion matrix.
     Evaluate(EvaluateArgs),
     /// Classify images or the rows of a CSV file with a saved model.
     Predict(PredictArgs),
     /// Open the black box: every number of one forward and backward step.
+    #[command(allow_negative_numbers = true)]
     Explain(ExplainArgs),
     /// Show a saved model's architecture and weight statistics.
     Inspect(InspectArgs),
@@ -240,6 +242,9 @@ pub struct ExplainArgs {
     /// The loss (default: the model's, or mse for the built-in network).
     #[arg(long, value_name = "NAME")]
     pub loss: Option<Loss>,
+    /// Print every term of every sum and every weight (default: the first 8 per neuron).
+    #[arg(long)]
+    pub all: bool,
     /// Print the same as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -397,7 +402,7 @@ impl TryFrom<&TrainArgs> for TrainPlan {
         };
         let validation = match args.validation_split {
             None => Validation::None,
-            Some(f) if f == 0.0 => Validation::None,
+            Some(0.0) => Validation::None,
             Some(f) => Validation::Split(fraction("--validation-split", f)?),
         };
         let test_split = match args.test_split {
@@ -454,7 +459,7 @@ mod tests {
         full.extend_from_slice(argv);
         let cli = Cli::try_parse_from(full).map_err(|e| anyhow::anyhow!("{e}"))?;
         match cli.command {
-            Command::Train(args) => TrainPlan::try_from(&args),
+            Command::Train(args) => TrainPlan::try_from(args.as_ref()),
             _ => unreachable!(),
         }
     }

@@ -1,7 +1,7 @@
 //! Model files as the commands see them: loading with the file named in every error,
 //! and making a data set fit a model (its scaler, its class order, its input width).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use glassbox::data::Dataset;
 use glassbox::io::ModelInfo;
 use glassbox::{Activation, Loss, Network};
@@ -27,8 +27,8 @@ impl Model {
                 path.display()
             );
         }
-        let (network, info) = glassbox::io::load(path)
-            .with_context(|| format!("{}: cannot load the model", path.display()))?;
+        // The library's errors name the file, the record and what was expected.
+        let (network, info) = glassbox::io::load(path)?;
         Ok(Model {
             network,
             info,

@@ -121,6 +121,10 @@ impl Source {
         }
         let path = PathBuf::from(spec);
         match std::fs::metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "{}: no such file or directory ({SPEC_HELP})",
+                path.display()
+            ),
             Err(e) => Err(anyhow::Error::new(e).context(format!(
                 "{}: cannot open the data ({SPEC_HELP})",
                 path.display()

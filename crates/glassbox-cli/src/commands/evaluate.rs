@@ -96,8 +96,8 @@ fn print_confusion(matrix: &ConfusionMatrix, names: &[String]) -> Result<()> {
     let short = |name: &str, width: usize| -> String { name.chars().take(width).collect() };
     outln!("confusion matrix (rows: true class, columns: predicted)");
     let mut header = format!("{:label_width$} ", "");
-    for k in 0..matrix.classes() {
-        header += &format!("{:>cell$}", short(&names[k], cell - 1));
+    for name in names.iter().take(matrix.classes()) {
+        header += &format!("{:>cell$}", short(name, cell - 1));
     }
     outln!("{header}");
     for (t, row) in matrix.counts.iter().enumerate() {
@@ -126,10 +126,10 @@ fn print_per_class(matrix: &ConfusionMatrix, names: &[String]) -> Result<()> {
         "F1",
         "support"
     );
-    for k in 0..matrix.classes() {
+    for (k, name) in names.iter().enumerate().take(matrix.classes()) {
         outln!(
             "{:width$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>7}",
-            names[k],
+            name,
             matrix.precision(k),
             matrix.recall(k),
             matrix.f1(k),

@@ -46,7 +46,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let parts = load_parts(args, &plan, initial.as_ref())?;
     let mut network = build_network(args, &plan, &parts.train, initial.as_ref())?;
-    network.check_trainable()?;
+    network.check_trainable().map_err(|e| {
+        let flag = match (&args.init_from, plan.activation) {
+            (Some(path), _) => format!("--init-from {}", path.display()),
+            (None, glassbox::Activation::Step) => "--activation step".into(),
+            (None, _) => "--output step".into(),
+        };
+        anyhow::Error::new(e).context(flag)
+    })?;
     let info = ModelInfo {
         class_names: parts.train.class_names().to_vec(),
         scaler: parts.scaler.clone(),

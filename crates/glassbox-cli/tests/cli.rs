@@ -1,0 +1,672 @@
+//! End-to-end tests: the built `glassbox` binary on real files in temporary directories.
+//!
+//! Every run checks that stderr never holds a panic; failing runs check the exit code and
+//! that the message names what was wrong.
+
+use glassbox::data::{csv, digits, idx, image_folder};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Accuracy the default `train` must reach on the digits' test set.
+const MAIN_JOB_ACCURACY: f64 = 0.95;
+/// How far the same digits in another file format may land from the embedded ones.
+const FORMAT_TOLERANCE: f64 = 0.025;
+/// Tolerance of `explain`'s numbers against the f64 recomputation.
+const EXPLAIN_TOLERANCE: f64 = 1e-5;
+
+/// Runs the binary in `dir`.
+fn glassbox(dir: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "glassbox {args:?} panicked:\n{stderr}"
+    );
+    output
+}
+
+/// Runs the binary and expects success.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let output = glassbox(dir, args);
+    assert!(
+        output.status.success(),
+        "glassbox {args:?} failed ({:?}):\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("stdout is UTF-8")
+}
+
+/// Runs the binary, expects failure with `code`, and gives stderr.
+fn fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let output = glassbox(dir, args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "glassbox {args:?} should fail with {code}; stderr:\n{stderr}"
+    );
+    // Progress lines may come first; the message is the last line, and the only error.
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "one clear message: {stderr}");
+    let messages = stderr.lines().filter(|l| l.starts_with("error")).count();
+    assert_eq!(messages, 1, "one message: {stderr}");
+    last.to_string()
+}
+
+/// The JSON object on the last line of stdout.
+fn last_json(stdout: &str) -> Value {
+    let line = stdout.trim_end().lines().last().expect("some output");
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+}
+
+fn number(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number in {v}"))
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+#[test]
+fn train_with_no_arguments_is_the_main_job() {
+    let dir = tempdir();
+    let stdout = ok(dir.path(), &["train"]);
+    assert!(stdout.contains("test"), "{stdout}");
+    assert!(stdout.contains("model.safetensors"), "{stdout}");
+    assert!(dir.path().join("model.safetensors").is_file());
+
+    let report = last_json(&ok(
+        dir.path(),
+        &["train", "--json", "--out", "m.safetensors"],
+    ));
+    let accuracy = number(&report, "test_accuracy");
+    assert!(
+        accuracy >= MAIN_JOB_ACCURACY,
+        "default training reached {accuracy}"
+    );
+    assert!(number(&report, "train_loss") < number(&report, "test_loss") + 1.0);
+    let per_epoch = report["seconds_per_epoch"].as_array().expect("a list");
+    assert_eq!(per_epoch.len() as f64, number(&report, "epochs"));
+    assert!(number(&report, "seconds") > 0.0);
+}
+
+/// The embedded digits written as IDX, CSV and PNG folders train to the same accuracy,
+/// and `predict` classifies the PNG files.
+#[test]
+fn the_same_digits_in_three_formats_train_alike() {
+    let dir = tempdir();
+    let d = dir.path();
+    let (train, test) = digits::train_test().unwrap();
+    idx::save_dir(&train, &test, d.join("idx"), true).unwrap();
+    csv::save(&train, d.join("train.csv")).unwrap();
+    csv::save(&test, d.join("test.csv")).unwrap();
+    image_folder::save(&train, d.join("png-train")).unwrap();
+    image_folder::save(&test, d.join("png-test")).unwrap();
+
+    let common = ["--seed", "1", "--json"];
+    let run = |extra: &[&str], out: &str| -> f64 {
+        let mut args = vec!["train", "--out", out];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&common);
+        number(&last_json(&ok(d, &args)), "test_accuracy")
+    };
+    let embedded = run(&[], "embedded.safetensors");
+    let from_idx = run(&["--data", "idx"], "idx.safetensors");
+    let from_csv = run(
+        &[
+            "--data",
+            "train.csv",
+            "--test",
+            "test.csv",
+            "--scale",
+            "minmax",
+        ],
+        "csv.safetensors",
+    );
+    let from_png = run(
+        &["--data", "png-train", "--test", "png-test"],
+        "png.safetensors",
+    );
+    for (name, accuracy) in [("idx", from_idx), ("csv", from_csv), ("png", from_png)] {
+        assert!(
+            (accuracy - embedded).abs() <= FORMAT_TOLERANCE,
+            "{name}: {accuracy} vs embedded {embedded}"
+        );
+        assert!(accuracy >= MAIN_JOB_ACCURACY, "{name}: {accuracy}");
+    }
+
+    // predict on PNG files of the test set: most are classified as their folder says.
+    let mut files: Vec<PathBuf> = Vec::new();
+    for class in ["0", "3", "7", "9"] {
+        let mut in_class: Vec<PathBuf> = std::fs::read_dir(d.join("png-test").join(class))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        in_class.sort();
+        files.extend(in_class.into_iter().take(5));
+    }
+    let mut args = vec!["predict", "--model", "png.safetensors", "--json"];
+    args.extend(files.iter().map(|p| s(p)));
+    let stdout = ok(d, &args);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), files.len());
+    let mut right = 0;
+    for (line, file) in lines.iter().zip(&files) {
+        assert_eq!(line["input"].as_str(), Some(s(file)));
+        let class = file
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        if line["class"].as_str() == Some(class) {
+            right += 1;
+        }
+    }
+    assert!(
+        right * 10 >= files.len() * 8,
+        "{right} of {} right",
+        files.len()
+    );
+
+    // The human-readable form names the class too.
+    let stdout = ok(d, &["predict", "--model", "png.safetensors", s(&files[0])]);
+    assert!(stdout.starts_with(s(&files[0])), "{stdout}");
+
+    // A CSV with a label column gets one prediction per row.
+    let stdout = ok(
+        d,
+        &[
+            "predict",
+            "--model",
+            "csv.safetensors",
+            "--json",
+            "test.csv",
+        ],
+    );
+    assert_eq!(stdout.lines().count(), test.len());
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+fn matrix(v: &Value) -> Vec<Vec<f64>> {
+    v.as_array().unwrap().iter().map(floats).collect()
+}
+
+fn close(what: &str, got: f64, want: f64) {
+    assert!(
+        (got - want).abs() <= EXPLAIN_TOLERANCE,
+        "{what}: explain says {got}, f64 recomputation {want}"
+    );
+}
+
+/// `explain --json` on the built-in network, recomputed here in f64 from its weights:
+/// sigmoid layers, C = ½‖a − y‖², δᴸ = (a − y)·a(1 − a), δˡ = (Wˡ⁺¹ᵀδˡ⁺¹)·a(1 − a).
+#[test]
+fn explain_json_numbers_are_exact() {
+    let dir = tempdir();
+    let trace = last_json(&ok(dir.path(), &["explain", "--json", "--lr", "0.5"]));
+    let layers = trace["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2);
+    let x = floats(&trace["input"]);
+    let y = floats(&trace["target"]);
+    let w: Vec<Vec<Vec<f64>>> = layers.iter().map(|l| matrix(&l["weights"])).collect();
+    let b: Vec<Vec<f64>> = layers.iter().map(|l| floats(&l["biases"])).collect();
+
+    // Forward.
+    let mut inputs = vec![x.clone()];
+    let mut zs = Vec::new();
+    for l in 0..2 {
+        let z: Vec<f64> = w[l]
+            .iter()
+            .zip(&b[l])
+            .map(|(row, bias)| row.iter().zip(&inputs[l]).map(|(w, a)| w * a).sum::<f64>() + bias)
+            .collect();
+        inputs.push(z.iter().map(|&z| sigmoid(z)).collect());
+        zs.push(z);
+    }
+    let a_out = &inputs[2];
+    let loss: f64 = a_out
+        .iter()
+        .zip(&y)
+        .map(|(a, y)| 0.5 * (a - y).powi(2))
+        .sum();
+    close("loss", number(&trace, "loss"), loss);
+
+    // Backward.
+    let mut deltas = vec![Vec::new(); 2];
+    deltas[1] = a_out
+        .iter()
+        .zip(&y)
+        .map(|(a, y)| (a - y) * a * (1.0 - a))
+        .collect();
+    deltas[0] = (0..w[0].len())
+        .map(|j| {
+            let back: f64 = w[1].iter().zip(&deltas[1]).map(|(row, d)| row[j] * d).sum();
+            let a = inputs[1][j];
+            back * a * (1.0 - a)
+        })
+        .collect();
+
+    for (l, layer) in layers.iter().enumerate() {
+        for (j, (&got, want)) in floats(&layer["z"]).iter().zip(&zs[l]).enumerate() {
+            close(&format!("z[{l}][{j}]"), got, *want);
+        }
+        for (j, (&got, want)) in floats(&layer["a"]).iter().zip(&inputs[l + 1]).enumerate() {
+            close(&format!("a[{l}][{j}]"), got, *want);
+        }
+        for (j, (&got, want)) in floats(&layer["delta"]).iter().zip(&deltas[l]).enumerate() {
+            close(&format!("delta[{l}][{j}]"), got, *want);
+        }
+        for (j, (&got, want)) in floats(&layer["grad_biases"])
+            .iter()
+            .zip(&deltas[l])
+            .enumerate()
+        {
+            close(&format!("grad_biases[{l}][{j}]"), got, *want);
+        }
+        let grads = matrix(&layer["grad_weights"]);
+        let new = matrix(&layer["new_weights"]);
+        assert_eq!(grads.len(), w[l].len());
+        for j in 0..grads.len() {
+            assert_eq!(grads[j].len(), inputs[l].len(), "[out][in]");
+            for i in 0..grads[j].len() {
+                let g = deltas[l][j] * inputs[l][i];
+                close(&format!("grad_weights[{l}][{j}][{i}]"), grads[j][i], g);
+                close(
+                    &format!("new_weights[{l}][{j}][{i}]"),
+                    new[j][i],
+                    w[l][j][i] - 0.5 * g,
+                );
+            }
+        }
+    }
+
+    // The text form shows the same numbers, to 4 decimals at least.
+    let text = ok(dir.path(), &["explain"]);
+    assert!(text.contains(&format!("{:.4}", zs[0][0])), "{text}");
+    assert!(text.contains(&format!("{:.6}", deltas[1][0])), "{text}");
+    assert!(text.contains("δ") && text.contains("∂C/∂w"), "{text}");
+}
+
+/// One model trained on the digits, then evaluated, inspected and explained.
+#[test]
+fn evaluate_inspect_and_explain_a_trained_model() {
+    let dir = tempdir();
+    let d = dir.path();
+    let report = last_json(&ok(d, &["train", "--epochs", "10", "--json"]));
+    let evaluation = last_json(&ok(
+        d,
+        &[
+            "evaluate",
+            "--data",
+            "digits",
+            "--json",
+            "--confusion",
+            "c.png",
+        ],
+    ));
+    close(
+        "evaluate accuracy = train's test accuracy",
+        number(&evaluation, "accuracy"),
+        number(&report, "test_accuracy"),
+    );
+    let confusion = evaluation["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total as f64, number(&evaluation, "examples"));
+    assert_eq!(evaluation["classes"].as_array().unwrap().len(), 10);
+    assert!(std::fs::metadata(d.join("c.png")).unwrap().len() > 1000);
+
+    let text = ok(d, &["evaluate", "--confusion", "c.svg"]);
+    assert!(
+        text.contains("precision") && text.contains("recall"),
+        "{text}"
+    );
+    assert!(d.join("c.svg").is_file());
+
+    let text = ok(d, &["inspect", "--weights-image", "w.png"]);
+    assert!(text.contains("64 → 128 (relu) → 10 (softmax)"), "{text}");
+    assert!(text.contains("parameters   9610"), "{text}");
+    assert!(text.contains("8×8×1"), "{text}");
+    assert!(std::fs::metadata(d.join("w.png")).unwrap().len() > 1000);
+    let inspect = last_json(&ok(d, &["inspect", "--json"]));
+    assert_eq!(inspect["layers"].as_array().unwrap().len(), 2);
+
+    let trace = last_json(&ok(
+        d,
+        &[
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "digits",
+            "--sample",
+            "3",
+            "--json",
+        ],
+    ));
+    assert_eq!(trace["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        trace["layers"][0]["grad_weights"][0]
+            .as_array()
+            .unwrap()
+            .len(),
+        64
+    );
+    let text = ok(
+        d,
+        &[
+            "explain",
+            "--model",
+            "model.safetensors",
+            "--data",
+            "digits",
+        ],
+    );
+    assert!(text.contains("more weights (--all shows them)"), "{text}");
+}
+
+#[test]
+fn plots_and_history_files_are_written() {
+    let dir = tempdir();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "train",
+            "--data",
+            "xor:200",
+            "--layers",
+            "8",
+            "--epochs",
+            "5",
+            "--quiet",
+            "--plot",
+            "h.png",
+            "--history",
+            "h.csv",
+        ],
+    );
+    assert!(std::fs::metadata(d.join("h.png")).unwrap().len() > 1000);
+    let history = std::fs::read_to_string(d.join("h.csv")).unwrap();
+    assert_eq!(history.lines().count(), 6, "{history}");
+    ok(
+        d,
+        &[
+            "train",
+            "--data",
+            "circles:200",
+            "--epochs",
+            "3",
+            "--quiet",
+            "--plot",
+            "h.svg",
+        ],
+    );
+    assert!(std::fs::read_to_string(d.join("h.svg"))
+        .unwrap()
+        .contains("<svg"));
+}
+
+#[test]
+fn epochs_zero_writes_the_initial_network() {
+    let dir = tempdir();
+    let d = dir.path();
+    let report = last_json(&ok(
+        d,
+        &[
+            "train",
+            "--epochs",
+            "0",
+            "--json",
+            "--out",
+            "init.safetensors",
+        ],
+    ));
+    assert_eq!(number(&report, "epochs"), 0.0);
+    assert!(d.join("init.safetensors").is_file());
+    // …and training can start from it.
+    let report = last_json(&ok(
+        d,
+        &[
+            "train",
+            "--init-from",
+            "init.safetensors",
+            "--epochs",
+            "5",
+            "--json",
+        ],
+    ));
+    assert!(number(&report, "test_accuracy") > 0.5);
+}
+
+#[test]
+fn missing_paths_are_named() {
+    let dir = tempdir();
+    let err = fails(dir.path(), &["train", "--data", "nowhere/x.csv"], 1);
+    assert!(err.contains("nowhere/x.csv"), "{err}");
+    let err = fails(
+        dir.path(),
+        &["evaluate", "--model", "absent.safetensors"],
+        1,
+    );
+    assert!(err.contains("absent.safetensors"), "{err}");
+    let err = fails(dir.path(), &["train", "--out", "no/dir/m.safetensors"], 1);
+    assert!(err.contains("no/dir"), "{err}");
+}
+
+#[test]
+fn a_truncated_idx_file_is_named() {
+    let dir = tempdir();
+    let d = dir.path();
+    let (train, test) = digits::train_test().unwrap();
+    idx::save_dir(&train, &test, d.join("idx"), false).unwrap();
+    let images = d.join("idx").join("train-images-idx3-ubyte");
+    let bytes = std::fs::read(&images).unwrap();
+    std::fs::write(&images, &bytes[..bytes.len() / 2]).unwrap();
+    let err = fails(d, &["train", "--data", "idx"], 1);
+    assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+    assert!(
+        !d.join("model.safetensors").exists(),
+        "no model after a failure"
+    );
+}
+
+#[test]
+fn a_csv_with_a_word_among_the_numbers_names_the_line() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("bad.csv"), "a,b,label\n1,2,x\n3,four,y\n5,6,x\n").unwrap();
+    let err = fails(d, &["train", "--data", "bad.csv"], 1);
+    assert!(err.contains("bad.csv") && err.contains("line 3"), "{err}");
+    assert!(err.contains("four"), "{err}");
+}
+
+#[test]
+fn a_garbage_model_file_is_named() {
+    let dir = tempdir();
+    let d = dir.path();
+    std::fs::write(d.join("junk.safetensors"), b"this is not a model at all").unwrap();
+    for command in [
+        &["evaluate", "--model", "junk.safetensors"][..],
+        &["inspect", "--model", "junk.safetensors"][..],
+        &["predict", "--model", "junk.safetensors", "x.png"][..],
+        &["train", "--init-from", "junk.safetensors"][..],
+    ] {
+        let err = fails(d, command, 1);
+        assert!(err.contains("junk.safetensors"), "{command:?}: {err}");
+    }
+}
+
+#[test]
+fn a_model_for_other_data_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "train",
+            "--data",
+            "xor:100",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            "xor.safetensors",
+        ],
+    );
+    let err = fails(
+        d,
+        &["evaluate", "--model", "xor.safetensors", "--data", "digits"],
+        1,
+    );
+    assert!(
+        err.contains("64 features") && err.contains("takes 2"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        &[
+            "train",
+            "--init-from",
+            "xor.safetensors",
+            "--data",
+            "digits",
+        ],
+        1,
+    );
+    assert!(err.contains("xor.safetensors"), "{err}");
+    std::fs::write(d.join("rows.csv"), "1,2,3,4\n4,5,6,7\n").unwrap();
+    let err = fails(d, &["predict", "--model", "xor.safetensors", "rows.csv"], 1);
+    assert!(err.contains("rows.csv"), "{err}");
+}
+
+#[test]
+fn impossible_hyper_parameters_are_usage_errors() {
+    let dir = tempdir();
+    let d = dir.path();
+    for (args, needle) in [
+        (&["--lr", "-1"][..], "--lr"),
+        (&["--batch-size", "0"][..], "--batch-size"),
+        (&["--layers", "0"][..], "--layers"),
+        (&["--layers", "32,0"][..], "--layers"),
+        (&["--dropout", "1.5"][..], "dropout"),
+        (&["--test-split", "2"][..], "--test-split"),
+    ] {
+        let mut full = vec!["train"];
+        full.extend_from_slice(args);
+        let err = fails(d, &full, 2);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert!(!d.join("model.safetensors").exists());
+}
+
+#[test]
+fn training_a_step_activation_explains_why_not() {
+    let dir = tempdir();
+    let err = fails(dir.path(), &["train", "--activation", "step"], 2);
+    assert!(err.contains("derivative"), "{err}");
+    assert!(!dir.path().join("model.safetensors").exists());
+}
+
+#[test]
+fn divergence_keeps_the_last_good_weights() {
+    let dir = tempdir();
+    let d = dir.path();
+    let err = fails(
+        d,
+        &[
+            "train",
+            "--data",
+            "xor:200",
+            "--output",
+            "identity",
+            "--loss",
+            "mse",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e20",
+            "--epochs",
+            "50",
+        ],
+        1,
+    );
+    assert!(err.contains("diverged"), "{err}");
+    assert!(err.contains("model.safetensors"), "{err}");
+    ok(d, &["inspect"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_the_last_finished_epoch() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args(["train", "--epochs", "100000", "--batch-size", "1"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    // Wait for the first finished epoch (stderr is a pipe: one line per epoch).
+    loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "{text}");
+        text += &line;
+        if line.starts_with("epoch") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    text += &rest;
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    assert!(
+        text.contains("interrupted") && text.contains("saved"),
+        "{text}"
+    );
+    assert!(dir.path().join("model.safetensors").is_file());
+    ok(dir.path(), &["evaluate"]);
+}
