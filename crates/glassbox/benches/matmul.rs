@@ -13,14 +13,70 @@ use std::hint::black_box;
 
 /// (name, m, n, k, op(a) transposed, op(b) transposed)
 const SHAPES: &[(&str, usize, usize, usize, Transpose, Transpose)] = &[
-    ("fwd 128x784->512", 128, 512, 784, Transpose::No, Transpose::Yes),
-    ("fwd 128x512->256", 128, 256, 512, Transpose::No, Transpose::Yes),
-    ("gradW 512x784 (B=128)", 512, 784, 128, Transpose::Yes, Transpose::No),
-    ("gradW 256x512 (B=128)", 256, 512, 128, Transpose::Yes, Transpose::No),
-    ("gradA 128x512 (k=256)", 128, 512, 256, Transpose::No, Transpose::No),
-    ("fwd 10000x784->512", 10_000, 512, 784, Transpose::No, Transpose::Yes),
-    ("article fwd 1x784->30", 1, 30, 784, Transpose::No, Transpose::Yes),
-    ("article gradW 30x784 (B=1)", 30, 784, 1, Transpose::Yes, Transpose::No),
+    (
+        "fwd 128x784->512",
+        128,
+        512,
+        784,
+        Transpose::No,
+        Transpose::Yes,
+    ),
+    (
+        "fwd 128x512->256",
+        128,
+        256,
+        512,
+        Transpose::No,
+        Transpose::Yes,
+    ),
+    (
+        "gradW 512x784 (B=128)",
+        512,
+        784,
+        128,
+        Transpose::Yes,
+        Transpose::No,
+    ),
+    (
+        "gradW 256x512 (B=128)",
+        256,
+        512,
+        128,
+        Transpose::Yes,
+        Transpose::No,
+    ),
+    (
+        "gradA 128x512 (k=256)",
+        128,
+        512,
+        256,
+        Transpose::No,
+        Transpose::No,
+    ),
+    (
+        "fwd 10000x784->512",
+        10_000,
+        512,
+        784,
+        Transpose::No,
+        Transpose::Yes,
+    ),
+    (
+        "article fwd 1x784->30",
+        1,
+        30,
+        784,
+        Transpose::No,
+        Transpose::Yes,
+    ),
+    (
+        "article gradW 30x784 (B=1)",
+        30,
+        784,
+        1,
+        Transpose::Yes,
+        Transpose::No,
+    ),
 ];
 
 fn random(rows: usize, cols: usize, rng: &mut Rng) -> Tensor {
@@ -66,34 +122,46 @@ fn bench(c: &mut Criterion) {
                 &(),
                 |bench, _| {
                     bench.iter(|| {
-                        matmul(&mut out, black_box(&a), ta, black_box(&b), tb, Accum::Replace, par)
+                        matmul(
+                            &mut out,
+                            black_box(&a),
+                            ta,
+                            black_box(&b),
+                            tb,
+                            Accum::Replace,
+                            par,
+                        )
                     })
                 },
             );
         }
         let (rsa, csa) = strides(&a, ta);
         let (rsb, csb) = strides(&b, tb);
-        group.bench_with_input(BenchmarkId::new("matrixmultiply 1t", name), &(), |bench, _| {
-            bench.iter(|| unsafe {
-                // SAFETY: the buffers hold m×k, k×n and m×n values with these strides.
-                matrixmultiply::sgemm(
-                    m,
-                    k,
-                    n,
-                    1.0,
-                    a.as_slice().as_ptr(),
-                    rsa,
-                    csa,
-                    b.as_slice().as_ptr(),
-                    rsb,
-                    csb,
-                    0.0,
-                    out.as_mut_slice().as_mut_ptr(),
-                    n as isize,
-                    1,
-                )
-            })
-        });
+        group.bench_with_input(
+            BenchmarkId::new("matrixmultiply 1t", name),
+            &(),
+            |bench, _| {
+                bench.iter(|| unsafe {
+                    // SAFETY: the buffers hold m×k, k×n and m×n values with these strides.
+                    matrixmultiply::sgemm(
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_slice().as_ptr(),
+                        rsa,
+                        csa,
+                        b.as_slice().as_ptr(),
+                        rsb,
+                        csb,
+                        0.0,
+                        out.as_mut_slice().as_mut_ptr(),
+                        n as isize,
+                        1,
+                    )
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -40,7 +40,11 @@ fn step(
     let out = net.layers().len() - 1;
     let width = net.outputs();
     let scale = 1.0 / x.rows() as f32;
-    let (z, a, d) = (&ws.weighted_sums[out], &ws.activations[out], &mut ws.deltas[out]);
+    let (z, a, d) = (
+        &ws.weighted_sums[out],
+        &ws.activations[out],
+        &mut ws.deltas[out],
+    );
     loss.output_delta(
         net.output_activation(),
         z.as_slice(),
@@ -51,7 +55,13 @@ fn step(
         scale,
     );
     net.backward(x, ws);
-    state.step(optimizer, net.layers_mut(), &ws.grads, optimizer.learning_rate(), 0.0);
+    state.step(
+        optimizer,
+        net.layers_mut(),
+        &ws.grads,
+        optimizer.learning_rate(),
+        0.0,
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -71,7 +81,17 @@ fn bench(c: &mut Criterion) {
         let mut ws = Workspace::new(&net, 1);
         group.throughput(Throughput::Elements(1));
         group.bench_function("article 784-30-10 sgd batch 1", |b| {
-            b.iter(|| step(&mut net, &mut ws, &mut state, &optimizer, Loss::Mse, black_box(&x), &y))
+            b.iter(|| {
+                step(
+                    &mut net,
+                    &mut ws,
+                    &mut state,
+                    &optimizer,
+                    Loss::Mse,
+                    black_box(&x),
+                    &y,
+                )
+            })
         });
     }
     {
@@ -89,7 +109,15 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(128));
         group.bench_function(format!("784-512-256-10 adam batch 128, {threads}t"), |b| {
             b.iter(|| {
-                step(&mut net, &mut ws, &mut state, &optimizer, Loss::CrossEntropy, black_box(&x), &y)
+                step(
+                    &mut net,
+                    &mut ws,
+                    &mut state,
+                    &optimizer,
+                    Loss::CrossEntropy,
+                    black_box(&x),
+                    &y,
+                )
             })
         });
 
@@ -102,9 +130,10 @@ fn bench(c: &mut Criterion) {
         let many = batch(1000, 784, &mut rng);
         let mut ws1000 = Workspace::new(&net, 1000);
         group.throughput(Throughput::Elements(1000));
-        group.bench_function(format!("784-512-256-10 forward, 1000 images, {threads}t"), |b| {
-            b.iter(|| net.forward(black_box(&many), &mut ws1000))
-        });
+        group.bench_function(
+            format!("784-512-256-10 forward, 1000 images, {threads}t"),
+            |b| b.iter(|| net.forward(black_box(&many), &mut ws1000)),
+        );
     }
     group.finish();
 }

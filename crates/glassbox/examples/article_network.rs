@@ -5,7 +5,7 @@
 //! Run: `cargo run --release --example article_network [-- DIR [EPOCHS]]`
 
 use glassbox::data::idx;
-use glassbox::train::{EpochReport, Observer, Control};
+use glassbox::train::{Control, EpochReport, Observer};
 use glassbox::{Activation, Init, Loss, Network, Sgd, TrainConfig, Trainer};
 
 struct PrintEpochs;
@@ -25,7 +25,9 @@ impl Observer for PrintEpochs {
 
 fn main() -> glassbox::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().unwrap_or_else(|| idx::FASHION_MNIST_DIR.to_string());
+    let dir = args
+        .next()
+        .unwrap_or_else(|| idx::FASHION_MNIST_DIR.to_string());
     let epochs = args.next().and_then(|e| e.parse().ok()).unwrap_or(1);
     let (train, test) = idx::fashion_mnist(&dir)?;
     let mut net = Network::builder(784)

@@ -15,7 +15,11 @@ fn main() -> glassbox::Result<()> {
         .build(Init::He, 1)?;
     let config = TrainConfig {
         loss: Loss::CrossEntropy,
-        optimizer: Adam { learning_rate: 0.003, ..Adam::default() }.into(),
+        optimizer: Adam {
+            learning_rate: 0.003,
+            ..Adam::default()
+        }
+        .into(),
         epochs: 30,
         batch_size: 32,
         seed: 1,

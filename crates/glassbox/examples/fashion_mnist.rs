@@ -2,6 +2,7 @@
 //! batches of 128.
 //!
 //! Needs `apt-get install dataset-fashion-mnist` (or pass the IDX directory).
+//! Saves the trained network to `fashion-mnist.safetensors`.
 //! Run: `cargo run --release --example fashion_mnist [-- DIR [EPOCHS]]`
 
 use glassbox::data::idx;
@@ -25,7 +26,9 @@ impl Observer for PrintEpochs {
 
 fn main() -> glassbox::Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().unwrap_or_else(|| idx::FASHION_MNIST_DIR.to_string());
+    let dir = args
+        .next()
+        .unwrap_or_else(|| idx::FASHION_MNIST_DIR.to_string());
     let epochs = args.next().and_then(|e| e.parse().ok()).unwrap_or(10);
     let (train, test) = idx::fashion_mnist(&dir)?;
     let mut net = Network::builder(784)
@@ -44,5 +47,13 @@ fn main() -> glassbox::Result<()> {
         ..TrainConfig::default()
     };
     Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut PrintEpochs)?;
+    let info = glassbox::ModelInfo {
+        class_names: train.class_names().to_vec(),
+        image_shape: train.image_shape(),
+        loss: Some(Loss::CrossEntropy),
+        ..Default::default()
+    };
+    glassbox::io::save("fashion-mnist.safetensors", &net, &info)?;
+    println!("saved fashion-mnist.safetensors");
     Ok(())
 }

@@ -32,7 +32,11 @@ fn main() -> glassbox::Result<()> {
     );
     for (x, y) in [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)] {
         let out = net.predict(&[x, y])?;
-        println!("{x} xor {y} → class {}  (outputs {:?})", glassbox::network::argmax(out.row(0)), out.row(0));
+        println!(
+            "{x} xor {y} → class {}  (outputs {:?})",
+            glassbox::network::argmax(out.row(0)),
+            out.row(0)
+        );
     }
     Ok(())
 }

@@ -285,9 +285,9 @@ mod tests {
             }
             for z in [-2.0f32, -0.3, 0.4, 1.7] {
                 let h = 1e-3f64;
-                let num =
-                    (f.value((z as f64 + h) as f32) as f64 - f.value((z as f64 - h) as f32) as f64)
-                        / (2.0 * h);
+                let num = (f.value((z as f64 + h) as f32) as f64
+                    - f.value((z as f64 - h) as f32) as f64)
+                    / (2.0 * h);
                 let ana = f.derivative(z, f.value(z)) as f64;
                 assert!((num - ana).abs() < 1e-3, "{f}: z={z} {num} vs {ana}");
             }

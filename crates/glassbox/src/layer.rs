@@ -208,7 +208,10 @@ impl Dense {
         }
         if l2 > 0.0 {
             let keep = 1.0 - learning_rate * l2;
-            self.weights.as_mut_slice().iter_mut().for_each(|w| *w *= keep);
+            self.weights
+                .as_mut_slice()
+                .iter_mut()
+                .for_each(|w| *w *= keep);
         }
         tensor::matmul(
             &mut self.weights,

@@ -1,4 +1,108 @@
-//! glassbox
+//! # glassbox — a neural network you can read
+//!
+//! glassbox is a multilayer perceptron written from first principles: neurons, layers,
+//! back-propagation and gradient descent, each in a file you can read top to bottom,
+//! with the formula beside the code that computes it. This page is a guided tour, from
+//! one neuron to a trained, saved classifier.
+//!
+//! ## 1. A neuron
+//!
+//! A neuron takes inputs x₁ … xₙ, multiplies each by a weight, adds a bias and passes
+//! the sum through an [activation function](activation):
+//!
+//! ```text
+//! z = w₁x₁ + … + wₙxₙ + b        the weighted sum
+//! a = f(z)                       the activation (step, identity, sigmoid, tanh, ReLU, …)
+//! ```
+//!
+//! ```
+//! use glassbox::Activation;
+//! let z = 0.5 * 1.0 + 0.5 * 2.0 + 0.1; // weights 0.5, 0.5, bias 0.1, inputs 1, 2
+//! assert!((Activation::Sigmoid.value(z) - 0.832).abs() < 1e-3);
+//! ```
+//!
+//! ## 2. A layer, a network
+//!
+//! A [`Dense`] layer is many neurons side by side, all reading the same inputs; its
+//! weights form a matrix W (one row per neuron: `out × in`). A [`Network`] stacks layers:
+//! each layer's activations are the next one's inputs. A batch of examples goes through
+//! as a matrix, one example per row (see [`layer`] and [`network`]):
+//!
+//! ```text
+//! zˡ = aˡ⁻¹·Wˡᵀ + bˡ,   aˡ = f(zˡ)
+//! ```
+//!
+//! A classifier has one output neuron per class; the predicted class is the output
+//! neuron with the largest activation.
+//!
+//! ## 3. How wrong is it: the loss
+//!
+//! A [`Loss`] compares the output a with the target y (1 for the right class's neuron,
+//! 0 for the others). The article's is the mean squared error, C = 1/B·Σ ½‖a − y‖²;
+//! softmax outputs pair with cross-entropy. See [`loss`] for every formula and how each
+//! relates to PyTorch's.
+//!
+//! ## 4. Learning: back-propagation and gradient descent
+//!
+//! Back-propagation finds, for every weight, how much the loss changes when the weight
+//! changes (∂C/∂w), layer by layer from the output back; gradient descent then moves
+//! each weight a small step against it, w ← w − η·∂C/∂w, where η is the learning rate
+//! ([`optim`]). A [`Trainer`] repeats this over shuffled batches for a number of epochs,
+//! measures a separate test set after each, and can stop early when a validation set
+//! stops improving — the cure for over-fitting ([`train`]). Batch size 1 is the
+//! article's "one update per example".
+//!
+//! [`explain()`] prints nothing but returns every number of one such step — z, a, δ,
+//! ∂C/∂W and the updated weights — and [`gradcheck`] checks back-propagation against
+//! finite differences.
+//!
+//! ## 5. The whole story: train, evaluate, save
+//!
+//! ```
+//! use glassbox::data::digits;
+//! use glassbox::train::Silent;
+//! use glassbox::{metrics, Activation, Adam, Init, Loss, ModelInfo, Network, TrainConfig, Trainer};
+//!
+//! # fn main() -> glassbox::Result<()> {
+//! let (train, test) = digits::train_test()?;           // embedded 8×8 digits, 10 classes
+//! let mut net = Network::builder(64)
+//!     .dense(64, Activation::Relu)
+//!     .dense(10, Activation::Softmax)                  // one output neuron per class
+//!     .build(Init::He, 1)?;
+//! let config = TrainConfig {
+//!     loss: Loss::CrossEntropy,
+//!     optimizer: Adam { learning_rate: 0.003, ..Adam::default() }.into(),
+//!     epochs: 20,
+//!     batch_size: 32,
+//!     seed: 1,
+//!     ..TrainConfig::default()
+//! };
+//! let history = Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut Silent)?;
+//! let result = metrics::evaluate(&net, &test, Loss::CrossEntropy)?;
+//! assert!(result.accuracy.unwrap() > 0.9);
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("digits.safetensors");
+//! let info = ModelInfo { class_names: train.class_names().to_vec(), ..ModelInfo::default() };
+//! glassbox::io::save(&path, &net, &info)?;             // safetensors: loads in PyTorch too
+//! # Ok(()) }
+//! ```
+//!
+//! ## Where things live
+//!
+//! | module | what |
+//! |---|---|
+//! | [`tensor`] | the matrix type and the one place that multiplies matrices |
+//! | [`activation`] | f and f′ for step, identity, sigmoid, tanh, ReLU, leaky ReLU, softmax |
+//! | [`layer`], [`network`] | forward pass and back-propagation |
+//! | [`loss`], [`init`], [`optim`] | losses, initial weights, optimisers and schedules |
+//! | [`train`], [`metrics`] | the training loop, observers, history; accuracy, confusion, F1 |
+//! | [`data`] | datasets and loaders: IDX, CSV, image folders, synthetic, embedded digits |
+//! | [`io`] | model files (safetensors) |
+//! | [`explain()`], [`gradcheck`] | one step in numbers; finite-difference checks |
+//!
+//! The library never prints, reads environment variables or exits: it returns values
+//! and typed [`Error`]s, and reports progress through [`train::Observer`].
+
 pub mod activation;
 pub mod data;
 pub mod error;

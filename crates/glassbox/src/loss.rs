@@ -182,8 +182,12 @@ mod tests {
 
     #[test]
     fn losses_refuse_mismatched_outputs() {
-        assert!(Loss::CrossEntropy.check_output(Activation::Sigmoid).is_err());
-        assert!(Loss::BinaryCrossEntropy.check_output(Activation::Softmax).is_err());
+        assert!(Loss::CrossEntropy
+            .check_output(Activation::Sigmoid)
+            .is_err());
+        assert!(Loss::BinaryCrossEntropy
+            .check_output(Activation::Softmax)
+            .is_err());
         assert!(Loss::Mse.check_output(Activation::Softmax).is_ok());
     }
 }

@@ -136,12 +136,7 @@ pub fn evaluate(network: &Network, data: &Dataset, loss: Loss) -> Result<Evaluat
         }
         network.forward(&x, &mut ws);
         let a = ws.activations[last].as_slice();
-        loss_sum += loss.sum(
-            ws.weighted_sums[last].as_slice(),
-            a,
-            y.as_slice(),
-            outputs,
-        );
+        loss_sum += loss.sum(ws.weighted_sums[last].as_slice(), a, y.as_slice(), outputs);
         match (&mut confusion, data.targets()) {
             (Some(m), Targets::Classes(labels)) => {
                 for (i, &r) in part.iter().enumerate() {

@@ -226,10 +226,10 @@ impl Network {
         let mut out = Tensor::zeros(rows, self.outputs());
         let mut ws = Workspace::new(self, rows.clamp(1, PREDICT_CHUNK_ROWS));
         let mut batch = Tensor::default();
-        for (chunk, out_rows) in inputs
-            .chunks(PREDICT_CHUNK_ROWS * self.inputs)
-            .zip(out.as_mut_slice().chunks_mut(PREDICT_CHUNK_ROWS * self.outputs()))
-        {
+        for (chunk, out_rows) in inputs.chunks(PREDICT_CHUNK_ROWS * self.inputs).zip(
+            out.as_mut_slice()
+                .chunks_mut(PREDICT_CHUNK_ROWS * self.outputs()),
+        ) {
             let n = chunk.len() / self.inputs;
             batch.resize(n, self.inputs);
             batch.as_mut_slice().copy_from_slice(chunk);
@@ -249,7 +249,7 @@ impl Network {
     }
 
     fn check_rows(&self, inputs: &[f32]) -> Result<usize> {
-        if self.inputs == 0 || inputs.len() % self.inputs != 0 {
+        if self.inputs == 0 || !inputs.len().is_multiple_of(self.inputs) {
             return Err(Error::InputWidth {
                 expected: self.inputs,
                 found: inputs.len(),
@@ -313,7 +313,11 @@ impl Network {
                     .zip(ws.dropped[l].as_mut_slice())
                     .zip(a)
                 {
-                    *m = if rng.next_f32() < keep { 1.0 / keep } else { 0.0 };
+                    *m = if rng.next_f32() < keep {
+                        1.0 / keep
+                    } else {
+                        0.0
+                    };
                     *d = a * *m;
                 }
             }
@@ -326,13 +330,7 @@ impl Network {
     pub fn backward(&self, input: &Tensor, ws: &mut Workspace) {
         for l in (0..self.layers.len()).rev() {
             let (layer_input, delta, grad_input, grads) = ws.backward_views(input, l);
-            self.layers[l].backward(
-                layer_input,
-                delta,
-                grads,
-                grad_input,
-                self.parallelism,
-            );
+            self.layers[l].backward(layer_input, delta, grads, grad_input, self.parallelism);
             if l > 0 {
                 ws.finish_delta_below(&self.layers[l - 1], l - 1);
             }
@@ -343,7 +341,13 @@ impl Network {
     /// with L2 decay `l2`): each layer's gradient goes straight into its weights, after
     /// the layer has passed its error down. Used by the trainer for [`crate::Sgd`];
     /// `ws.grads` is left untouched.
-    pub fn backward_sgd(&mut self, input: &Tensor, ws: &mut Workspace, learning_rate: f32, l2: f32) {
+    pub fn backward_sgd(
+        &mut self,
+        input: &Tensor,
+        ws: &mut Workspace,
+        learning_rate: f32,
+        l2: f32,
+    ) {
         for l in (0..self.layers.len()).rev() {
             let (layer_input, delta, grad_input, _) = ws.backward_views(input, l);
             self.layers[l].backward_sgd(
@@ -377,7 +381,11 @@ impl Network {
         l2: f32,
     ) {
         ws.set_batch(self, 1);
-        assert_eq!((input.rows(), input.cols()), (1, self.inputs), "one example");
+        assert_eq!(
+            (input.rows(), input.cols()),
+            (1, self.inputs),
+            "one example"
+        );
         let parallelism = self.parallelism;
         let (first, rest) = self.layers.split_first_mut().expect("a network has layers");
         first.sgd_step_then_weighted_sums(
@@ -397,7 +405,12 @@ impl Network {
         for (i, layer) in rest.iter().enumerate() {
             let l = i + 1;
             let (below, here) = ws.activations.split_at_mut(l);
-            layer.forward(&below[l - 1], &mut ws.weighted_sums[l], &mut here[0], parallelism);
+            layer.forward(
+                &below[l - 1],
+                &mut ws.weighted_sums[l],
+                &mut here[0],
+                parallelism,
+            );
         }
     }
 
@@ -526,7 +539,12 @@ impl Workspace {
         &'a mut self,
         input: &'a Tensor,
         l: usize,
-    ) -> (&'a Tensor, &'a Tensor, Option<&'a mut Tensor>, &'a mut DenseGrads) {
+    ) -> (
+        &'a Tensor,
+        &'a Tensor,
+        Option<&'a mut Tensor>,
+        &'a mut DenseGrads,
+    ) {
         let layer_input = match l {
             0 => input,
             _ if self.dropout > 0.0 => &self.dropped[l - 1],

@@ -247,7 +247,12 @@ impl OptimizerState {
         for ((layer, grad), slots) in layers.iter_mut().zip(grads).zip(&mut self.slots) {
             let [ws, bs] = slots;
             let groups = [
-                (layer.weights.as_mut_slice(), grad.weights.as_slice(), ws, l2),
+                (
+                    layer.weights.as_mut_slice(),
+                    grad.weights.as_slice(),
+                    ws,
+                    l2,
+                ),
                 (&mut layer.biases[..], &grad.biases[..], bs, 0.0),
             ];
             for (params, grads, slot, decay) in groups {
@@ -401,16 +406,16 @@ impl std::str::FromStr for Schedule {
                 factor: 0.5,
             }),
             ["step", every, factor] => {
-                let every: usize = every
-                    .parse()
-                    .ok()
-                    .filter(|&e| e > 0)
-                    .ok_or_else(|| format!("step schedule: `{every}` epochs must be a positive integer"))?;
+                let every: usize = every.parse().ok().filter(|&e| e > 0).ok_or_else(|| {
+                    format!("step schedule: `{every}` epochs must be a positive integer")
+                })?;
                 let factor: f32 = factor
                     .parse()
                     .ok()
                     .filter(|f: &f32| *f > 0.0 && f.is_finite())
-                    .ok_or_else(|| format!("step schedule: factor `{factor}` must be a positive number"))?;
+                    .ok_or_else(|| {
+                        format!("step schedule: factor `{factor}` must be a positive number")
+                    })?;
                 Ok(Schedule::Step { every, factor })
             }
             _ => Err(format!(

@@ -168,6 +168,12 @@ pub enum Parallelism {
 /// 784×30 layer takes to compute (the article's network got slower with 2 threads).
 pub const PARALLEL_MIN_FLOPS: usize = 1 << 20;
 
+/// One-row products (one example through a layer) at least this big are split between
+/// threads when more than one is allowed: they are limited by how fast the weights
+/// stream from cache, and each core has its own. 256 Ki multiply-adds = 1 MiB of
+/// weights (784×512 is split; the article's 784×30 is not).
+pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 18;
+
 /// Below this many multiply-adds (or with a single row or column), [`matmul`] uses the
 /// simple kernels in this file, which start instantly and stay in cache; above it, the
 /// `gemm` crate's packed, blocked AVX-512 kernels.
@@ -203,7 +209,10 @@ pub fn matmul(
         Transpose::No => (b.rows, b.cols),
         Transpose::Yes => (b.cols, b.rows),
     };
-    assert_eq!(k, k2, "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})");
+    assert_eq!(
+        k, k2,
+        "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})"
+    );
     assert_eq!(
         (out.rows, out.cols),
         (m, n),
@@ -235,7 +244,26 @@ pub fn matmul(
     // Online learning (one example) and tiny layers: plain loops, no packing.
     if m == 1 && b_cs != 1 {
         // out (1×n) = a_row · op(b), op(b) = Bᵀ with B row-major n×k: n dot products.
-        row_times_transposed(&mut out.data, &a.data, a_cs, &b.data, b_cs, k, read, scale);
+        let threads = match parallelism {
+            Parallelism::Threads(t) if flops >= PARALLEL_MIN_ROW_FLOPS => t.min(n),
+            _ => 1,
+        };
+        if threads > 1 {
+            // Split the neurons between threads: each streams its share of B from its
+            // own core's cache (one image through a 784×512 layer reads 1.6 MB).
+            let per = n.div_ceil(threads);
+            rayon::scope(|scope| {
+                for (t, part) in out.data.chunks_mut(per).enumerate() {
+                    let b = &b.data[t * per * b_cs..];
+                    let a = &a.data;
+                    scope.spawn(move |_| {
+                        row_times_transposed(part, a, a_cs, b, b_cs, k, read, scale)
+                    });
+                }
+            });
+        } else {
+            row_times_transposed(&mut out.data, &a.data, a_cs, &b.data, b_cs, k, read, scale);
+        }
         return;
     }
     if m == 1 && b_cs == 1 {
@@ -245,11 +273,34 @@ pub fn matmul(
     }
     if k == 1 {
         // Outer product: out[i][j] (+)= a[i] · b[j] (the one-example weight gradient δᵀ·x).
-        outer(&mut out.data, n, &a.data, a_rs, &b.data, b_cs, m, read, scale);
+        outer(
+            &mut out.data,
+            n,
+            &a.data,
+            a_rs,
+            &b.data,
+            b_cs,
+            m,
+            read,
+            scale,
+        );
         return;
     }
     if flops <= SMALL_KERNEL_MAX_FLOPS {
-        naive(&mut out.data, n, a, a_rs, a_cs, b, b_rs, b_cs, m, k, read, scale);
+        naive(
+            &mut out.data,
+            n,
+            a,
+            a_rs,
+            a_cs,
+            b,
+            b_rs,
+            b_cs,
+            m,
+            k,
+            read,
+            scale,
+        );
         return;
     }
 

@@ -112,7 +112,8 @@ impl TrainConfig {
     /// [`Error::Config`] naming the first impossible value.
     pub fn validate(&self) -> Result<()> {
         let lr = self.optimizer.learning_rate();
-        if !self.optimizer.is_full_batch() && !(lr > 0.0 && lr.is_finite()) {
+        let needs_rate = !self.optimizer.is_full_batch();
+        if needs_rate && !(lr > 0.0 && lr.is_finite()) {
             return Err(Error::Config(format!(
                 "the learning rate must be a positive number (got {lr})"
             )));
@@ -498,8 +499,12 @@ impl Trainer {
             }
             let seconds = started.elapsed().as_secs_f64();
 
-            let val = validation.map(|v| evaluate(network, v, config.loss)).transpose()?;
-            let tst = test.map(|t| evaluate(network, t, config.loss)).transpose()?;
+            let val = validation
+                .map(|v| evaluate(network, v, config.loss))
+                .transpose()?;
+            let tst = test
+                .map(|t| evaluate(network, t, config.loss))
+                .transpose()?;
             if let Some(v) = &val {
                 if !v.loss.is_finite() {
                     network.layers_mut().clone_from_slice(&last_good);

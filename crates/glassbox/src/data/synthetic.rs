@@ -151,7 +151,11 @@ pub fn xor(n: usize, noise: f32, seed: u64) -> Result<Dataset> {
     generate_with(n, noise, seed, &["0", "1"], |class, rng| {
         // Class 0 takes (−,−) and (+,+) in turn, class 1 (−,+) and (+,−). Classes
         // alternate, so calls / 2 counts the examples of this class so far.
-        let sign_x = if (calls / 2).is_multiple_of(2) { -1.0 } else { 1.0 };
+        let sign_x = if (calls / 2).is_multiple_of(2) {
+            -1.0
+        } else {
+            1.0
+        };
         calls += 1;
         let sign_y = if class == 1 { -sign_x } else { sign_x };
         // 1 − u ∈ (0, 1]: never exactly on an axis, where the class would be ambiguous.

@@ -1,0 +1,71 @@
+//! Inference speed of a saved model on the Fashion-MNIST test set: all 10 000 images in
+//! one batch, and one image at a time. Prints one JSON line; `bench/run.sh` calls it.
+//!
+//! Run: `cargo run --release --example inference_bench -- --model M [--data DIR] [--threads N]`
+
+use glassbox::data::idx;
+use glassbox::tensor::Tensor;
+use glassbox::{io, Workspace};
+use std::time::Instant;
+
+/// Repetitions of the 10 000-image batch.
+const BATCH_RUNS: usize = 20;
+/// Single-image calls timed one by one.
+const SINGLE_CALLS: usize = 1000;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut model = None;
+    let mut dir = idx::FASHION_MNIST_DIR.to_string();
+    let mut threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--model" => model = Some(value),
+            "--data" => dir = value,
+            "--threads" => threads = value.parse()?,
+            _ => return Err(format!("unknown flag {flag}").into()),
+        }
+    }
+    let model = model.ok_or("--model M is required")?;
+    let (mut network, _) = io::load(&model)?;
+    network.set_threads(threads);
+    let (_, test) = idx::load_dir(&dir)?;
+    let all = Tensor::from_vec(test.len(), test.width(), test.features().to_vec())?;
+
+    // The whole test set as one batch: buffers allocated once, then timed runs.
+    let mut ws = Workspace::new(&network, test.len());
+    network.forward(&all, &mut ws);
+    let mut batch_ms: Vec<f64> = (0..BATCH_RUNS)
+        .map(|_| {
+            let t = Instant::now();
+            network.forward(&all, &mut ws);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+
+    // One image per call, as a service answering requests would.
+    let mut ws1 = Workspace::new(&network, 1);
+    let mut one = Tensor::zeros(1, test.width());
+    let mut single_us: Vec<f64> = (0..SINGLE_CALLS + 100)
+        .map(|i| {
+            one.as_mut_slice().copy_from_slice(test.row(i % test.len()));
+            let t = Instant::now();
+            network.forward(&one, &mut ws1);
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .skip(100) // warm-up
+        .collect();
+    println!(
+        "{{\"batch_ms\": {:.3}, \"single_us\": {:.2}, \"threads\": {threads}, \"images\": {}}}",
+        median(&mut batch_ms),
+        median(&mut single_us),
+        test.len()
+    );
+    Ok(())
+}
