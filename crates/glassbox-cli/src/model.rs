@@ -1,6 +1,7 @@
 //! Model files as the commands see them: loading with the file named in every error,
 //! and making a data set fit a model (its scaler, its class order, its input width).
 
+use crate::args::DataArgs;
 use anyhow::{bail, Result};
 use glassbox::data::Dataset;
 use glassbox::io::ModelInfo;
@@ -42,6 +43,20 @@ impl Model {
         self.info
             .loss
             .unwrap_or_else(|| default_loss(self.network.output_activation()))
+    }
+
+    /// Whether the model predicts real values rather than classes: it has no class
+    /// names and no softmax output. Its CSV data is then read as regression.
+    pub fn is_regression(&self) -> bool {
+        self.info.class_names.is_empty() && self.network.output_activation() != Activation::Softmax
+    }
+
+    /// The data options for this model: regression when the model is.
+    pub fn data_args(&self, given: &DataArgs) -> DataArgs {
+        DataArgs {
+            label_column: given.label_column.clone(),
+            regression: given.regression || self.is_regression(),
+        }
     }
 
     /// The name of class `index` (its number when the model has no names).

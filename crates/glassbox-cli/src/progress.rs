@@ -77,6 +77,8 @@ pub struct Progress {
     stride: u32,
     last_clock: Instant,
     last_draw: Instant,
+    /// When the current epoch's first batch was reported.
+    epoch_started: Instant,
     /// The last finished epoch's accuracies, shown on the bar.
     last_accuracy: String,
 }
@@ -87,11 +89,9 @@ impl Progress {
         let bar = (display == Display::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} {msg} {per_sec} ETA {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+                ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
             );
             bar
         });
@@ -104,6 +104,7 @@ impl Progress {
             stride: 1,
             last_clock: now,
             last_draw: now,
+            epoch_started: now,
             last_accuracy: String::new(),
         }
     }
@@ -126,8 +127,14 @@ impl Progress {
 
     fn draw(&mut self, p: &BatchProgress) {
         if let Some(bar) = &self.bar {
+            let seconds = self.epoch_started.elapsed().as_secs_f64();
+            let rate = if seconds > 0.0 {
+                format!(" {:.0} examples/s", p.examples_done as f64 / seconds)
+            } else {
+                String::new()
+            };
             bar.set_position(p.examples_done as u64);
-            bar.set_message(format!("loss {:.4}{}", p.loss, self.last_accuracy));
+            bar.set_message(format!("loss {:.4}{}{rate}", p.loss, self.last_accuracy));
         }
     }
 }
@@ -148,6 +155,7 @@ impl Observer for Progress {
         if p.epoch != self.epoch {
             // A new epoch: reset the bar (once per epoch, so not throttled).
             self.epoch = p.epoch;
+            self.epoch_started = Instant::now();
             if let Some(bar) = &self.bar {
                 bar.set_length(p.examples_total as u64);
                 bar.set_prefix(format!("epoch {}/{}", p.epoch, p.epochs));

@@ -14,7 +14,7 @@ use serde_json::json;
 pub fn run(args: &EvaluateArgs) -> Result<()> {
     let model = Model::load(&args.model)?;
     let source = Source::parse(&args.data).context("--data")?;
-    let (data, own_test) = source.load(&args.data_args, 0)?;
+    let (data, own_test) = source.load(&model.data_args(&args.data_args), 0)?;
     let (data, part) = match own_test {
         Some(test) => (test, "test set of "),
         None => (data, ""),
@@ -52,7 +52,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
             "accuracy": evaluation.accuracy,
             "mse": evaluation.mse,
             "mae": evaluation.mae,
-            "class_names": names,
+            "class_names": if evaluation.confusion.is_some() { names.clone() } else { Vec::new() },
             "confusion": evaluation.confusion.as_ref().map(|m| &m.counts),
             "classes": classes,
         });

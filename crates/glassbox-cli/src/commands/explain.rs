@@ -74,7 +74,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         (Some(path), Some(spec)) => {
             let model = Model::load(path)?;
             let source = Source::parse(spec).context("--data")?;
-            let (data, own_test) = source.load(&args.data_args, 0)?;
+            let (data, own_test) = source.load(&model.data_args(&args.data_args), 0)?;
             let (data, part) = match own_test {
                 Some(test) => (test, "the test set of "),
                 None => (data, ""),

@@ -472,7 +472,7 @@ impl Report<'_> {
         );
         outln!("data        {}", self.parts.description);
         outln!(
-            "epochs      {epochs} ({}) in {:.2} s ({:.3} s of training work per epoch)",
+            "epochs      {epochs} ({}) in {:.3} s ({:.4} s of training work per epoch)",
             self.stop(),
             self.training_seconds,
             if epochs > 0 {
