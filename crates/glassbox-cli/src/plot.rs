@@ -186,7 +186,15 @@ fn draw_history<DB: DrawingBackend>(
     ];
     let (left, right) = root.split_horizontally(root.dim_in_pixel().0 / 2);
     let last_epoch = epochs.last().map_or(1, |r| r.epoch).max(1) as f64;
-    line_chart(&left, "loss per epoch", "loss", last_epoch, &losses, None)?;
+    line_chart(
+        &left,
+        "loss per epoch",
+        "loss",
+        last_epoch,
+        &losses,
+        None,
+        SeriesLabelPosition::UpperRight,
+    )?;
     if accuracies.iter().any(|(_, _, p)| !p.is_empty()) {
         line_chart(
             &right,
@@ -195,6 +203,7 @@ fn draw_history<DB: DrawingBackend>(
             last_epoch,
             &accuracies,
             Some(100.0),
+            SeriesLabelPosition::LowerRight,
         )?;
     }
     Ok(())
@@ -207,6 +216,7 @@ fn line_chart<DB: DrawingBackend>(
     last_epoch: f64,
     series: &[Series],
     y_max: Option<f64>,
+    legend: SeriesLabelPosition,
 ) -> Result<()> {
     let values = series
         .iter()
@@ -233,6 +243,7 @@ fn line_chart<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(y_label)
         .label_style((FAMILY, 14))
         .draw()
@@ -255,7 +266,7 @@ fn line_chart<DB: DrawingBackend>(
         .label_font((FAMILY, 14))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
+        .position(legend)
         .draw()
         .map_err(|e| anyhow!("{e}"))?;
     Ok(())

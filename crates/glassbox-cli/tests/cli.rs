@@ -139,6 +139,7 @@ fn the_same_digits_in_three_formats_train_alike() {
         &["--data", "png-train", "--test", "png-test"],
         "png.safetensors",
     );
+    eprintln!("test accuracy: embedded {embedded}, idx {from_idx}, csv {from_csv}, png {from_png}");
     for (name, accuracy) in [("idx", from_idx), ("csv", from_csv), ("png", from_png)] {
         assert!(
             (accuracy - embedded).abs() <= FORMAT_TOLERANCE,
