@@ -1,5 +1,5 @@
-//! The GEMM entry point on the MLP's shapes, against `matrixmultiply` (the other
-//! candidate), in GFLOP/s. Run: `cargo bench --bench matmul`.
+//! The GEMM entry point (`matrixmultiply` inside, split across threads by glassbox) on
+//! the MLP's shapes, against the `gemm` crate (the other candidate), in GFLOP/s. Run: `cargo bench --bench matmul`.
 //!
 //! The shapes are every product of one training step of the 784-512-256-10 network at
 //! batch 128 (forward z = A·Wᵀ, weight gradient δᵀ·A, input gradient δ·W), plus the
@@ -137,31 +137,44 @@ fn bench(c: &mut Criterion) {
         }
         let (rsa, csa) = strides(&a, ta);
         let (rsb, csb) = strides(&b, tb);
-        group.bench_with_input(
-            BenchmarkId::new("matrixmultiply 1t", name),
-            &(),
-            |bench, _| {
-                bench.iter(|| unsafe {
-                    // SAFETY: the buffers hold m×k, k×n and m×n values with these strides.
-                    matrixmultiply::sgemm(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.as_slice().as_ptr(),
-                        rsa,
-                        csa,
-                        b.as_slice().as_ptr(),
-                        rsb,
-                        csb,
-                        0.0,
-                        out.as_mut_slice().as_mut_ptr(),
-                        n as isize,
-                        1,
-                    )
-                })
-            },
-        );
+        for threads in [1, 2] {
+            let par = if threads == 1 {
+                gemm::Parallelism::None
+            } else {
+                gemm::Parallelism::Rayon(threads)
+            };
+            group.bench_with_input(
+                BenchmarkId::new(format!("gemm-crate {threads}t"), name),
+                &(),
+                |bench, _| {
+                    bench.iter(|| unsafe {
+                        // SAFETY: the buffers hold m×k, k×n and m×n values with these
+                        // strides. gemm's convention: dst ← alpha·dst + beta·lhs·rhs.
+                        gemm::gemm(
+                            m,
+                            n,
+                            k,
+                            out.as_mut_slice().as_mut_ptr(),
+                            1,
+                            n as isize,
+                            false,
+                            a.as_slice().as_ptr(),
+                            csa,
+                            rsa,
+                            b.as_slice().as_ptr(),
+                            csb,
+                            rsb,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            par,
+                        )
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }

@@ -38,19 +38,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_, test) = idx::load_dir(&dir)?;
     let all = Tensor::from_vec(test.len(), test.width(), test.features().to_vec())?;
 
+    // All the timed work runs in a pool of `threads` threads (see tensor::with_threads).
+    let (batch_ms, single_us) =
+        glassbox::tensor::with_threads(threads, || measure(&network, &test, &all))?;
+    println!(
+        "{{\"batch_ms\": {batch_ms:.3}, \"single_us\": {single_us:.2}, \"threads\": {threads}, \"images\": {}}}",
+        test.len()
+    );
+    Ok(())
+}
+
+/// (median ms for the whole batch, median µs for one image)
+fn measure(
+    network: &glassbox::Network,
+    test: &glassbox::data::Dataset,
+    all: &Tensor,
+) -> (f64, f64) {
     // The whole test set as one batch: buffers allocated once, then timed runs.
-    let mut ws = Workspace::new(&network, test.len());
-    network.forward(&all, &mut ws);
+    let mut ws = Workspace::new(network, test.len());
+    network.forward(all, &mut ws);
     let mut batch_ms: Vec<f64> = (0..BATCH_RUNS)
         .map(|_| {
             let t = Instant::now();
-            network.forward(&all, &mut ws);
+            network.forward(all, &mut ws);
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
 
     // One image per call, as a service answering requests would.
-    let mut ws1 = Workspace::new(&network, 1);
+    let mut ws1 = Workspace::new(network, 1);
     let mut one = Tensor::zeros(1, test.width());
     let mut single_us: Vec<f64> = (0..SINGLE_CALLS + 100)
         .map(|i| {
@@ -61,11 +77,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .skip(100) // warm-up
         .collect();
-    println!(
-        "{{\"batch_ms\": {:.3}, \"single_us\": {:.2}, \"threads\": {threads}, \"images\": {}}}",
-        median(&mut batch_ms),
-        median(&mut single_us),
-        test.len()
-    );
-    Ok(())
+    (median(&mut batch_ms), median(&mut single_us))
 }

@@ -168,6 +168,25 @@ pub enum Parallelism {
 /// 784×30 layer takes to compute (the article's network got slower with 2 threads).
 pub const PARALLEL_MIN_FLOPS: usize = 1 << 20;
 
+/// Runs `work` with the matrix products inside it allowed to use `threads` threads: a
+/// pool of that many threads is started, and `work` runs on one of them, so the
+/// products share out their blocks without handing the caller's work to another thread
+/// (and waking it) each time. With `threads` ≤ 1, `work` runs here, on this thread.
+///
+/// # Errors
+/// [`Error::Config`] when the operating system refuses to start the threads.
+pub fn with_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) -> Result<R> {
+    if threads <= 1 {
+        return Ok(work());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("glassbox-{i}"))
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start {threads} threads: {e}")))?;
+    Ok(pool.install(work))
+}
+
 /// One-row products (one example through a layer) at least this big are split between
 /// threads when more than one is allowed: they are limited by how fast the weights
 /// stream from cache, and each core has its own. 256 Ki multiply-adds = 1 MiB of
@@ -175,14 +194,15 @@ pub const PARALLEL_MIN_FLOPS: usize = 1 << 20;
 pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 18;
 
 /// Below this many multiply-adds (or with a single row or column), [`matmul`] uses the
-/// simple kernels in this file, which start instantly and stay in cache; above it, the
-/// `gemm` crate's packed, blocked AVX-512 kernels.
+/// simple kernels in this file, which start instantly and stay in cache; above it,
+/// `matrixmultiply`'s packed, blocked AVX-512 kernels, split across threads here.
 ///
-/// Decision (measured with `cargo bench --bench matmul` on the 2-core Xeon, AVX-512):
-/// `gemm` 0.19 beats `matrixmultiply` 0.3 on every training shape of the
-/// 784-512-256-10 network — see benches/matmul.rs and the README's performance
-/// section — while for one-row products (online learning) the plain loops here avoid
-/// `gemm`'s packing overhead.
+/// Decision, measured with `cargo bench --bench matmul` (2-core Xeon, Sapphire Rapids,
+/// AVX-512, one thread, GFLOP/s): `matrixmultiply` 0.3.11 vs `gemm` 0.19 —
+/// 95 vs 46 on 128×784→512 (forward), 137 vs 70 on the 512×784 weight gradient at
+/// batch 128, 61 vs 50 on 128×512→256, 57 vs 50 on 10 000×784→512. `gemm` 0.19 ran its
+/// AVX2 kernels on this CPU. For one-row products (online learning) the loops here
+/// beat both (19 vs 3.3 GFLOP/s on 1×784→30: no packing).
 pub const SMALL_KERNEL_MAX_FLOPS: usize = 16 * 1024;
 
 /// The one matrix product of glassbox: `out ← op(a)·op(b)`, `out ← out + op(a)·op(b)`
@@ -252,14 +272,19 @@ pub fn matmul(
             // Split the neurons between threads: each streams its share of B from its
             // own core's cache (one image through a 784×512 layer reads 1.6 MB).
             let per = n.div_ceil(threads);
+            let mut parts = out.data.chunks_mut(per).enumerate();
+            let (_, first) = parts.next().expect("n > 0");
             rayon::scope(|scope| {
-                for (t, part) in out.data.chunks_mut(per).enumerate() {
+                for (t, part) in parts {
                     let b = &b.data[t * per * b_cs..];
                     let a = &a.data;
                     scope.spawn(move |_| {
                         row_times_transposed(part, a, a_cs, b, b_cs, k, read, scale)
                     });
                 }
+                // The calling thread keeps the first share, so with a steady caller each
+                // core streams the same rows every time and keeps them in its cache.
+                row_times_transposed(first, &a.data, a_cs, &b.data, b_cs, k, read, scale);
             });
         } else {
             row_times_transposed(&mut out.data, &a.data, a_cs, &b.data, b_cs, k, read, scale);
@@ -308,37 +333,60 @@ pub fn matmul(
         Parallelism::Threads(t) if t > 1 && flops >= PARALLEL_MIN_FLOPS => t,
         _ => 1,
     };
-    let par = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
+    let beta = if read { 1.0 } else { 0.0 };
+    // Split C into `threads` blocks along its longer side, in multiples of 32 so every
+    // block keeps whole micro-kernel tiles; each block is an independent product.
+    let (split_rows, len) = if m >= n { (true, m) } else { (false, n) };
+    let per = len.div_ceil(threads).next_multiple_of(32).min(len);
+    let blocks = len.div_ceil(per);
+    let (a_ptr, b_ptr, c_ptr) = (
+        a.data.as_ptr() as usize,
+        b.data.as_ptr() as usize,
+        out.data.as_mut_ptr() as usize,
+    );
+    let block = move |i: usize| {
+        let start = i * per;
+        let size = per.min(len - start);
+        let (rows, cols) = if split_rows { (size, n) } else { (m, size) };
+        let (a_off, b_off, c_off) = if split_rows {
+            (start * a_rs, 0, start * n)
+        } else {
+            (0, start * b_cs, start)
+        };
+        // SAFETY: the shape checks above tie m, n, k and the strides to the buffers'
+        // lengths, so every offset and element read or written is in bounds; blocks
+        // write disjoint parts of `out`, which does not alias `a` or `b` (it is
+        // borrowed mutably while they are borrowed shared), and `scope` below outlives
+        // every block.
+        // matrixmultiply's convention: C ← alpha·A·B + beta·C (beta = 0 never reads C).
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                k,
+                cols,
+                scale,
+                (a_ptr as *const f32).add(a_off),
+                a_rs as isize,
+                a_cs as isize,
+                (b_ptr as *const f32).add(b_off),
+                b_rs as isize,
+                b_cs as isize,
+                beta,
+                (c_ptr as *mut f32).add(c_off),
+                n as isize,
+                1,
+            );
+        }
     };
-    // SAFETY: the pointers come from live slices whose lengths the shape checks above
-    // tie to m, n, k and the strides; `out` does not alias `a` or `b` (it is borrowed
-    // mutably while they are borrowed shared).
-    // Note gemm's convention: dst ← alpha·dst + beta·lhs·rhs (alpha scales dst).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            out.data.as_mut_ptr(),
-            1,
-            n as isize,
-            read,
-            a.data.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.data.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            1.0,
-            scale,
-            false,
-            false,
-            false,
-            par,
-        );
+    if blocks == 1 {
+        block(0);
+    } else {
+        rayon::scope(|scope| {
+            for i in 1..blocks {
+                scope.spawn(move |_| block(i));
+            }
+            block(0);
+        });
     }
 }
 

@@ -310,7 +310,22 @@ impl Trainer {
         train: &Dataset,
         validation: Option<&Dataset>,
         test: Option<&Dataset>,
-        observer: &mut dyn Observer,
+        observer: &mut (dyn Observer + Send),
+    ) -> Result<History> {
+        // Matrix products share their blocks between the threads of one pool, which
+        // the whole loop runs in (see `tensor::with_threads`).
+        crate::tensor::with_threads(self.config.threads, || {
+            self.fit_here(network, train, validation, test, observer)
+        })?
+    }
+
+    fn fit_here(
+        &self,
+        network: &mut Network,
+        train: &Dataset,
+        validation: Option<&Dataset>,
+        test: Option<&Dataset>,
+        observer: &mut (dyn Observer + Send),
     ) -> Result<History> {
         let config = &self.config;
         config.validate()?;
@@ -345,6 +360,7 @@ impl Trainer {
 
         let mut rng = Rng::new(config.seed);
         let mut state = OptimizerState::new(&config.optimizer, network.layers());
+        state.set_threads(config.threads);
         let mut order: Vec<usize> = (0..train.len()).collect();
         let batch_size = if config.optimizer.is_full_batch() {
             FULL_BATCH_CHUNK_ROWS.min(train.len())
