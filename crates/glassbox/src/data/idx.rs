@@ -34,6 +34,7 @@
 
 use super::{read_maybe_gzip, write_file, Dataset, ImageShape};
 use crate::{Error, Result};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 /// Where Debian's `dataset-fashion-mnist` package installs the four Fashion-MNIST files.
@@ -98,6 +99,20 @@ fn parse_header(
     what: &str,
     item: &str,
 ) -> Result<Vec<usize>> {
+    parse_header_of(path, bytes, magic, what, item, Some(bytes.len()))
+}
+
+/// [`parse_header`] on the first bytes of a file whose total length is `total` (or not
+/// known yet, when the rest is streamed: then the caller checks it with
+/// [`check_length`]).
+fn parse_header_of(
+    path: &Path,
+    bytes: &[u8],
+    magic: u32,
+    what: &str,
+    item: &str,
+    total: Option<usize>,
+) -> Result<Vec<usize>> {
     let dimensions = (magic & 0xff) as usize;
     let header_len = 4 + 4 * dimensions;
     if bytes.len() < 4 {
@@ -153,31 +168,40 @@ fn parse_header(
                 format!("dimensions {sizes:?} are too large"),
             )
         })?;
-    let expected = values;
-    if bytes.len() != expected {
-        let per_item: usize = sizes[1..].iter().product();
-        let complete = (bytes.len().saturating_sub(header_len)) / per_item;
-        let record = if bytes.len() < expected {
-            format!("{item} {complete}")
-        } else {
-            "end of file".to_string()
-        };
-        let problem = if bytes.len() < expected {
-            "truncated"
-        } else {
-            "unexpected bytes after the data"
-        };
-        return Err(Error::format(
-            path,
-            record,
-            format!(
-                "{problem}: the header announces {} {item}s, so expected {expected} bytes, found {}",
-                sizes[0],
-                bytes.len()
-            ),
-        ));
+    if let Some(total) = total {
+        check_length(path, &sizes, header_len, values, total, item)?;
     }
     Ok(sizes)
+}
+
+/// Checks that a file of `total` bytes is exactly the `expected` bytes its header
+/// announces.
+fn check_length(
+    path: &Path,
+    sizes: &[usize],
+    header_len: usize,
+    expected: usize,
+    total: usize,
+    item: &str,
+) -> Result<()> {
+    if total == expected {
+        return Ok(());
+    }
+    let per_item: usize = sizes[1..].iter().product();
+    let complete = total.saturating_sub(header_len) / per_item.max(1);
+    let (record, problem) = if total < expected {
+        (format!("{item} {complete}"), "truncated")
+    } else {
+        ("end of file".to_string(), "unexpected bytes after the data")
+    };
+    Err(Error::format(
+        path,
+        record,
+        format!(
+            "{problem}: the header announces {} {item}s, so expected {expected} bytes, found {total}",
+            sizes[0]
+        ),
+    ))
 }
 
 /// Reads an IDX file of images (magic `0x00000803`), plain or gzip.
@@ -191,13 +215,107 @@ fn parse_header(
 /// truncated (with the number of bytes expected and found).
 pub fn load_images(path: impl AsRef<Path>) -> Result<(Vec<f32>, ImageShape, usize)> {
     let path = path.as_ref();
-    let bytes = read_maybe_gzip(path)?;
-    let sizes = parse_header(path, &bytes, IMAGES_MAGIC, "images", "image")?;
+    // Streamed: the pixels are scaled as they are decompressed, so the raw bytes (47 MB
+    // for Fashion-MNIST's training set) are never held beside the f32 pixels (188 MB).
+    let mut reader = open_maybe_gzip(path)?;
+    let mut header = Vec::with_capacity(16);
+    read_up_to(path, &mut reader, &mut header, 16)?;
+    let sizes = parse_header_of(path, &header, IMAGES_MAGIC, "images", "image", None)?;
     let (count, rows, columns) = (sizes[0], sizes[1], sizes[2]);
+    let values = count * rows * columns;
+    let expected = header.len() + values;
     // A 256-entry table: one lookup per pixel instead of a division.
     let table: Vec<f32> = (0..=255u8).map(|p| f32::from(p) / 255.0).collect();
-    let pixels = bytes[16..].iter().map(|&p| table[p as usize]).collect();
+    let mut pixels = Vec::new();
+    pixels.try_reserve_exact(values).map_err(|_| {
+        Error::format(
+            path,
+            "header",
+            format!("{values} pixels do not fit in memory"),
+        )
+    })?;
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut total = header.len();
+    loop {
+        let n = read_some(path, &mut reader, &mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        if total > expected {
+            // Too long: count the rest for the message, without keeping it.
+            loop {
+                match read_some(path, &mut reader, &mut chunk)? {
+                    0 => break,
+                    more => total += more,
+                }
+            }
+            break;
+        }
+        pixels.extend(chunk[..n].iter().map(|&p| table[p as usize]));
+    }
+    check_length(path, &sizes, header.len(), expected, total, "image")?;
     Ok((pixels, ImageShape::new(rows, columns, 1), count))
+}
+
+/// A reader over a file's content, decompressed when it starts with the gzip magic.
+fn open_maybe_gzip(path: &Path) -> Result<Box<dyn Read>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buffered = std::io::BufReader::with_capacity(1 << 16, file);
+    let start = buffered.fill_buf().map_err(|e| Error::io(path, e))?;
+    if start.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+    {
+        let shown: Vec<String> = start.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        Err(Error::format(
+            path,
+            "gzip header",
+            format!(
+                "the name ends in .gz but the file is not gzip data (it starts with {}, not 1f 8b)",
+                if shown.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    shown.join(" ")
+                }
+            ),
+        ))
+    } else {
+        Ok(Box::new(buffered))
+    }
+}
+
+/// Reads into `buf`, naming the file on failure (a corrupt gzip stream shows up here).
+fn read_some(path: &Path, reader: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::format(
+                    path,
+                    "gzip stream",
+                    format!("corrupt or truncated gzip data: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// Reads until `out` holds `len` bytes or the file ends.
+fn read_up_to(path: &Path, reader: &mut dyn Read, out: &mut Vec<u8>, len: usize) -> Result<()> {
+    let mut byte = [0u8; 16];
+    while out.len() < len {
+        let want = (len - out.len()).min(byte.len());
+        let n = read_some(path, reader, &mut byte[..want])?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&byte[..n]);
+    }
+    Ok(())
 }
 
 /// Reads an IDX file of labels (magic `0x00000801`), plain or gzip.
