@@ -358,14 +358,14 @@ fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
         Optimizer::Momentum(Momentum { momentum: mu, .. }) => {
             for ((w, &g), v) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
                 let g = g + l2 * *w;
-                *v = mu * *v + g;
+                *v = flush_tiny(mu * *v + g);
                 *w -= lr * *v;
             }
         }
         Optimizer::Nesterov(Momentum { momentum: mu, .. }) => {
             for ((w, &g), v) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
                 let g = g + l2 * *w;
-                *v = mu * *v + g;
+                *v = flush_tiny(mu * *v + g);
                 *w -= lr * (g + mu * *v);
             }
         }
@@ -387,8 +387,8 @@ fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
                 .zip(second.iter_mut())
             {
                 let g = g + l2 * *w;
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
+                *m = flush_tiny(beta1 * *m + (1.0 - beta1) * g);
+                *v = flush_tiny(beta2 * *v + (1.0 - beta2) * g * g);
                 *w -= step * *m / (v.sqrt() * inv_sqrt_c2 + epsilon);
             }
         }
@@ -415,6 +415,25 @@ fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
                 *prev = g;
             }
         }
+    }
+}
+
+/// Optimiser state below this magnitude is set to 0.
+///
+/// A weight whose gradient stays 0 (a dead ReLU's, say) has its running averages decay
+/// geometrically — β₂ = 0.999 takes tens of thousands of steps to cross the subnormal
+/// floats (below 1.2e-38), and arithmetic on subnormals is about 100× slower on x86.
+/// Measured: a 784-512-256-10 Adam epoch slowed from 1.2 s to 2.3 s over 30 epochs as
+/// more and more of v became subnormal. 1e-30 is far below anything that moves a weight
+/// (the step divides by √v + ε with ε = 1e-8).
+pub const FLUSH_BELOW: f32 = 1e-30;
+
+#[inline]
+fn flush_tiny(x: f32) -> f32 {
+    if x.abs() < FLUSH_BELOW {
+        0.0
+    } else {
+        x
     }
 }
 
