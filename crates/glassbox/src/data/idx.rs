@@ -32,9 +32,9 @@
 //! # }
 //! ```
 
-use super::{read_maybe_gzip, write_file, Dataset, ImageShape};
+use super::{open_maybe_gzip, read_maybe_gzip, write_file, Dataset, ImageShape};
 use crate::{Error, Result};
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Where Debian's `dataset-fashion-mnist` package installs the four Fashion-MNIST files.
@@ -256,35 +256,6 @@ pub fn load_images(path: impl AsRef<Path>) -> Result<(Vec<f32>, ImageShape, usiz
     }
     check_length(path, &sizes, header.len(), expected, total, "image")?;
     Ok((pixels, ImageShape::new(rows, columns, 1), count))
-}
-
-/// A reader over a file's content, decompressed when it starts with the gzip magic.
-fn open_maybe_gzip(path: &Path) -> Result<Box<dyn Read>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut buffered = std::io::BufReader::with_capacity(1 << 16, file);
-    let start = buffered.fill_buf().map_err(|e| Error::io(path, e))?;
-    if start.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
-    } else if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-    {
-        let shown: Vec<String> = start.iter().take(4).map(|b| format!("{b:02x}")).collect();
-        Err(Error::format(
-            path,
-            "gzip header",
-            format!(
-                "the name ends in .gz but the file is not gzip data (it starts with {}, not 1f 8b)",
-                if shown.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    shown.join(" ")
-                }
-            ),
-        ))
-    } else {
-        Ok(Box::new(buffered))
-    }
 }
 
 /// Reads into `buf`, naming the file on failure (a corrupt gzip stream shows up here).

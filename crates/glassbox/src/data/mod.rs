@@ -633,18 +633,41 @@ pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.starts_with(&GZIP_MAGIC) {
         gunzip(path, &bytes)
-    } else if has_gz_name(path) {
-        Err(Error::format(
+    } else {
+        check_not_gz_named(path, &bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// A reader over a file's content, decompressed while it is read when it starts with the
+/// gzip magic — for loaders that convert as they go instead of holding the whole file.
+pub(crate) fn open_maybe_gzip(path: &Path) -> Result<Box<dyn Read>> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buffered = std::io::BufReader::with_capacity(1 << 16, file);
+    let start = buffered.fill_buf().map_err(|e| Error::io(path, e))?;
+    if start.starts_with(&GZIP_MAGIC) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
+    } else {
+        check_not_gz_named(path, start)?;
+        Ok(Box::new(buffered))
+    }
+}
+
+/// A file whose name ends in `.gz` but whose content (starting with `start`) is not gzip
+/// is an error.
+fn check_not_gz_named(path: &Path, start: &[u8]) -> Result<()> {
+    if has_gz_name(path) {
+        return Err(Error::format(
             path,
             "gzip header",
             format!(
                 "the name ends in .gz but the file is not gzip data (it starts with {}, not 1f 8b)",
-                hex_prefix(&bytes)
+                hex_prefix(start)
             ),
-        ))
-    } else {
-        Ok(bytes)
+        ));
     }
+    Ok(())
 }
 
 /// Decompresses a whole gzip stream (several members are concatenated, as `gzip` does).
