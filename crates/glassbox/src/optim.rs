@@ -250,20 +250,44 @@ impl OptimizerState {
         learning_rate: f32,
         l2: f32,
     ) {
+        self.step_sum(optimizer, layers, grads, None, learning_rate, l2);
+    }
+
+    /// [`OptimizerState::step`] with the gradient given in two parts that add up to it
+    /// (from two halves of a batch, computed on two threads): g = `grads` + `more`.
+    pub fn step_sum(
+        &mut self,
+        optimizer: &Optimizer,
+        layers: &mut [Dense],
+        grads: &[DenseGrads],
+        more: Option<&[DenseGrads]>,
+        learning_rate: f32,
+        l2: f32,
+    ) {
         self.step += 1;
         let t = self.step as i32;
-        for ((layer, grad), slots) in layers.iter_mut().zip(grads).zip(&mut self.slots) {
+        for (l, ((layer, grad), slots)) in layers
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut self.slots)
+            .enumerate()
+        {
             let [ws, bs] = slots;
+            let (more_w, more_b): (&[f32], &[f32]) = match more {
+                Some(m) => (m[l].weights.as_slice(), &m[l].biases),
+                None => (&[], &[]),
+            };
             let groups = [
                 (
                     layer.weights.as_mut_slice(),
                     grad.weights.as_slice(),
+                    more_w,
                     ws,
                     l2,
                 ),
-                (&mut layer.biases[..], &grad.biases[..], bs, 0.0),
+                (&mut layer.biases[..], &grad.biases[..], more_b, bs, 0.0),
             ];
-            for (params, grads, slot, decay) in groups {
+            for (params, grads, grads2, slot, decay) in groups {
                 let threads = if params.len() >= PARALLEL_MIN_PARAMS {
                     self.threads
                 } else {
@@ -272,6 +296,7 @@ impl OptimizerState {
                 let parts = Parts {
                     params,
                     grads,
+                    grads2,
                     first: &mut slot.first,
                     second: &mut slot.second,
                 };
@@ -302,6 +327,8 @@ pub const PARALLEL_MIN_PARAMS: usize = 1 << 16;
 struct Parts<'a> {
     params: &'a mut [f32],
     grads: &'a [f32],
+    /// A second partial gradient to add to `grads` (empty when there is none).
+    grads2: &'a [f32],
     first: &'a mut [f32],
     second: &'a mut [f32],
 }
@@ -315,18 +342,21 @@ impl<'a> Parts<'a> {
         }
         let (p0, p1) = self.params.split_at_mut(mid);
         let (g0, g1) = self.grads.split_at(mid);
+        let (h0, h1) = self.grads2.split_at(mid.min(self.grads2.len()));
         let (f0, f1) = cut(self.first, mid);
         let (s0, s1) = cut(self.second, mid);
         (
             Parts {
                 params: p0,
                 grads: g0,
+                grads2: h0,
                 first: f0,
                 second: s0,
             },
             Parts {
                 params: p1,
                 grads: g1,
+                grads2: h1,
                 first: f1,
                 second: s1,
             },
@@ -339,32 +369,60 @@ fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
     let Parts {
         params,
         grads,
+        grads2,
         first,
         second,
     } = parts;
-    debug_assert_eq!(params.len(), grads.len());
+    let n = params.len();
+    let grads = &grads[..n];
+    if grads2.is_empty() {
+        update_with(optimizer, params, |i| grads[i], first, second, lr, l2, t);
+    } else {
+        // Two partial gradients (two halves of a batch): g = g₁ + g₂, summed here so
+        // the sum costs no pass of its own over memory.
+        let grads2 = &grads2[..n];
+        update_with(
+            optimizer,
+            params,
+            |i| grads[i] + grads2[i],
+            first,
+            second,
+            lr,
+            l2,
+            t,
+        );
+    }
+}
+
+/// The update rules, reading the gradient of parameter i as `grad(i)`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_with(
+    optimizer: &Optimizer,
+    params: &mut [f32],
+    grad: impl Fn(usize) -> f32,
+    first: &mut [f32],
+    second: &mut [f32],
+    lr: f32,
+    l2: f32,
+    t: i32,
+) {
     match *optimizer {
         Optimizer::Sgd(_) => {
-            if l2 == 0.0 {
-                for (w, &g) in params.iter_mut().zip(grads) {
-                    *w -= lr * g;
-                }
-            } else {
-                for (w, &g) in params.iter_mut().zip(grads) {
-                    *w -= lr * (g + l2 * *w);
-                }
+            for (i, w) in params.iter_mut().enumerate() {
+                *w -= lr * (grad(i) + l2 * *w);
             }
         }
         Optimizer::Momentum(Momentum { momentum: mu, .. }) => {
-            for ((w, &g), v) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
-                let g = g + l2 * *w;
+            for ((i, w), v) in params.iter_mut().enumerate().zip(first.iter_mut()) {
+                let g = grad(i) + l2 * *w;
                 *v = flush_tiny(mu * *v + g);
                 *w -= lr * *v;
             }
         }
         Optimizer::Nesterov(Momentum { momentum: mu, .. }) => {
-            for ((w, &g), v) in params.iter_mut().zip(grads).zip(first.iter_mut()) {
-                let g = g + l2 * *w;
+            for ((i, w), v) in params.iter_mut().enumerate().zip(first.iter_mut()) {
+                let g = grad(i) + l2 * *w;
                 *v = flush_tiny(mu * *v + g);
                 *w -= lr * (g + mu * *v);
             }
@@ -380,26 +438,26 @@ fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
             let c2 = 1.0 - beta2.powi(t);
             let step = lr / c1;
             let inv_sqrt_c2 = 1.0 / c2.sqrt();
-            for (((w, &g), m), v) in params
+            for (((i, w), m), v) in params
                 .iter_mut()
-                .zip(grads)
+                .enumerate()
                 .zip(first.iter_mut())
                 .zip(second.iter_mut())
             {
-                let g = g + l2 * *w;
+                let g = grad(i) + l2 * *w;
                 *m = flush_tiny(beta1 * *m + (1.0 - beta1) * g);
                 *v = flush_tiny(beta2 * *v + (1.0 - beta2) * g * g);
                 *w -= step * *m / (v.sqrt() * inv_sqrt_c2 + epsilon);
             }
         }
         Optimizer::Rprop(r) => {
-            for (((w, &g), prev), delta) in params
+            for (((i, w), prev), delta) in params
                 .iter_mut()
-                .zip(grads)
+                .enumerate()
                 .zip(first.iter_mut())
                 .zip(second.iter_mut())
             {
-                let mut g = g + l2 * *w;
+                let mut g = grad(i) + l2 * *w;
                 let sign = g * *prev;
                 if sign > 0.0 {
                     *delta = (*delta * r.increase).min(r.max_step);

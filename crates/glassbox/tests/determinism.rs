@@ -3,14 +3,14 @@
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::tensor::PARALLEL_MIN_FLOPS;
-use glassbox::train::{Shuffle, Silent};
-use glassbox::{Activation, Adam, Init, Loss, Network, TrainConfig, Trainer};
+use glassbox::train::{Shuffle, Silent, DATA_PARALLEL_MIN_WORK};
+use glassbox::{Activation, Adam, Init, Loss, Network, Optimizer, Sgd, TrainConfig, Trainer};
 
 const INPUTS: usize = 64;
 const HIDDEN: [usize; 2] = [256, 128];
 const CLASSES: usize = 10;
 const ROWS: usize = 512;
-const BATCH: usize = 64;
+const BATCH: usize = 128;
 const EPOCHS: usize = 2;
 
 /// Random features and labels (the data's seed is fixed: only the run's seed varies).
@@ -24,6 +24,20 @@ fn data() -> Dataset {
 
 /// Builds and trains a network, seeding both the initial weights and the shuffling.
 fn train(data: &Dataset, seed: u64, threads: usize) -> Network {
+    train_with_dropout(data, seed, threads, 0.1)
+}
+
+fn train_with_dropout(data: &Dataset, seed: u64, threads: usize, dropout: f32) -> Network {
+    train_with(data, seed, threads, dropout, Adam::default().into())
+}
+
+fn train_with(
+    data: &Dataset,
+    seed: u64,
+    threads: usize,
+    dropout: f32,
+    optimizer: Optimizer,
+) -> Network {
     let mut net = Network::builder(INPUTS)
         .dense(HIDDEN[0], Activation::Relu)
         .dense(HIDDEN[1], Activation::Relu)
@@ -32,11 +46,11 @@ fn train(data: &Dataset, seed: u64, threads: usize) -> Network {
         .unwrap();
     let config = TrainConfig {
         loss: Loss::CrossEntropy,
-        optimizer: Adam::default().into(),
+        optimizer,
         epochs: EPOCHS,
         batch_size: BATCH,
         shuffle: Shuffle::EveryEpoch,
-        dropout: 0.1,
+        dropout,
         seed,
         threads,
         ..TrainConfig::default()
@@ -87,4 +101,23 @@ fn different_seeds_give_different_weights() {
         differing > bits(&a).len() / 2,
         "only {differing} weights differ"
     );
+}
+
+#[test]
+fn two_threads_split_the_batch_and_agree_with_one() {
+    // With 2 threads each batch is split into halves whose gradients are added: the same
+    // arithmetic in another order, so the weights agree to rounding. (Plain SGD: Adam
+    // divides by √v, which magnifies rounding in gradients that are nearly 0.)
+    let sgd: Optimizer = Sgd { learning_rate: 0.1 }.into();
+    let one = train_with(&data(), 5, 1, 0.0, sgd);
+    assert!((BATCH / 2) * one.parameter_count() >= DATA_PARALLEL_MIN_WORK);
+    let two = train_with(&data(), 5, 2, 0.0, sgd);
+    let worst = one
+        .layers()
+        .iter()
+        .zip(two.layers())
+        .flat_map(|(a, b)| a.weights.as_slice().iter().zip(b.weights.as_slice()))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-4, "weights differ by up to {worst}");
 }
