@@ -478,14 +478,14 @@ impl Trainer {
                     } else {
                         network.forward(&x, &mut ws);
                     }
-                    let out = network.layers().len() - 1;
-                    let width = network.outputs();
-                    let batch_loss = config.loss.sum(
-                        ws.weighted_sums[out].as_slice(),
-                        ws.activations[out].as_slice(),
-                        y.as_slice(),
-                        width,
-                    );
+                    // δᴸ carries 1/B: B is the batch, or the whole set for a full-batch step.
+                    let scale = if full_batch {
+                        1.0 / train.len() as f32
+                    } else {
+                        1.0 / rows.len() as f32
+                    };
+                    let batch_loss =
+                        loss_and_output_delta(network, config.loss, &y, &mut ws, scale);
                     if !batch_loss.is_finite() {
                         network.layers_mut().clone_from_slice(&last_good);
                         return Err(Error::Diverged {
@@ -495,26 +495,6 @@ impl Trainer {
                     }
                     loss_sum += batch_loss;
                     correct += count_correct(train, rows, ws.output());
-                    // δᴸ carries 1/B: B is the batch, or the whole set for a full-batch step.
-                    let scale = if full_batch {
-                        1.0 / train.len() as f32
-                    } else {
-                        1.0 / rows.len() as f32
-                    };
-                    let (z, a, d) = (
-                        &ws.weighted_sums[out],
-                        &ws.activations[out],
-                        &mut ws.deltas[out],
-                    );
-                    config.loss.output_delta(
-                        network.output_activation(),
-                        z.as_slice(),
-                        a.as_slice(),
-                        y.as_slice(),
-                        d.as_mut_slice(),
-                        width,
-                        scale,
-                    );
                     done += rows.len();
                     if online {
                         network.backward_sgd_deferring_first(&x, &mut ws, learning_rate, config.l2);
@@ -648,20 +628,30 @@ fn half_step(
     } else {
         network.forward(x, ws);
     }
+    let loss = loss_and_output_delta(network, config.loss, y, ws, scale);
+    network.backward(x, ws);
+    loss
+}
+
+/// The loss of the batch that [`Network::forward`] left in `ws`, summed over its rows
+/// against the targets `y`, and the output layer's error δᴸ (with the reduction `scale`,
+/// 1/B) written into `ws.deltas` for back-propagation.
+fn loss_and_output_delta(
+    network: &Network,
+    loss: Loss,
+    y: &Tensor,
+    ws: &mut Workspace,
+    scale: f32,
+) -> f64 {
     let out = network.layers().len() - 1;
     let width = network.outputs();
-    let loss = config.loss.sum(
-        ws.weighted_sums[out].as_slice(),
-        ws.activations[out].as_slice(),
-        y.as_slice(),
-        width,
-    );
     let (z, a, d) = (
         &ws.weighted_sums[out],
         &ws.activations[out],
         &mut ws.deltas[out],
     );
-    config.loss.output_delta(
+    let value = loss.sum(z.as_slice(), a.as_slice(), y.as_slice(), width);
+    loss.output_delta(
         network.output_activation(),
         z.as_slice(),
         a.as_slice(),
@@ -670,8 +660,7 @@ fn half_step(
         width,
         scale,
     );
-    network.backward(x, ws);
-    loss
+    value
 }
 
 /// How many of the examples `rows` the outputs `output` (one row each) classify right
