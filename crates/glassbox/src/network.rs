@@ -350,20 +350,10 @@ impl Network {
         learning_rate: f32,
         l2: f32,
     ) {
-        for l in (0..self.layers.len()).rev() {
-            let (layer_input, delta, grad_input, _) = ws.backward_views(input, l);
-            self.layers[l].backward_sgd(
-                layer_input,
-                delta,
-                grad_input,
-                learning_rate,
-                l2,
-                self.parallelism,
-            );
-            if l > 0 {
-                ws.finish_delta_below(&self.layers[l - 1], l - 1);
-            }
-        }
+        // Every layer but the first, then the first: the same as the deferred online
+        // path with its pending step applied at once.
+        self.backward_sgd_deferring_first(input, ws, learning_rate, l2);
+        self.apply_pending_step(input, ws, learning_rate, l2);
     }
 }
 
