@@ -162,7 +162,8 @@ pub struct TrainArgs {
     /// Learning-rate schedule: constant, cosine, step or step:EVERY:FACTOR.
     #[arg(long, value_name = "NAME", default_value = "constant")]
     pub schedule: Schedule,
-    /// Threads for large matrix products (default: the available cores).
+    /// Threads for large matrix products and batch halves (default: one per physical
+    /// core; a second hardware thread on a core adds no arithmetic).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Where to save the trained model.
@@ -346,9 +347,9 @@ fn optimizer(name: &str, lr: Option<f32>, momentum: f32) -> Result<Optimizer> {
     })
 }
 
-/// The number of threads when `--threads` is not given.
+/// The number of threads when `--threads` is not given: one per physical core.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    glassbox::tensor::physical_cores()
 }
 
 /// Checks a fraction flag: in [0, 1).

@@ -66,7 +66,7 @@ fn step(
 
 fn bench(c: &mut Criterion) {
     let mut rng = Rng::new(1);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = glassbox::tensor::physical_cores();
 
     let mut group = c.benchmark_group("train_step");
     {

@@ -36,7 +36,7 @@ fn main() -> glassbox::Result<()> {
         .dense(256, Activation::Relu)
         .dense(10, Activation::Softmax)
         .build(Init::He, 1)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = glassbox::tensor::physical_cores();
     let config = TrainConfig {
         loss: Loss::CrossEntropy,
         optimizer: Adam::default().into(),

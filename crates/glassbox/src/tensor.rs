@@ -187,6 +187,42 @@ pub fn with_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) ->
     Ok(pool.install(work))
 }
 
+/// How many threads to use by default: one per physical core. A second hardware thread
+/// on a core shares its FMA units, so it adds nothing to dense arithmetic and costs
+/// hand-offs. Reads the CPU topology from `/sys` on Linux (how many logical CPUs share a
+/// core) and scales the CPUs this process may use by it; elsewhere, or when `/sys`
+/// cannot be read, every logical CPU counts.
+pub fn physical_cores() -> usize {
+    let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (logical / threads_per_core().unwrap_or(1).max(1)).max(1)
+}
+
+/// Logical CPUs per physical core on this machine, from Linux's `/sys` topology files.
+fn threads_per_core() -> Option<usize> {
+    let mut cores = std::collections::HashSet::new();
+    let mut cpus = 0;
+    for entry in std::fs::read_dir("/sys/devices/system/cpu").ok()? {
+        let path = entry.ok()?.path();
+        let is_cpu = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("cpu"))
+            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+        if !is_cpu {
+            continue;
+        }
+        // Offline CPUs have no topology directory.
+        let Ok(siblings) = std::fs::read_to_string(path.join("topology/core_cpus_list"))
+            .or_else(|_| std::fs::read_to_string(path.join("topology/thread_siblings_list")))
+        else {
+            continue;
+        };
+        cpus += 1;
+        cores.insert(siblings.trim().to_owned());
+    }
+    (!cores.is_empty()).then(|| cpus / cores.len())
+}
+
 /// One-row products (one example through a layer) at least this big are split between
 /// threads when more than one is allowed: they are limited by how fast the weights
 /// stream from cache, and each core has its own. 256 Ki multiply-adds = 1 MiB of
@@ -681,6 +717,18 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn physical_cores_is_at_least_one_and_at_most_the_logical_cpus() {
+        let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = physical_cores();
+        assert!((1..=logical).contains(&cores), "{cores} of {logical}");
+        // On Linux the topology files exist, and the sibling lists partition the CPUs.
+        if cfg!(target_os = "linux") {
+            let per_core = threads_per_core().expect("/sys topology is readable");
+            assert!((1..=8).contains(&per_core), "{per_core} threads per core");
         }
     }
 
