@@ -116,6 +116,7 @@ pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod rng;
+pub mod spin;
 pub mod tensor;
 pub mod train;
 
