@@ -226,17 +226,43 @@ impl Network {
     pub fn predict(&self, inputs: &[f32]) -> Result<Tensor> {
         let rows = self.check_rows(inputs)?;
         let mut out = Tensor::zeros(rows, self.outputs());
-        let mut ws = Workspace::new(self, rows.clamp(1, PREDICT_CHUNK_ROWS));
-        let mut batch = Tensor::default();
-        for (chunk, out_rows) in inputs.chunks(PREDICT_CHUNK_ROWS * self.inputs).zip(
-            out.as_mut_slice()
-                .chunks_mut(PREDICT_CHUNK_ROWS * self.outputs()),
-        ) {
-            let n = chunk.len() / self.inputs;
-            batch.resize(n, self.inputs);
+        let (in_step, out_step) = (
+            PREDICT_CHUNK_ROWS * self.inputs,
+            PREDICT_CHUNK_ROWS * self.outputs(),
+        );
+        // Runs one chunk of rows through every layer with `par` in the products.
+        let run = |(ws, batch): &mut (Workspace, Tensor), chunk: &[f32], out: &mut [f32], par| {
+            batch.resize(chunk.len() / self.inputs, self.inputs);
             batch.as_mut_slice().copy_from_slice(chunk);
-            self.forward(&batch, &mut ws);
-            out_rows.copy_from_slice(ws.output().as_slice());
+            self.forward_with(batch, ws, None, par);
+            out.copy_from_slice(ws.output().as_slice());
+        };
+        let buffers = || {
+            (
+                Workspace::new(self, rows.clamp(1, PREDICT_CHUNK_ROWS)),
+                Tensor::default(),
+            )
+        };
+        if matches!(self.parallelism, Parallelism::Threads(_)) && rows > PREDICT_CHUNK_ROWS {
+            // Many chunks: each thread takes whole chunks through the whole network, so
+            // a chunk's activations stay in its core's cache from layer to layer and no
+            // product is handed between threads (45 vs 57 ms for 10 000 images through
+            // 784-512-256-10 on 2 threads, against splitting every product).
+            use rayon::prelude::*;
+            inputs
+                .par_chunks(in_step)
+                .zip(out.as_mut_slice().par_chunks_mut(out_step))
+                .for_each_init(buffers, |bufs, (chunk, out)| {
+                    run(bufs, chunk, out, Parallelism::Sequential)
+                });
+        } else {
+            let mut bufs = buffers();
+            for (chunk, out) in inputs
+                .chunks(in_step)
+                .zip(out.as_mut_slice().chunks_mut(out_step))
+            {
+                run(&mut bufs, chunk, out, self.parallelism);
+            }
         }
         Ok(out)
     }
@@ -266,7 +292,7 @@ impl Network {
     /// If `input` is not `batch × self.inputs()` (check user input with
     /// [`Network::predict`] or the trainer, which do).
     pub fn forward(&self, input: &Tensor, ws: &mut Workspace) {
-        self.forward_with(input, ws, None);
+        self.forward_with(input, ws, None, self.parallelism);
     }
 
     /// [`Network::forward`] with inverted dropout on every hidden layer's output: each
@@ -274,10 +300,16 @@ impl Network {
     /// the next layer sees the same expected input as at inference, where nothing is
     /// dropped. The masks stay in `ws` for [`Network::backward`].
     pub fn forward_dropout(&self, input: &Tensor, ws: &mut Workspace, rate: f32, rng: &mut Rng) {
-        self.forward_with(input, ws, Some((rate, rng)));
+        self.forward_with(input, ws, Some((rate, rng)), self.parallelism);
     }
 
-    fn forward_with(&self, input: &Tensor, ws: &mut Workspace, dropout: Option<(f32, &mut Rng)>) {
+    fn forward_with(
+        &self,
+        input: &Tensor,
+        ws: &mut Workspace,
+        dropout: Option<(f32, &mut Rng)>,
+        parallelism: Parallelism,
+    ) {
         ws.set_batch(self, input.rows());
         assert_eq!(input.cols(), self.inputs, "input width");
         let last = self.layers.len() - 1;
@@ -302,7 +334,7 @@ impl Network {
                 layer_input,
                 &mut ws.weighted_sums[l],
                 &mut here[0],
-                self.parallelism,
+                parallelism,
             );
             if let (Some(rng), true) = (rng.as_deref_mut(), l < last) {
                 let mask = &mut ws.masks[l];
