@@ -671,9 +671,16 @@ pub fn dot(x: &[f32], y: &[f32]) -> f32 {
 
 /// The total of four 16-lane partial sums, in the one order [`dot`], [`axpy_then_dot`]
 /// and the four-row kernel share: the partials lane by lane, then the 16 lanes as a
-/// tree (8 + 8, 4 + 4, 2 + 2, 1 + 1: four dependent additions instead of sixteen).
+/// tree (8 + 8, 4 + 4, 2 + 2, 1 + 1: four dependent additions instead of sixteen), in
+/// registers where the CPU has AVX-512.
 #[inline(always)]
 fn sum_partials(acc: &[[f32; 16]; 4]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        use std::arch::x86_64::_mm512_loadu_ps;
+        // SAFETY: the CPU has AVX-512F; each partial is 16 floats.
+        return unsafe { sum_partials_avx512(acc.map(|p| _mm512_loadu_ps(p.as_ptr()))) };
+    }
     let mut v = acc[0];
     for part in &acc[1..] {
         for (v, &p) in v.iter_mut().zip(part) {
