@@ -92,6 +92,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`tensor`] | the matrix type and the one place that multiplies matrices |
+//! | [`spin`] | helper threads that wait by spinning: one image split between cores |
 //! | [`activation`] | f and f′ for step, identity, sigmoid, tanh, ReLU, leaky ReLU, softmax |
 //! | [`layer`], [`network`] | forward pass and back-propagation |
 //! | [`loss`], [`init`], [`optim`] | losses, initial weights, optimisers and schedules |
