@@ -138,5 +138,10 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    // Figures only: criterion's plotting panics on machines without its fonts.
+    config = Criterion::default().without_plots();
+    targets = bench
+}
 criterion_main!(benches);
