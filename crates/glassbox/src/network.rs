@@ -221,6 +221,9 @@ impl Network {
 
     /// The outputs for `inputs`, a row-major `rows × self.inputs()` slice of features.
     ///
+    /// Rows go through in chunks of [`PREDICT_CHUNK_ROWS`]; with threads allowed
+    /// ([`Network::set_threads`]), the threads share the chunks.
+    ///
     /// # Errors
     /// [`Error::InputWidth`] when the length is not a multiple of the input width.
     pub fn predict(&self, inputs: &[f32]) -> Result<Tensor> {
@@ -655,5 +658,25 @@ mod tests {
                 assert!((a - b).abs() < 1e-6);
             }
         }
+    }
+
+    #[test]
+    fn predict_on_threads_equals_predict_on_one() {
+        let mut net = Network::builder(40)
+            .dense(64, Activation::Relu)
+            .dense(7, Activation::Softmax)
+            .build(Init::He, 4)
+            .unwrap();
+        let mut rng = Rng::new(2);
+        // Several chunks and a short last one, so the threads share them unevenly.
+        let rows = 3 * PREDICT_CHUNK_ROWS + 5;
+        let x: Vec<f32> = (0..rows * 40).map(|_| rng.uniform(-1.0, 1.0)).collect();
+        let alone = net.predict(&x).unwrap();
+        net.set_threads(2);
+        let shared = crate::tensor::with_threads(2, || net.predict(&x))
+            .unwrap()
+            .unwrap();
+        // Each chunk runs the same single-threaded products either way.
+        assert_eq!(alone, shared);
     }
 }

@@ -472,9 +472,9 @@ fn row_times_transposed(
 /// [`dot`] of `x` with four rows at once, with every 16 values of `x` loaded once for the
 /// four rows — a one-example layer streams its weights, and this nearly halves the loads
 /// per multiply-add. The same partial sums as `dot` except that they start at a cache
-/// line of the weights (the last bits can differ from `dot`'s). Written with AVX-512 intrinsics where the CPU has them
-/// (the compiler does not keep 16 vector sums in registers on its own); elsewhere, four
-/// calls of [`dot`].
+/// line of the weights (the last bits can differ from `dot`'s). Written with AVX-512
+/// intrinsics where the CPU has them (the compiler does not keep 16 vector sums in
+/// registers on its own); elsewhere, four calls of [`dot`].
 #[inline]
 fn dot4(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     let n = x.len();
@@ -495,12 +495,14 @@ unsafe fn dot4_avx512(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     const LANES: usize = 16;
     let n = x.len();
     let (xp, wp) = (x.as_ptr(), rows.map(|r| r.as_ptr()));
-    let mut acc = [[_mm512_setzero_ps(); 4]; 4]; // [row][partial sum], as in `dot`
-                                                 // Large buffers start 16 bytes past a page boundary (the allocator's header), so a
-                                                 // 64-byte load would straddle two cache lines, which costs 20% of the bandwidth
-                                                 // (42 vs 52 GB/s from L2 here). When the four rows share their offset from a line
-                                                 // (rows of 784 or 512 floats do), the first few values go in a masked step of their
-                                                 // own and every later load is aligned.
+    // acc[row][partial sum], as in `dot`.
+    let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+
+    // Large buffers start 16 bytes past a page boundary (the allocator's header), so a
+    // 64-byte load would straddle two cache lines, which costs 20% of the bandwidth
+    // (42 vs 52 GB/s from L2 here). When the four rows share their offset from a line
+    // (rows of 784 or 512 floats do), the first few values go in a masked step of their
+    // own and every later load is aligned.
     let offset = |p: *const f32| (p as usize % 64) / 4;
     let mut i = 0;
     if wp.iter().all(|&p| offset(p) == offset(wp[0])) && offset(wp[0]) != 0 {
