@@ -319,6 +319,58 @@ impl OptimizerState {
     }
 }
 
+impl OptimizerState {
+    /// Counts `steps` steps taken outside [`OptimizerState::step`] (by the neuron-split
+    /// trainer, which updates parts of layers with [`update_part`]) and returns the
+    /// number of the first of them, counting from 1.
+    pub(crate) fn take_steps(&mut self, steps: u32) -> u32 {
+        let first = self.step + 1;
+        self.step += steps;
+        first
+    }
+
+    /// The state of every layer as (weights' first, weights' second, biases' first,
+    /// biases' second) buffers — empty where the optimiser keeps none.
+    pub(crate) fn buffers_mut(&mut self) -> Vec<[&mut [f32]; 4]> {
+        self.slots
+            .iter_mut()
+            .map(|[w, b]| {
+                [
+                    &mut w.first[..],
+                    &mut w.second[..],
+                    &mut b.first[..],
+                    &mut b.second[..],
+                ]
+            })
+            .collect()
+    }
+}
+
+/// One update of a run of parameters from their gradient, as step number `t` (from 1):
+/// `first` and `second` are the optimiser's state for the same run (empty when it keeps
+/// none). Every parameter's update depends only on its own gradient and state, so any
+/// split of a layer into runs gives the same result as updating it whole.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_part(
+    optimizer: &Optimizer,
+    params: &mut [f32],
+    grads: &[f32],
+    first: &mut [f32],
+    second: &mut [f32],
+    lr: f32,
+    l2: f32,
+    t: u32,
+) {
+    let parts = Parts {
+        params,
+        grads,
+        grads2: &[],
+        first,
+        second,
+    };
+    update(optimizer, parts, lr, l2, t as i32);
+}
+
 /// Groups this big (a 512×784 layer has 401 408 weights) are updated on several
 /// threads when allowed: Adam's update is a fifth of a training step otherwise.
 pub const PARALLEL_MIN_PARAMS: usize = 1 << 16;

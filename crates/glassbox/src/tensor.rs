@@ -433,6 +433,54 @@ pub fn matmul(
     }
 }
 
+/// `c ← a·b + beta·c` on strided buffers, on this thread, with the same kernels
+/// [`matmul`] uses for big products: `a` is `m × k` (element (i, p) at
+/// `a + i·a_rs + p·a_cs`), `b` is `k × n` likewise, and `c` is `m × n` with contiguous
+/// rows `c_rs` apart. `beta` = 0 never reads `c`. For the neuron-split trainer
+/// ([`crate::train`]), whose threads each multiply a band of columns of shared buffers.
+///
+/// # Safety
+/// Every element the shapes and strides address must lie in live allocations; no other
+/// thread may write the elements of `a` and `b` or access the elements of `c` during the
+/// call, and `c` must not overlap `a` or `b`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn gemm_strided(
+    (m, k, n): (usize, usize, usize),
+    (a, a_rs, a_cs): (*const f32, usize, usize),
+    (b, b_rs, b_cs): (*const f32, usize, usize),
+    beta: f32,
+    (c, c_rs): (*mut f32, usize),
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m {
+            let row = std::slice::from_raw_parts_mut(c.add(i * c_rs), n);
+            row.iter_mut()
+                .for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
+        }
+        return;
+    }
+    // SAFETY: forwarded from the caller's contract.
+    matrixmultiply::sgemm(
+        m,
+        k,
+        n,
+        1.0,
+        a,
+        a_rs as isize,
+        a_cs as isize,
+        b,
+        b_rs as isize,
+        b_cs as isize,
+        beta,
+        c,
+        c_rs as isize,
+        1,
+    );
+}
+
 /// out[j] ← (out[j] if read) + s·Σ_k a[k·a_cs]·b[j·b_cs + k]: rows of a row-major B
 /// dotted with a (the one-example forward pass z = x·Wᵀ).
 #[allow(clippy::too_many_arguments)]
