@@ -162,8 +162,9 @@ pub struct TrainArgs {
     /// Learning-rate schedule: constant, cosine, step or step:EVERY:FACTOR.
     #[arg(long, value_name = "NAME", default_value = "constant")]
     pub schedule: Schedule,
-    /// Threads for large matrix products and batch halves (default: one per physical
-    /// core; a second hardware thread on a core adds no arithmetic).
+    /// Threads for large matrix products and for sharing a training step's neurons
+    /// between cores (default: one per physical core; a second hardware thread on a
+    /// core adds no arithmetic).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Where to save the trained model.

@@ -250,44 +250,20 @@ impl OptimizerState {
         learning_rate: f32,
         l2: f32,
     ) {
-        self.step_sum(optimizer, layers, grads, None, learning_rate, l2);
-    }
-
-    /// [`OptimizerState::step`] with the gradient given in two parts that add up to it
-    /// (from two halves of a batch, computed on two threads): g = `grads` + `more`.
-    pub fn step_sum(
-        &mut self,
-        optimizer: &Optimizer,
-        layers: &mut [Dense],
-        grads: &[DenseGrads],
-        more: Option<&[DenseGrads]>,
-        learning_rate: f32,
-        l2: f32,
-    ) {
         self.step += 1;
         let t = self.step as i32;
-        for (l, ((layer, grad), slots)) in layers
-            .iter_mut()
-            .zip(grads)
-            .zip(&mut self.slots)
-            .enumerate()
-        {
+        for ((layer, grad), slots) in layers.iter_mut().zip(grads).zip(&mut self.slots) {
             let [ws, bs] = slots;
-            let (more_w, more_b): (&[f32], &[f32]) = match more {
-                Some(m) => (m[l].weights.as_slice(), &m[l].biases),
-                None => (&[], &[]),
-            };
             let groups = [
                 (
                     layer.weights.as_mut_slice(),
                     grad.weights.as_slice(),
-                    more_w,
                     ws,
                     l2,
                 ),
-                (&mut layer.biases[..], &grad.biases[..], more_b, bs, 0.0),
+                (&mut layer.biases[..], &grad.biases[..], bs, 0.0),
             ];
-            for (params, grads, grads2, slot, decay) in groups {
+            for (params, grads, slot, decay) in groups {
                 let threads = if params.len() >= PARALLEL_MIN_PARAMS {
                     self.threads
                 } else {
@@ -296,7 +272,6 @@ impl OptimizerState {
                 let parts = Parts {
                     params,
                     grads,
-                    grads2,
                     first: &mut slot.first,
                     second: &mut slot.second,
                 };
@@ -364,7 +339,6 @@ pub(crate) fn update_part(
     let parts = Parts {
         params,
         grads,
-        grads2: &[],
         first,
         second,
     };
@@ -379,8 +353,6 @@ pub const PARALLEL_MIN_PARAMS: usize = 1 << 16;
 struct Parts<'a> {
     params: &'a mut [f32],
     grads: &'a [f32],
-    /// A second partial gradient to add to `grads` (empty when there is none).
-    grads2: &'a [f32],
     first: &'a mut [f32],
     second: &'a mut [f32],
 }
@@ -394,21 +366,18 @@ impl<'a> Parts<'a> {
         }
         let (p0, p1) = self.params.split_at_mut(mid);
         let (g0, g1) = self.grads.split_at(mid);
-        let (h0, h1) = self.grads2.split_at(mid.min(self.grads2.len()));
         let (f0, f1) = cut(self.first, mid);
         let (s0, s1) = cut(self.second, mid);
         (
             Parts {
                 params: p0,
                 grads: g0,
-                grads2: h0,
                 first: f0,
                 second: s0,
             },
             Parts {
                 params: p1,
                 grads: g1,
-                grads2: h1,
                 first: f1,
                 second: s1,
             },
@@ -421,29 +390,11 @@ fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
     let Parts {
         params,
         grads,
-        grads2,
         first,
         second,
     } = parts;
-    let n = params.len();
-    let grads = &grads[..n];
-    if grads2.is_empty() {
-        update_with(optimizer, params, |i| grads[i], first, second, lr, l2, t);
-    } else {
-        // Two partial gradients (two halves of a batch): g = g₁ + g₂, summed here so
-        // the sum costs no pass of its own over memory.
-        let grads2 = &grads2[..n];
-        update_with(
-            optimizer,
-            params,
-            |i| grads[i] + grads2[i],
-            first,
-            second,
-            lr,
-            l2,
-            t,
-        );
-    }
+    let grads = &grads[..params.len()];
+    update_with(optimizer, params, |i| grads[i], first, second, lr, l2, t);
 }
 
 /// The update rules, reading the gradient of parameter i as `grad(i)`.

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 mod split;
+pub use split::SPLIT_MIN_WORK;
 
 /// Rows per chunk when a full-batch optimiser (Rprop) sums the gradient over the
 /// training set.
@@ -369,32 +370,22 @@ impl Trainer {
         } else {
             config.batch_size.min(train.len())
         };
-        // Big batches are split in two halves that go forward and back on two threads at
-        // once, each with its own buffers; the optimiser adds the two halves' gradients.
-        // (Splitting each matrix product instead costs a hand-off between threads per
-        // product: 1.04 s vs JAX's 0.99 s per epoch of 784-512-256-10, bench/RESULTS.md.)
-        let halves = std::env::var_os("GB_NOSPLIT").is_some()
-            && config.threads > 1
-            && !config.optimizer.is_full_batch()
-            && (batch_size / 2) * network.parameter_count() >= DATA_PARALLEL_MIN_WORK;
+        // Big batches on several threads: every step is shared out by bands of neurons
+        // (see the `split` module). Measured on 784-512-256-10, Adam, batch 128, 2
+        // threads, interleaved: 0.93–1.18 s/epoch, against 1.03–1.43 when the batch was
+        // cut into two halves that each went forward and back on one thread (and
+        // 0.83–0.96 against JAX's 1.05–1.40 in `bench/run.sh`).
         let split = config.threads > 1
             && !config.optimizer.is_full_batch()
             && batch_size >= 2
             && batch_size * network.parameter_count() / config.threads >= split::SPLIT_MIN_WORK
-            && split::can_split(network)
-            && std::env::var_os("GB_NOSPLIT").is_none();
+            && split::can_split(network);
         let mut split_buffers = if split {
             split::Buffers::new(network, train, batch_size, config.dropout > 0.0)
         } else {
             split::Buffers::default()
         };
         let mut ws = Workspace::new(network, batch_size);
-        let mut ws2 = if halves {
-            Workspace::new(network, batch_size - batch_size / 2)
-        } else {
-            Workspace::default()
-        };
-        let (mut x2, mut y2) = (Tensor::default(), Tensor::default());
         let mut x = Tensor::zeros(batch_size, train.width());
         let mut x_prev = Tensor::zeros(batch_size, train.width());
         let mut y = Tensor::zeros(batch_size, network.outputs());
@@ -434,9 +425,6 @@ impl Trainer {
                 && config.dropout == 0.0
                 && matches!(config.optimizer, Optimizer::Sgd(_));
             let mut pending: Option<f32> = None; // learning rate of the deferred step
-            if halves {
-                network.set_threads(1); // each half runs on one thread
-            }
             if split {
                 let schedule = |b: usize| {
                     let step = (epoch * batches_per_epoch + b) as f64;
@@ -486,51 +474,10 @@ impl Trainer {
                     history.stop = StopReason::Interrupted;
                     break 'epochs;
                 }
-            }
-            for (b, rows) in order.chunks(batch_size).enumerate().filter(|_| !split) {
-                let step = (epoch * batches_per_epoch + b) as f64;
-                learning_rate = base_lr * config.schedule.factor(epoch, step / total_steps);
-                if halves && rows.len() >= 2 {
-                    let (rows_a, rows_b) = rows.split_at(rows.len() / 2);
-                    gather(train, rows_a, &mut x, &mut y);
-                    gather(train, rows_b, &mut x2, &mut y2);
-                    // Both halves' δ carry 1/B of the whole batch, so their gradients add
-                    // up to the batch's.
-                    let scale = 1.0 / rows.len() as f32;
-                    // The second half's dropout masks come from a generator of its own
-                    // (drawn only with dropout, so shuffling is unchanged without it).
-                    let mut rng_b = Rng::new(if config.dropout > 0.0 {
-                        rng.next_u64()
-                    } else {
-                        0
-                    });
-                    let net: &Network = network;
-                    let (loss_a, loss_b) = rayon::join(
-                        || half_step(net, config, &x, &y, &mut ws, scale, &mut rng),
-                        || half_step(net, config, &x2, &y2, &mut ws2, scale, &mut rng_b),
-                    );
-                    let batch_loss = loss_a + loss_b;
-                    if !batch_loss.is_finite() {
-                        network.layers_mut().clone_from_slice(&last_good);
-                        network.set_threads(config.threads);
-                        return Err(Error::Diverged {
-                            epoch: epoch + 1,
-                            loss: batch_loss,
-                        });
-                    }
-                    loss_sum += batch_loss;
-                    correct += count_correct(train, rows_a, ws.output().as_slice());
-                    correct += count_correct(train, rows_b, ws2.output().as_slice());
-                    state.step_sum(
-                        &config.optimizer,
-                        network.layers_mut(),
-                        &ws.grads,
-                        Some(&ws2.grads),
-                        learning_rate,
-                        config.l2,
-                    );
-                    done += rows.len();
-                } else {
+            } else {
+                for (b, rows) in order.chunks(batch_size).enumerate() {
+                    let step = (epoch * batches_per_epoch + b) as f64;
+                    learning_rate = base_lr * config.schedule.factor(epoch, step / total_steps);
                     if online {
                         std::mem::swap(&mut x, &mut x_prev);
                     }
@@ -583,18 +530,18 @@ impl Trainer {
                             config.l2,
                         );
                     }
-                }
-                let progress = BatchProgress {
-                    epoch: epoch + 1,
-                    epochs: config.epochs,
-                    examples_done: done,
-                    examples_total: train.len(),
-                    loss: loss_sum / done as f64,
-                };
-                if observer.on_batch(&progress) == Control::Stop {
-                    network.layers_mut().clone_from_slice(&last_good);
-                    history.stop = StopReason::Interrupted;
-                    break 'epochs;
+                    let progress = BatchProgress {
+                        epoch: epoch + 1,
+                        epochs: config.epochs,
+                        examples_done: done,
+                        examples_total: train.len(),
+                        loss: loss_sum / done as f64,
+                    };
+                    if observer.on_batch(&progress) == Control::Stop {
+                        network.layers_mut().clone_from_slice(&last_good);
+                        history.stop = StopReason::Interrupted;
+                        break 'epochs;
+                    }
                 }
             }
             if let Some(lr) = pending.take() {
@@ -669,32 +616,6 @@ impl Trainer {
         }
         Ok(history)
     }
-}
-
-/// Work (rows per half × parameters) above which a batch is split into two halves on
-/// two threads: 2 Mi multiply-adds, e.g. 64 rows of a 784-512-256-10 network (535 818
-/// parameters), but not the 16 rows of a 64-128-10 digits network.
-pub const DATA_PARALLEL_MIN_WORK: usize = 1 << 21;
-
-/// Forward pass, output error and back-propagation of one half of a batch; returns the
-/// half's summed loss. The gradients are left in `ws.grads`.
-fn half_step(
-    network: &Network,
-    config: &TrainConfig,
-    x: &Tensor,
-    y: &Tensor,
-    ws: &mut Workspace,
-    scale: f32,
-    rng: &mut Rng,
-) -> f64 {
-    if config.dropout > 0.0 {
-        network.forward_dropout(x, ws, config.dropout, rng);
-    } else {
-        network.forward(x, ws);
-    }
-    let loss = loss_and_output_delta(network, config.loss, y, ws, scale);
-    network.backward(x, ws);
-    loss
 }
 
 /// The loss of the batch that [`Network::forward`] left in `ws`, summed over its rows

@@ -3,7 +3,7 @@
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::tensor::PARALLEL_MIN_FLOPS;
-use glassbox::train::{Shuffle, Silent, DATA_PARALLEL_MIN_WORK};
+use glassbox::train::{Shuffle, Silent, SPLIT_MIN_WORK};
 use glassbox::{Activation, Adam, Init, Loss, Network, Optimizer, Sgd, TrainConfig, Trainer};
 
 const INPUTS: usize = 64;
@@ -104,13 +104,14 @@ fn different_seeds_give_different_weights() {
 }
 
 #[test]
-fn two_threads_split_the_batch_and_agree_with_one() {
-    // With 2 threads each batch is split into halves whose gradients are added: the same
-    // arithmetic in another order, so the weights agree to rounding. (Plain SGD: Adam
-    // divides by √v, which magnifies rounding in gradients that are nearly 0.)
+fn two_threads_split_the_neurons_and_agree_with_one() {
+    // With 2 threads every step is shared out by bands of neurons: the same arithmetic,
+    // with the products' additions in another order, so the weights agree to rounding.
+    // (Plain SGD: Adam divides by √v, which magnifies rounding in gradients that are
+    // nearly 0.)
     let sgd: Optimizer = Sgd { learning_rate: 0.1 }.into();
     let one = train_with(&data(), 5, 1, 0.0, sgd);
-    assert!((BATCH / 2) * one.parameter_count() >= DATA_PARALLEL_MIN_WORK);
+    assert!(BATCH * one.parameter_count() / 2 >= SPLIT_MIN_WORK);
     let two = train_with(&data(), 5, 2, 0.0, sgd);
     let worst = one
         .layers()

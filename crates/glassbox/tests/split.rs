@@ -1,0 +1,160 @@
+//! Training steps shared between threads by bands of neurons: the awkward cases (a
+//! short last batch, widths that are not multiples of the bands, other optimisers and
+//! losses, a stop or a divergence in the middle of an epoch) behave as on one thread.
+
+use glassbox::data::Dataset;
+use glassbox::rng::Rng;
+use glassbox::train::{BatchProgress, Control, Observer, StopReason, SPLIT_MIN_WORK};
+use glassbox::{
+    Activation, Error, Init, Loss, Momentum, Network, Optimizer, Sgd, TrainConfig, Trainer,
+};
+
+const INPUTS: usize = 50;
+const CLASSES: usize = 3;
+
+/// 300 examples: with batch 128 the last batch has 44.
+fn data() -> Dataset {
+    let mut rng = Rng::new(99);
+    let rows = 300;
+    let x = (0..rows * INPUTS).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let labels = (0..rows).map(|_| rng.below(CLASSES)).collect();
+    let names = (0..CLASSES).map(|c| c.to_string()).collect();
+    Dataset::classification(x, INPUTS, labels, names).unwrap()
+}
+
+/// Hidden widths 300 and 70 are not multiples of 16 (the bands' unit); leaky ReLU
+/// (whose derivative is read from z) and sigmoid outputs with squared error, the
+/// article's pairing.
+fn network() -> Network {
+    network_with(Activation::LeakyRelu { alpha: 0.01 }, Activation::Sigmoid)
+}
+
+fn network_with(hidden: Activation, output: Activation) -> Network {
+    Network::builder(INPUTS)
+        .dense(300, hidden)
+        .dense(70, hidden)
+        .dense(CLASSES, output)
+        .build(Init::Xavier, 3)
+        .unwrap()
+}
+
+fn config(threads: usize, optimizer: Optimizer) -> TrainConfig {
+    TrainConfig {
+        loss: Loss::Mse,
+        optimizer,
+        epochs: 3,
+        batch_size: 128,
+        seed: 4,
+        threads,
+        ..TrainConfig::default()
+    }
+}
+
+fn largest_difference(a: &Network, b: &Network) -> f32 {
+    a.layers()
+        .iter()
+        .zip(b.layers())
+        .flat_map(|(x, y)| {
+            let w = x.weights.as_slice().iter().zip(y.weights.as_slice());
+            w.chain(x.biases.iter().zip(&y.biases))
+        })
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
+#[test]
+fn the_network_is_big_enough_to_be_split() {
+    assert!(128 * network().parameter_count() / 2 >= SPLIT_MIN_WORK);
+}
+
+#[test]
+fn momentum_with_a_short_last_batch_agrees_with_one_thread() {
+    let data = data();
+    let momentum: Optimizer = Momentum {
+        learning_rate: 0.05,
+        momentum: 0.9,
+    }
+    .into();
+    let mut one = network();
+    let mut two = network();
+    let h1 = Trainer::new(config(1, momentum))
+        .fit(&mut one, &data, None, None, &mut glassbox::train::Silent)
+        .unwrap();
+    let h2 = Trainer::new(config(2, momentum))
+        .fit(&mut two, &data, None, None, &mut glassbox::train::Silent)
+        .unwrap();
+    let worst = largest_difference(&one, &two);
+    assert!(worst < 1e-4, "weights differ by up to {worst}");
+    assert!(
+        largest_difference(&one, &network()) > 1e-2,
+        "nothing was learnt"
+    );
+    for (a, b) in h1.epochs.iter().zip(&h2.epochs) {
+        assert!((a.train_loss - b.train_loss).abs() < 1e-5);
+        assert_eq!(a.train_accuracy, b.train_accuracy);
+    }
+}
+
+/// Stops after `after` batches.
+struct StopAfter {
+    after: usize,
+    seen: usize,
+}
+
+impl Observer for StopAfter {
+    fn on_batch(&mut self, _: &BatchProgress) -> Control {
+        self.seen += 1;
+        if self.seen >= self.after {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
+    }
+}
+
+#[test]
+fn a_stop_in_the_middle_of_an_epoch_keeps_the_last_finished_epoch() {
+    let data = data();
+    let sgd: Optimizer = Sgd { learning_rate: 0.1 }.into();
+    // Three batches an epoch: stop in the second batch of the second epoch.
+    let mut stopped = network();
+    let mut stop = StopAfter { after: 5, seen: 0 };
+    let history = Trainer::new(config(2, sgd))
+        .fit(&mut stopped, &data, None, None, &mut stop)
+        .unwrap();
+    assert_eq!(history.stop, StopReason::Interrupted);
+    assert_eq!(history.epochs.len(), 1);
+    let mut one_epoch = network();
+    Trainer::new(TrainConfig {
+        epochs: 1,
+        ..config(2, sgd)
+    })
+    .fit(
+        &mut one_epoch,
+        &data,
+        None,
+        None,
+        &mut glassbox::train::Silent,
+    )
+    .unwrap();
+    assert_eq!(stopped.layers(), one_epoch.layers());
+}
+
+#[test]
+fn a_diverging_run_reports_it_and_keeps_finite_weights() {
+    let data = data();
+    let mut net = network();
+    let reckless: Optimizer = Sgd {
+        learning_rate: 1e30,
+    }
+    .into();
+    let err = Trainer::new(config(2, reckless))
+        .fit(&mut net, &data, None, None, &mut glassbox::train::Silent)
+        .unwrap_err();
+    assert!(matches!(err, Error::Diverged { epoch: 1, .. }), "{err}");
+    assert_eq!(
+        net.layers(),
+        network().layers(),
+        "the weights before the diverged epoch are restored"
+    );
+}
