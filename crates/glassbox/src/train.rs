@@ -16,6 +16,13 @@
 //! training (Ctrl-C in the command line). The network that [`Trainer::fit`] leaves is
 //! always one whose every epoch finished: an interrupted epoch is rolled back, a diverged
 //! one too, and early stopping restores the best epoch's weights.
+//!
+//! With [`TrainConfig::threads`] above 1, a mini-batch step with enough work (see
+//! [`SPLIT_MIN_WORK`]) is shared out by bands of neurons: each thread computes, for the
+//! whole batch, its own neurons' outputs, their weight gradients and their update, and
+//! the threads wait for each other between layers (the diagram is in `train/split.rs`).
+//! Smaller steps, online learning and full-batch Rprop run on one thread, their large
+//! matrix products split between threads.
 
 use crate::data::{Dataset, Targets};
 use crate::layer::{Dense, DenseGrads};
@@ -85,7 +92,8 @@ pub struct TrainConfig {
     /// Stop when the validation loss has not improved for this many epochs, and restore
     /// the best epoch's weights.
     pub early_stopping: Option<usize>,
-    /// Threads for large matrix products (1 = the calling thread only).
+    /// Threads for large matrix products and for sharing out big mini-batch steps by
+    /// bands of neurons (1 = the calling thread only).
     pub threads: usize,
 }
 
@@ -375,10 +383,11 @@ impl Trainer {
         // threads, interleaved: 0.93–1.18 s/epoch, against 1.03–1.43 when the batch was
         // cut into two halves that each went forward and back on one thread (and
         // 0.83–0.96 against JAX's 1.05–1.40 in `bench/run.sh`).
-        let split = config.threads > 1
+        let split = split::split_threads(config.threads) > 1
             && !config.optimizer.is_full_batch()
             && batch_size >= 2
-            && batch_size * network.parameter_count() / config.threads >= split::SPLIT_MIN_WORK
+            && batch_size * network.parameter_count() / split::split_threads(config.threads)
+                >= split::SPLIT_MIN_WORK
             && split::can_split(network);
         let mut split_buffers = if split {
             split::Buffers::new(network, train, batch_size, config.dropout > 0.0)

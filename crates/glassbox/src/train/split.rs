@@ -53,6 +53,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 /// 784-512-256-10 (535 818 parameters), but not batch 32 of the 64-128-10 digits net.
 pub const SPLIT_MIN_WORK: usize = 1 << 21;
 
+/// How many threads share a step when `threads` are asked for: no more than the CPUs
+/// this process may run on. The threads wait for each other by spinning, so two of them
+/// on one CPU would spend its time waiting for each other (`--threads 4` on 2 CPUs took
+/// 3× as long as 2).
+pub(super) fn split_threads(threads: usize) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    threads.min(cpus)
+}
+
 /// Whether a network can be trained by neuron bands: every hidden activation must act
 /// on each neuron alone (softmax mixes a whole row).
 pub(super) fn can_split(network: &Network) -> bool {
@@ -133,7 +142,7 @@ pub(super) fn run_epoch(
     rng: &mut Rng,
     after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool,
 ) {
-    let threads = config.threads;
+    let threads = split_threads(config.threads);
     let steps = order.len().div_ceil(batch);
     let first_step = state.take_steps(steps as u32);
     // Each thread draws the dropout masks of its own neurons from a generator of its
@@ -539,9 +548,9 @@ impl Context<'_> {
     }
 }
 
-/// A barrier for a fixed number of threads that waits by spinning (then yielding): a
-/// step of a 784-512-256-10 network waits six times in about 2 ms, and waking a
-/// sleeping thread takes tens of microseconds.
+/// A barrier for a fixed number of threads that waits by spinning, then by yielding
+/// the CPU: a step of a 784-512-256-10 network waits six times in about 2 ms, and
+/// waking a sleeping thread takes tens of microseconds.
 struct SpinBarrier {
     threads: usize,
     arrived: AtomicUsize,
@@ -576,7 +585,7 @@ impl SpinBarrier {
                 "another training thread panicked"
             );
             spins += 1;
-            if spins < 1 << 16 {
+            if spins < 1 << 12 {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
