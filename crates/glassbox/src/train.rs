@@ -394,15 +394,28 @@ impl Trainer {
         } else {
             split::Buffers::default()
         };
-        let mut ws = Workspace::new(network, batch_size);
-        let mut x = Tensor::zeros(batch_size, train.width());
-        let mut x_prev = Tensor::zeros(batch_size, train.width());
-        let mut y = Tensor::zeros(batch_size, network.outputs());
-        let mut sum_grads: Vec<DenseGrads> = network
-            .layers()
-            .iter()
-            .map(DenseGrads::zeros_like)
-            .collect();
+        // The one-thread loop's buffers, allocated only when it runs (peak memory is a
+        // goal too): a split step has its own.
+        let (mut ws, mut x, mut x_prev, mut y) = if split {
+            Default::default()
+        } else {
+            (
+                Workspace::new(network, batch_size),
+                Tensor::zeros(batch_size, train.width()),
+                Tensor::zeros(batch_size, train.width()),
+                Tensor::zeros(batch_size, network.outputs()),
+            )
+        };
+        // The gradient summed over the training set, for full-batch optimisers only.
+        let mut sum_grads: Vec<DenseGrads> = if config.optimizer.is_full_batch() {
+            network
+                .layers()
+                .iter()
+                .map(DenseGrads::zeros_like)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut last_good: Vec<Dense> = network.layers().to_vec();
         let mut best: Option<(f64, usize, Vec<Dense>)> = None;
         let batches_per_epoch = train.len().div_ceil(batch_size);
