@@ -117,7 +117,7 @@ pub fn evaluate(network: &Network, data: &Dataset, loss: Loss) -> Result<Evaluat
         )));
     }
     let chunk = PREDICT_CHUNK_ROWS.min(data.len()).max(1);
-    let mut ws = Workspace::new(network, chunk);
+    let mut ws = Workspace::forward_only(network, chunk);
     let mut x = Tensor::zeros(chunk, data.width());
     let mut y = Tensor::zeros(chunk, outputs);
     let mut confusion = match data.targets() {
