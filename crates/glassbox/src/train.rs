@@ -447,11 +447,20 @@ impl Trainer {
                 && config.dropout == 0.0
                 && matches!(config.optimizer, Optimizer::Sgd(_));
             let mut pending: Option<f32> = None; // learning rate of the deferred step
+                                                 // The scheduled learning rate of batch b of this epoch.
+            let schedule = |b: usize| {
+                let step = (epoch * batches_per_epoch + b) as f64;
+                base_lr * config.schedule.factor(epoch, step / total_steps)
+            };
+            // What the observer hears after each batch.
+            let progress = |done: usize, loss_sum: f64| BatchProgress {
+                epoch: epoch + 1,
+                epochs: config.epochs,
+                examples_done: done,
+                examples_total: train.len(),
+                loss: loss_sum / done as f64,
+            };
             if split {
-                let schedule = |b: usize| {
-                    let step = (epoch * batches_per_epoch + b) as f64;
-                    base_lr * config.schedule.factor(epoch, step / total_steps)
-                };
                 let mut diverged = None;
                 let mut interrupted = false;
                 split::run_epoch(
@@ -473,14 +482,7 @@ impl Trainer {
                         correct += count_correct(train, step.rows, step.outputs);
                         done += step.rows.len();
                         learning_rate = schedule(step.batch);
-                        let progress = BatchProgress {
-                            epoch: epoch + 1,
-                            epochs: config.epochs,
-                            examples_done: done,
-                            examples_total: train.len(),
-                            loss: loss_sum / done as f64,
-                        };
-                        interrupted = observer.on_batch(&progress) == Control::Stop;
+                        interrupted = observer.on_batch(&progress(done, loss_sum)) == Control::Stop;
                         !interrupted
                     },
                 );
@@ -498,8 +500,7 @@ impl Trainer {
                 }
             } else {
                 for (b, rows) in order.chunks(batch_size).enumerate() {
-                    let step = (epoch * batches_per_epoch + b) as f64;
-                    learning_rate = base_lr * config.schedule.factor(epoch, step / total_steps);
+                    learning_rate = schedule(b);
                     if online {
                         std::mem::swap(&mut x, &mut x_prev);
                     }
@@ -552,14 +553,7 @@ impl Trainer {
                             config.l2,
                         );
                     }
-                    let progress = BatchProgress {
-                        epoch: epoch + 1,
-                        epochs: config.epochs,
-                        examples_done: done,
-                        examples_total: train.len(),
-                        loss: loss_sum / done as f64,
-                    };
-                    if observer.on_batch(&progress) == Control::Stop {
+                    if observer.on_batch(&progress(done, loss_sum)) == Control::Stop {
                         network.layers_mut().clone_from_slice(&last_good);
                         history.stop = StopReason::Interrupted;
                         break 'epochs;
