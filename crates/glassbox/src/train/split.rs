@@ -126,7 +126,7 @@ pub(super) struct StepOutcome<'a> {
 }
 
 /// One epoch: `order` in batches of `batch` examples, each step split between
-/// `config.threads` threads (this one and `config.threads − 1` started here).
+/// `config.threads` threads (this one and idle threads of the current rayon pool).
 /// `learning_rate(b)` is the rate of batch b. After each step's forward pass this
 /// thread calls `after_forward`; when it returns false, the epoch ends after that step.
 #[allow(clippy::too_many_arguments)]
@@ -142,7 +142,12 @@ pub(super) fn run_epoch(
     rng: &mut Rng,
     after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool,
 ) {
-    let threads = split_threads(config.threads);
+    // The helpers are jobs on the rayon pool the trainer runs in (`tensor::with_threads`
+    // starts one of `config.threads` threads), whose other threads are idle here: the
+    // threads already exist, and their memory is reused from epoch to epoch (starting
+    // a thread per epoch instead kept 6 MB more resident). Never more helpers than the
+    // pool has threads, or a helper would wait for a thread that is spinning at a barrier.
+    let threads = split_threads(config.threads).min(rayon::current_num_threads());
     let steps = order.len().div_ceil(batch);
     let first_step = state.take_steps(steps as u32);
     // Each thread draws the dropout masks of its own neurons from a generator of its
@@ -215,10 +220,10 @@ pub(super) fn run_epoch(
         stop: AtomicBool::new(false),
         losses: (0..threads).map(|_| AtomicU64::new(0)).collect(),
     };
-    std::thread::scope(|scope| {
+    rayon::in_place_scope(|scope| {
         let ctx = &ctx;
         for (t, &seed) in seeds.iter().enumerate().skip(1) {
-            scope.spawn(move || ctx.work(t, Rng::new(seed), None));
+            scope.spawn(move |_| ctx.work(t, Rng::new(seed), None));
         }
         ctx.work(0, Rng::new(seeds[0]), Some(after_forward));
     });
