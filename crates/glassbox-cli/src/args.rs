@@ -57,6 +57,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Show a saved model's architecture and weight statistics.
     Inspect(InspectArgs),
+    /// Open the playground: a local web page that trains a network and shows every neuron.
+    Playground(PlaygroundArgs),
 }
 
 /// How the data are read: shared by the commands that take `--data`.
@@ -264,6 +266,20 @@ pub struct InspectArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `glassbox playground`.
+#[derive(Debug, Clone, Args)]
+pub struct PlaygroundArgs {
+    /// The port to listen on (0 = any free port; the first line printed names it).
+    #[arg(long, value_name = "N", default_value_t = 8321)]
+    pub port: u16,
+    /// The address to listen on. The default is loopback: only this machine can connect.
+    #[arg(long, value_name = "H", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `train`'s flags, resolved and checked: the network to build and the library's

@@ -3,5 +3,6 @@
 pub mod evaluate;
 pub mod explain;
 pub mod inspect;
+pub mod playground;
 pub mod predict;
 pub mod train;

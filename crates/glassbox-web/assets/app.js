@@ -1,0 +1,657 @@
+// glassbox playground — the page. It draws what the server computes and sends the
+// settings back; no arithmetic of the network happens here (forward passes, training
+// and explanations all run in the server, in the glassbox library).
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const FEATURES = [
+  ['x1', 'x₁'], ['x2', 'x₂'], ['x1-squared', 'x₁²'], ['x2-squared', 'x₂²'],
+  ['x1-x2', 'x₁x₂'], ['sin-x1', 'sin x₁'], ['sin-x2', 'sin x₂'],
+];
+const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'identity', 'leaky-relu', 'step'];
+const CLASS_COLOURS = ['#f59322', '#0877bd', '#3a9a3a', '#b23ab2', '#c8342c', '#7a6a2a', '#2ab2b2', '#555', '#e377c2', '#8c564b'];
+const MAX_LAYERS = 10;
+const MAX_NEURONS = 64;
+
+// ---------------------------------------------------------------------------------
+// Errors: one box, one message.
+
+function showError(message) {
+  const box = $('error');
+  box.textContent = message;
+  box.classList.remove('hidden');
+}
+function clearError() {
+  $('error').classList.add('hidden');
+  $('error').textContent = '';
+}
+
+async function api(path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new Error('cannot reach the glassbox server (is it still running?)');
+  }
+  let json;
+  try {
+    json = await response.json();
+  } catch (e) {
+    throw new Error(`the server answered ${response.status} without JSON`);
+  }
+  if (!response.ok) throw new Error(json.error || `the server answered ${response.status}`);
+  return json;
+}
+
+// ---------------------------------------------------------------------------------
+// Settings, kept in the URL so that a setting can be shared and a seeded run repeated.
+
+const DEFAULTS = {
+  dataset: 'xor', points: 400, noise: 0.05, test_ratio: 0.5,
+  features: ['x1', 'x2'],
+  layers: [{ neurons: 8, activation: 'tanh' }, { neurons: 8, activation: 'tanh' }],
+  loss: 'cross-entropy', optimizer: 'adam', learning_rate: 0.03, batch_size: 10,
+  l2: 0, dropout: 0, seed: 1, epochs_per_frame: 1,
+};
+let config = structuredClone(DEFAULTS);
+let csvText = null;
+
+function readUrl() {
+  const q = new URLSearchParams(location.search);
+  const c = structuredClone(DEFAULTS);
+  const num = (k, key) => { if (q.has(k) && q.get(k) !== '' && !isNaN(Number(q.get(k)))) c[key] = Number(q.get(k)); };
+  if (q.has('dataset')) c.dataset = q.get('dataset');
+  num('points', 'points'); num('noise', 'noise'); num('test', 'test_ratio');
+  num('lr', 'learning_rate'); num('batch', 'batch_size'); num('l2', 'l2');
+  num('dropout', 'dropout'); num('seed', 'seed'); num('speed', 'epochs_per_frame');
+  if (q.has('loss')) c.loss = q.get('loss');
+  if (q.has('opt')) c.optimizer = q.get('opt');
+  if (q.has('features')) c.features = q.get('features').split(',').filter((f) => f);
+  if (q.has('layers')) {
+    c.layers = q.get('layers') === '' ? [] : q.get('layers').split(',').map((s) => {
+      const [n, a] = s.split(':');
+      return { neurons: Number(n), activation: a || 'tanh' };
+    });
+  }
+  return c;
+}
+
+function writeUrl() {
+  const q = new URLSearchParams({
+    dataset: config.dataset, points: config.points, noise: config.noise, test: config.test_ratio,
+    features: config.features.join(','),
+    layers: config.layers.map((l) => `${l.neurons}:${l.activation}`).join(','),
+    loss: config.loss, opt: config.optimizer, lr: config.learning_rate, batch: config.batch_size,
+    l2: config.l2, dropout: config.dropout, seed: config.seed, speed: config.epochs_per_frame,
+  });
+  history.replaceState(null, '', `${location.pathname}?${q}`);
+}
+
+const FIELDS = [
+  ['dataset', 'dataset', String], ['points', 'points', Number], ['noise', 'noise', Number],
+  ['test-ratio', 'test_ratio', Number], ['loss', 'loss', String], ['optimizer', 'optimizer', String],
+  ['learning-rate', 'learning_rate', Number], ['batch-size', 'batch_size', Number],
+  ['l2', 'l2', Number], ['dropout', 'dropout', Number], ['seed', 'seed', Number],
+  ['epochs-per-frame', 'epochs_per_frame', Number],
+];
+
+function showConfig() {
+  for (const [id, key] of FIELDS) $(id).value = config[key];
+  for (const [name] of FEATURES) $(`feature-${name}`).checked = config.features.includes(name);
+  const acts = new Set(config.layers.map((l) => l.activation));
+  if (acts.size === 1) $('activation').value = [...acts][0];
+  $('layer-count').textContent = config.layers.length;
+}
+
+// ---------------------------------------------------------------------------------
+// Session: send the settings, receive the points; frames arrive on the stream.
+
+let summary = null;   // the current session's points, classes, sizes
+let session = 0;
+let playing = false;
+let lastFrame = null;
+let selected = null;  // [layer, neuron] shown in the inspector
+
+async function applyConfig() {
+  writeUrl();
+  setPlaying(false);
+  const body = { ...config, csv: config.dataset === 'csv' ? csvText : null };
+  try {
+    const s = await api('/api/playground', body);
+    clearError();
+    summary = s;
+    session = s.session;
+    lastFrame = null;
+    $('point').max = s.train.length - 1;
+    if (Number($('point').value) >= s.train.length) $('point').value = 0;
+    layoutNetwork();
+    drawRegion();
+    if (earlyFrame && earlyFrame.session === session) drawFrame(earlyFrame);
+    earlyFrame = null;
+    if (selected) inspect(selected[0], selected[1]);
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+function setPlaying(on) {
+  playing = on;
+  $('play').textContent = on ? '⏸ Pause' : '▶ Play';
+}
+
+async function act(action) {
+  try {
+    const r = await api('/api/control', { action });
+    if (action === 'reset') {
+      session = r.session;
+      lastFrame = null;
+      if (earlyFrame && earlyFrame.session === session) drawFrame(earlyFrame);
+      earlyFrame = null;
+    }
+    if (!$('error').dataset.sticky) clearError();
+    return true;
+  } catch (e) {
+    showError(e.message);
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// The network drawing: neurons as small canvases (heat maps), links on one canvas.
+
+let positions = [];   // per column (inputs, hidden…, output): [{x, y}] centres
+let neuronSize = 32;
+
+function layoutNetwork() {
+  const net = $('net');
+  const box = $('neurons');
+  box.replaceChildren();
+  const sizes = summary.sizes; // input width, then every layer's neurons
+  const width = net.clientWidth;
+  const height = net.clientHeight;
+  const widest = Math.max(...sizes);
+  neuronSize = Math.max(8, Math.min(40, Math.floor((height - 20) / widest) - 4));
+  const left = 70;
+  const step = (width - left - 40) / Math.max(1, sizes.length - 1);
+  positions = sizes.map((n, c) => {
+    const gap = (height - n * neuronSize) / (n + 1);
+    return Array.from({ length: n }, (_, j) => ({
+      x: left + c * step,
+      y: gap + j * (neuronSize + gap) + neuronSize / 2,
+    }));
+  });
+  positions.forEach((column, c) => column.forEach((p, j) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = summary.grid;
+    canvas.height = summary.grid;
+    canvas.style.width = `${neuronSize}px`;
+    canvas.style.height = `${neuronSize}px`;
+    canvas.style.left = `${p.x - neuronSize / 2}px`;
+    canvas.style.top = `${p.y - neuronSize / 2}px`;
+    if (c === 0) {
+      canvas.className = 'input';
+      canvas.title = summary.features[j];
+      const label = document.createElement('div');
+      label.className = 'feature-label';
+      label.textContent = summary.features[j];
+      label.style.left = `${p.x - neuronSize / 2 - 68}px`;
+      label.style.top = `${p.y - 8}px`;
+      box.append(label);
+    } else {
+      const layer = c - 1;
+      const last = c === sizes.length - 1;
+      canvas.dataset.testid = 'neuron';
+      canvas.setAttribute('data-testid', 'neuron');
+      canvas.dataset.layer = layer;
+      canvas.dataset.neuron = j;
+      canvas.title = last ? `output neuron ${j + 1} (class ${summary.classes[j]})` : `layer ${layer + 1}, neuron ${j + 1}`;
+      canvas.addEventListener('click', () => inspect(layer, j));
+    }
+    canvas.id = `n-${c}-${j}`;
+    box.append(canvas);
+  }));
+  const links = $('links');
+  links.width = width;
+  links.height = height;
+  layoutLayerControls(step, left);
+  markSelected();
+}
+
+function layoutLayerControls(step, left) {
+  const box = $('layer-controls');
+  box.replaceChildren();
+  config.layers.forEach((layer, l) => {
+    const div = document.createElement('div');
+    div.className = 'layer-control';
+    div.style.left = `${left + (l + 1) * step - 48}px`;
+    const row = document.createElement('div');
+    const minus = document.createElement('button');
+    minus.textContent = '−';
+    minus.title = 'one neuron fewer';
+    minus.addEventListener('click', () => { if (layer.neurons > 1) { layer.neurons -= 1; applyConfig(); } });
+    const plus = document.createElement('button');
+    plus.textContent = '+';
+    plus.title = 'one neuron more';
+    plus.addEventListener('click', () => { if (layer.neurons < MAX_NEURONS) { layer.neurons += 1; applyConfig(); } });
+    const count = document.createElement('span');
+    count.textContent = ` ${layer.neurons} `;
+    row.append(minus, count, plus);
+    const select = document.createElement('select');
+    select.className = 'layer-activation';
+    for (const a of ACTIVATIONS) select.append(new Option(a, a, false, a === layer.activation));
+    select.addEventListener('change', () => { layer.activation = select.value; applyConfig(); });
+    div.append(row, select);
+    box.append(div);
+  });
+}
+
+// Diverging colour for a value: orange (−1) → white (0) → blue (+1).
+function colour(v) {
+  const t = Math.max(-1, Math.min(1, v));
+  const [r0, g0, b0] = t < 0 ? [245, 147, 34] : [8, 119, 189];
+  const s = Math.abs(t);
+  return [255 + (r0 - 255) * s, 255 + (g0 - 255) * s, 255 + (b0 - 255) * s];
+}
+
+function decode(b64) {
+  const raw = atob(b64);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+function drawHeatMap(canvas, map) {
+  const ctx = canvas.getContext('2d');
+  const n = summary.grid;
+  const image = ctx.createImageData(n, n);
+  const bytes = decode(map.data);
+  const span = map.max - map.min;
+  for (let i = 0; i < n * n; i++) {
+    const v = map.min + (bytes[i] / 255) * span;
+    const [r, g, b] = colour(v);
+    image.data[4 * i] = r;
+    image.data[4 * i + 1] = g;
+    image.data[4 * i + 2] = b;
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+function drawLinks(frame) {
+  const canvas = $('links');
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  const half = neuronSize / 2;
+  frame.layers.forEach((layer, l) => {
+    const from = positions[l];
+    const to = positions[l + 1];
+    const inputs = from.length;
+    for (let j = 0; j < to.length; j++) {
+      for (let i = 0; i < inputs; i++) {
+        const w = layer.weights[j * inputs + i];
+        ctx.strokeStyle = w >= 0 ? 'rgba(8,119,189,0.7)' : 'rgba(245,147,34,0.7)';
+        ctx.lineWidth = Math.min(5, 0.3 + Math.abs(w) * 1.2);
+        ctx.beginPath();
+        ctx.moveTo(from[i].x + half, from[i].y);
+        ctx.lineTo(to[j].x - half, to[j].y);
+        ctx.stroke();
+      }
+    }
+  });
+}
+
+// The weight under the pointer, for the tooltip: the nearest link within 4 px.
+function linkAt(x, y) {
+  if (!lastFrame) return null;
+  const half = neuronSize / 2;
+  let best = null;
+  let bestDistance = 4;
+  lastFrame.layers.forEach((layer, l) => {
+    const from = positions[l];
+    const to = positions[l + 1];
+    if (x < from[0].x + half || x > to[0].x - half) return;
+    for (let j = 0; j < to.length; j++) {
+      for (let i = 0; i < from.length; i++) {
+        const ax = from[i].x + half, ay = from[i].y, bx = to[j].x - half, by = to[j].y;
+        const t = Math.max(0, Math.min(1, ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)));
+        const d = Math.hypot(x - (ax + t * (bx - ax)), y - (ay + t * (by - ay)));
+        if (d < bestDistance) {
+          bestDistance = d;
+          best = { l, i, j, w: layer.weights[j * from.length + i] };
+        }
+      }
+    }
+  });
+  return best;
+}
+
+function drawRegion() {
+  const canvas = $('region');
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  if (!summary) return;
+  if (lastFrame) {
+    const n = summary.grid;
+    const small = document.createElement('canvas');
+    small.width = n;
+    small.height = n;
+    const sctx = small.getContext('2d');
+    const image = sctx.createImageData(n, n);
+    const region = decode(lastFrame.region);
+    const confidence = decode(lastFrame.confidence);
+    for (let i = 0; i < n * n; i++) {
+      const hex = CLASS_COLOURS[region[i] % CLASS_COLOURS.length];
+      const a = 0.15 + 0.6 * (confidence[i] / 255);
+      image.data[4 * i] = 255 + (parseInt(hex.slice(1, 3), 16) - 255) * a;
+      image.data[4 * i + 1] = 255 + (parseInt(hex.slice(3, 5), 16) - 255) * a;
+      image.data[4 * i + 2] = 255 + (parseInt(hex.slice(5, 7), 16) - 255) * a;
+      image.data[4 * i + 3] = 255;
+    }
+    sctx.putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
+  }
+  const e = summary.extent;
+  const toPx = (x, y) => [((x + e) / (2 * e)) * canvas.width, ((e - y) / (2 * e)) * canvas.height];
+  const dot = ([x, y, c], stroke) => {
+    const [px, py] = toPx(x, y);
+    ctx.beginPath();
+    ctx.arc(px, py, 3.2, 0, 2 * Math.PI);
+    ctx.fillStyle = CLASS_COLOURS[c % CLASS_COLOURS.length];
+    ctx.fill();
+    ctx.strokeStyle = stroke;
+    ctx.lineWidth = 1;
+    ctx.stroke();
+  };
+  for (const p of summary.train) dot(p, '#fff');
+  if ($('show-test').checked) for (const p of summary.test) dot(p, '#000');
+  const chosen = summary.train[Number($('point').value)];
+  if (chosen) {
+    const [px, py] = toPx(chosen[0], chosen[1]);
+    ctx.beginPath();
+    ctx.arc(px, py, 7, 0, 2 * Math.PI);
+    ctx.strokeStyle = '#183d4e';
+    ctx.lineWidth = 2.5;
+    ctx.stroke();
+  }
+}
+
+function drawChart(frame) {
+  const canvas = $('chart');
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const h = frame.history;
+  if (h.length < 1) return;
+  const values = h.flatMap(([, a, b]) => [a, b]).filter((v) => v !== null && isFinite(v));
+  const top = Math.max(1e-9, ...values);
+  const first = h[0][0];
+  const last = Math.max(first + 1, h[h.length - 1][0]);
+  const x = (epoch) => 4 + ((epoch - first) / (last - first)) * (canvas.width - 8);
+  const y = (v) => canvas.height - 4 - (v / top) * (canvas.height - 8);
+  for (const [index, stroke] of [[1, '#999'], [2, '#111']]) {
+    ctx.beginPath();
+    ctx.strokeStyle = stroke;
+    ctx.lineWidth = 1.5;
+    let started = false;
+    for (const point of h) {
+      if (point[index] === null) continue;
+      if (started) ctx.lineTo(x(point[0]), y(point[index]));
+      else { ctx.moveTo(x(point[0]), y(point[index])); started = true; }
+    }
+    ctx.stroke();
+  }
+}
+
+const pct = (v) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)}%`);
+const num = (v) => (v === null || v === undefined ? '–' : v.toFixed(4));
+
+// Frames drawn in the last second, for the frames/s figure.
+const drawnAt = [];
+window.glassbox = { framesDrawn: 0 };
+
+// A frame can arrive before the answer that names its session: it waits here.
+let earlyFrame = null;
+
+function drawFrame(frame) {
+  if (!summary || frame.session !== session) {
+    if (frame.session > session) earlyFrame = frame;
+    return;
+  }
+  lastFrame = frame;
+  frame.maps.forEach((column, c) => column.forEach((map, j) => {
+    const canvas = $(`n-${c}-${j}`);
+    if (canvas) drawHeatMap(canvas, map);
+  }));
+  drawLinks(frame);
+  drawRegion();
+  drawChart(frame);
+  $('epoch').textContent = frame.epoch;
+  $('test-accuracy').textContent = pct(frame.test_accuracy);
+  $('train-accuracy').textContent = pct(frame.train_accuracy);
+  $('test-loss').textContent = num(frame.test_loss);
+  $('train-loss').textContent = num(frame.train_loss);
+  const now = performance.now();
+  drawnAt.push(now);
+  while (drawnAt.length && drawnAt[0] < now - 1000) drawnAt.shift();
+  $('fps').textContent = drawnAt.length;
+  window.glassbox.framesDrawn += 1;
+  if (selected && !playing) inspect(selected[0], selected[1]);
+}
+
+// ---------------------------------------------------------------------------------
+// Look inside one step: the clicked neuron's numbers for the chosen training point.
+
+function markSelected() {
+  document.querySelectorAll('#neurons canvas.selected').forEach((c) => c.classList.remove('selected'));
+  if (selected) {
+    const c = $(`n-${selected[0] + 1}-${selected[1]}`);
+    if (c) c.classList.add('selected');
+  }
+}
+
+let inspecting = false;
+async function inspect(layer, neuron) {
+  selected = [layer, neuron];
+  markSelected();
+  if (inspecting) return;
+  inspecting = true;
+  try {
+    const point = Number($('point').value);
+    const r = await api('/api/explain', { point });
+    const trace = r.trace.layers[layer];
+    if (!trace || neuron >= trace.activations.length) { selected = null; $('inspect').classList.add('hidden'); return; }
+    renderInspector(r, layer, neuron, trace);
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    inspecting = false;
+  }
+}
+
+function renderInspector(r, layer, j, t) {
+  const box = $('inspect');
+  box.replaceChildren();
+  const last = layer === r.trace.layers.length - 1;
+  const names = layer === 0 ? summary.features : t.input.map((_, i) => `a${sub(i + 1)} (layer ${layer})`);
+  const h = document.createElement('h3');
+  h.textContent = `${last ? 'Output' : `Layer ${layer + 1}`}, neuron ${j + 1} — training point ${r.point} at (${r.xy[0].toFixed(3)}, ${r.xy[1].toFixed(3)}), class ${r.class}`;
+  const w = t.weights[j];
+  const terms = t.input.map((x, i) => ({ i, x, w: w[i], wx: w[i] * x, g: t.grad_weights[j][i], nw: t.new_weights[j][i] }));
+  terms.sort((a, b) => Math.abs(b.wx) - Math.abs(a.wx));
+  const f = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-4) ? v.toExponential(3) : v.toFixed(4));
+  const shown = terms.slice(0, 12);
+  const sum = shown.map((s) => `${f(s.w)}·${f(s.x)}`).join(' + ') + (terms.length > shown.length ? ` + … (${terms.length - shown.length} smaller terms)` : '');
+  const lines = [
+    `z = Σ wᵢxᵢ + b = ${sum} + ${f(t.biases[j])} = ${f(t.weighted_sums[j])}`,
+    `a = ${t.activation.name}(z) = ${f(t.activations[j])}`,
+    `δ = ∂C/∂z = ${f(t.delta[j])}      ∂C/∂b = δ = ${f(t.grad_biases[j])}      loss of this point C = ${f(r.trace.loss)}`,
+    `b ← b − η·∂C/∂b = ${f(t.biases[j])} − ${+r.trace.learning_rate.toPrecision(6)}·${f(t.grad_biases[j])} = ${f(t.new_biases[j])}`,
+  ];
+  const formulas = lines.map((text) => { const p = document.createElement('div'); p.className = 'formula'; p.textContent = text; return p; });
+  const table = document.createElement('table');
+  const head = table.insertRow();
+  for (const title of ['input', 'xᵢ', 'wᵢ', 'wᵢxᵢ', '∂C/∂wᵢ = δ·xᵢ', 'new wᵢ = wᵢ − η·∂C/∂wᵢ']) {
+    const th = document.createElement('th'); th.textContent = title; head.append(th);
+  }
+  for (const s of terms) {
+    const row = table.insertRow();
+    for (const [v, signed] of [[names[s.i], false], [f(s.x), false], [f(s.w), true], [f(s.wx), true], [f(s.g), false], [f(s.nw), false]]) {
+      const cell = row.insertCell();
+      cell.textContent = v;
+      if (signed) cell.className = v.startsWith('-') ? 'neg' : 'pos';
+    }
+  }
+  const note = document.createElement('p');
+  note.className = 'note';
+  note.textContent = `Exact numbers from glassbox::explain on the current weights: one forward pass, back-propagation and a plain gradient-descent step of η = ${+r.trace.learning_rate.toPrecision(6)} on this one point (training itself uses ${r.optimizer} on batches). Terms are sorted by |wᵢxᵢ|.`;
+  const close = document.createElement('button');
+  close.textContent = 'close';
+  close.addEventListener('click', () => { selected = null; markSelected(); box.classList.add('hidden'); });
+  box.append(h, ...formulas, table, note, close);
+  box.classList.remove('hidden');
+}
+
+function sub(n) {
+  return String(n).split('').map((d) => '₀₁₂₃₄₅₆₇₈₉'[Number(d)]).join('');
+}
+
+// ---------------------------------------------------------------------------------
+// The live stream.
+
+function connect() {
+  const source = new EventSource('/api/stream');
+  let lost = false;
+  source.addEventListener('frame', (e) => {
+    if (lost) { lost = false; clearError(); }
+    drawFrame(JSON.parse(e.data));
+  });
+  source.addEventListener('train-error', (e) => {
+    const m = JSON.parse(e.data);
+    if (m.session === session) {
+      setPlaying(false);
+      showError(m.error);
+    }
+  });
+  source.addEventListener('open', () => {
+    if (lost) { lost = false; clearError(); applyConfig(); }
+  });
+  source.addEventListener('error', () => {
+    lost = true;
+    setPlaying(false);
+    showError('lost the connection to the glassbox server; retrying… (is `glassbox playground` still running?)');
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// Wiring.
+
+function setUp2d() {
+  const box = $('features');
+  for (const [name, label] of FEATURES) {
+    const l = document.createElement('label');
+    const input = document.createElement('input');
+    input.type = 'checkbox';
+    input.id = `feature-${name}`;
+    input.addEventListener('change', () => {
+      config.features = FEATURES.map(([n]) => n).filter((n) => $(`feature-${n}`).checked);
+      applyConfig();
+    });
+    l.append(input, ` ${label}`);
+    box.append(l);
+  }
+  for (const [id, key, type] of FIELDS) {
+    $(id).addEventListener('change', () => {
+      config[key] = type($(id).value);
+      applyConfig();
+    });
+  }
+  $('activation').addEventListener('change', () => {
+    for (const layer of config.layers) layer.activation = $('activation').value;
+    applyConfig();
+  });
+  $('add-layer').addEventListener('click', () => {
+    if (config.layers.length >= MAX_LAYERS) return showError(`the page draws at most ${MAX_LAYERS} hidden layers`);
+    const last = config.layers[config.layers.length - 1];
+    config.layers.push({ neurons: last ? last.neurons : 4, activation: last ? last.activation : $('activation').value });
+    showConfig();
+    applyConfig();
+  });
+  $('remove-layer').addEventListener('click', () => {
+    if (config.layers.length === 0) return;
+    config.layers.pop();
+    showConfig();
+    applyConfig();
+  });
+  $('csv-file').addEventListener('change', async () => {
+    const file = $('csv-file').files[0];
+    if (!file) return;
+    if (file.size > 1024 * 1024) return showError(`${file.name} has ${file.size} bytes: the limit is 1 MiB (1048576 bytes)`);
+    csvText = await file.text();
+    config.dataset = 'csv';
+    showConfig();
+    applyConfig();
+  });
+  $('play').addEventListener('click', async () => {
+    if (playing) { setPlaying(false); await act('pause'); return; }
+    if (await act('play')) setPlaying(true);
+  });
+  $('step').addEventListener('click', async () => { setPlaying(false); await act('step'); });
+  $('reset').addEventListener('click', async () => { setPlaying(false); await act('reset'); });
+  $('show-test').addEventListener('change', drawRegion);
+  $('point').addEventListener('change', () => { drawRegion(); if (selected) inspect(selected[0], selected[1]); });
+  $('region').addEventListener('click', (e) => {
+    if (!summary) return;
+    const r = $('region').getBoundingClientRect();
+    const ex = summary.extent;
+    const x = ((e.clientX - r.left) / r.width) * 2 * ex - ex;
+    const y = ex - ((e.clientY - r.top) / r.height) * 2 * ex;
+    let best = 0;
+    summary.train.forEach((p, i) => {
+      const b = summary.train[best];
+      if (Math.hypot(p[0] - x, p[1] - y) < Math.hypot(b[0] - x, b[1] - y)) best = i;
+    });
+    $('point').value = best;
+    drawRegion();
+    if (selected) inspect(selected[0], selected[1]);
+  });
+  $('net').addEventListener('mousemove', (e) => {
+    const r = $('net').getBoundingClientRect();
+    const x = e.clientX - r.left;
+    const y = e.clientY - r.top;
+    const hit = linkAt(x, y);
+    const tip = $('tooltip');
+    if (!hit) { tip.classList.add('hidden'); return; }
+    const from = hit.l === 0 ? summary.features[hit.i] : `layer ${hit.l} neuron ${hit.i + 1}`;
+    const to = hit.l === lastFrame.layers.length - 1 ? `output ${hit.j + 1}` : `layer ${hit.l + 1} neuron ${hit.j + 1}`;
+    tip.textContent = `w = ${hit.w.toFixed(4)}  (${from} → ${to})`;
+    tip.style.left = `${x + 12}px`;
+    tip.style.top = `${y + 12}px`;
+    tip.classList.remove('hidden');
+  });
+  $('net').addEventListener('mouseleave', () => $('tooltip').classList.add('hidden'));
+}
+
+function showView(name) {
+  for (const tab of document.querySelectorAll('nav .tab')) tab.classList.toggle('active', tab.dataset.view === name);
+  for (const view of document.querySelectorAll('.view')) view.classList.toggle('hidden', view.id !== `view-${name}`);
+  if (name === '2d' && summary) layoutNetwork();
+  const hook = VIEW_HOOKS[name];
+  if (hook) hook();
+}
+const VIEW_HOOKS = {};
+
+window.addEventListener('DOMContentLoaded', () => {
+  for (const tab of document.querySelectorAll('nav .tab')) tab.addEventListener('click', () => showView(tab.dataset.view));
+  setUp2d();
+  config = readUrl();
+  if (config.dataset === 'csv') config.dataset = 'xor'; // an upload cannot travel in a URL
+  showConfig();
+  connect();
+  applyConfig();
+});
