@@ -246,7 +246,8 @@ pub struct ExplainArgs {
     /// The loss (default: the model's, or mse for the built-in network).
     #[arg(long, value_name = "NAME")]
     pub loss: Option<Loss>,
-    /// Print every term of every sum and every weight (default: the first 8 per neuron).
+    /// Print every term of every sum and every weight, in order (default: 8 per neuron,
+    /// the largest |wᵢxᵢ| and gradients first when there are more).
     #[arg(long)]
     pub all: bool,
     /// Print the same as one JSON object.
