@@ -281,11 +281,15 @@ function drawHeatMap(canvas, map) {
   ctx.putImageData(image, 0, 0);
 }
 
+// Links are grouped by sign and by width (in steps of 0.5 px), one path per group: a
+// few dozen strokes a frame instead of one per weight (8 × 32 × 32 = 8 192 for the
+// biggest network the page promises).
 function drawLinks(frame) {
   const canvas = $('links');
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const half = neuronSize / 2;
+  const groups = new Map();
   frame.layers.forEach((layer, l) => {
     const from = positions[l];
     const to = positions[l + 1];
@@ -293,15 +297,20 @@ function drawLinks(frame) {
     for (let j = 0; j < to.length; j++) {
       for (let i = 0; i < inputs; i++) {
         const w = layer.weights[j * inputs + i];
-        ctx.strokeStyle = w >= 0 ? 'rgba(8,119,189,0.7)' : 'rgba(245,147,34,0.7)';
-        ctx.lineWidth = Math.min(5, 0.3 + Math.abs(w) * 1.2);
-        ctx.beginPath();
-        ctx.moveTo(from[i].x + half, from[i].y);
-        ctx.lineTo(to[j].x - half, to[j].y);
-        ctx.stroke();
+        const width = Math.round(2 * Math.min(5, 0.3 + Math.abs(w) * 1.2)) / 2;
+        const key = `${w >= 0 ? '+' : '-'}${width}`;
+        let path = groups.get(key);
+        if (!path) { path = new Path2D(); groups.set(key, path); }
+        path.moveTo(from[i].x + half, from[i].y);
+        path.lineTo(to[j].x - half, to[j].y);
       }
     }
   });
+  for (const [key, path] of groups) {
+    ctx.strokeStyle = key[0] === '+' ? 'rgba(8,119,189,0.7)' : 'rgba(245,147,34,0.7)';
+    ctx.lineWidth = Math.max(0.3, Number(key.slice(1)));
+    ctx.stroke(path);
+  }
 }
 
 // The weight under the pointer, for the tooltip: the nearest link within 4 px.
@@ -637,6 +646,8 @@ function setUp2d() {
   $('net').addEventListener('mouseleave', () => $('tooltip').classList.add('hidden'));
 }
 
+const VIEW_HOOKS = {};
+
 function showView(name) {
   for (const tab of document.querySelectorAll('nav .tab')) tab.classList.toggle('active', tab.dataset.view === name);
   for (const view of document.querySelectorAll('.view')) view.classList.toggle('hidden', view.id !== `view-${name}`);
@@ -644,11 +655,364 @@ function showView(name) {
   const hook = VIEW_HOOKS[name];
   if (hook) hook();
 }
-const VIEW_HOOKS = {};
+
+
+// ---------------------------------------------------------------------------------
+// The image classifier: draw, or pick a test image; the server runs the network.
+
+let imageModel = null;       // the summary of the model being shown
+let imagePrediction = null;  // the latest prediction
+let selectedWeight = null;   // the first-layer neuron shown in detail
+let predicting = false;
+let predictAgain = null;     // pixels drawn while a prediction was in flight
+
+async function imageTrain() {
+  const hidden = $('image-hidden').value.split(',').map((t) => t.trim()).filter((t) => t).map(Number);
+  if (hidden.some((n) => !Number.isInteger(n) || n < 1)) return showError(`hidden layers "${$('image-hidden').value}": give widths such as 128 or 256,128`);
+  $('image-source').textContent = 'training…';
+  try {
+    showModel(await api('/api/image/train', { dataset: $('image-dataset').value, hidden, epochs: Number($('image-epochs').value) }));
+  } catch (e) {
+    $('image-source').textContent = '';
+    showError(e.message);
+  }
+}
+
+async function imageOpen() {
+  const path = $('image-path').value.trim();
+  if (!path) return showError('type the path of a model file that glassbox train saved');
+  try {
+    showModel(await api('/api/image/open', { path }));
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+function showModel(summary) {
+  clearError();
+  imageModel = summary;
+  imagePrediction = null;
+  selectedWeight = null;
+  $('image-source').textContent = `${summary.sizes.join('-')} (${summary.activations.join(', ')}), ${summary.source}`;
+  $('prediction').textContent = '–';
+  $('latency').textContent = '';
+  $('probabilities').replaceChildren();
+  $('activation-grids').replaceChildren();
+  $('weight-detail').replaceChildren();
+  $('test-index').max = Math.max(0, summary.test_images - 1);
+  drawWeightImages();
+  drawConfusion();
+  const pixels = drawnPixels();
+  if (pixels) predict(pixels);
+}
+
+// Draws `values` (h × w × channels, 0–1) on `canvas`, grey (channels averaged).
+function paintGrey(canvas, values, shape) {
+  const { height: h, width: w, channels: c } = shape;
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(w, h);
+  for (let i = 0; i < h * w; i++) {
+    let v = 0;
+    for (let k = 0; k < c; k++) v += values[i * c + k];
+    v = Math.max(0, Math.min(1, v / c)) * 255;
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+function drawWeightImages() {
+  const box = $('weight-images');
+  box.replaceChildren();
+  const { height: h, width: w, channels: c } = imageModel.shape;
+  imageModel.weight_images.forEach((wi, j) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    canvas.title = `neuron ${j + 1}: weights from ${wi.min.toFixed(3)} to ${wi.max.toFixed(3)}`;
+    canvas.className = 'weight-image';
+    const ctx = canvas.getContext('2d');
+    const image = ctx.createImageData(w, h);
+    const bytes = decode(wi.data);
+    const scale = Math.max(Math.abs(wi.min), Math.abs(wi.max)) || 1;
+    for (let i = 0; i < h * w; i++) {
+      let v = 0;
+      for (let k = 0; k < c; k++) v += wi.min + (bytes[i * c + k] / 255) * (wi.max - wi.min);
+      image.data.set([...colour(v / c / scale), 255], 4 * i);
+    }
+    ctx.putImageData(image, 0, 0);
+    canvas.addEventListener('click', () => { selectedWeight = j; showWeightDetail(); });
+    box.append(canvas);
+  });
+}
+
+function showWeightDetail() {
+  const box = $('weight-detail');
+  box.replaceChildren();
+  document.querySelectorAll('#weight-images canvas').forEach((c, j) => c.classList.toggle('selected', j === selectedWeight));
+  if (selectedWeight === null) return;
+  const j = selectedWeight;
+  const wi = imageModel.weight_images[j];
+  const big = document.createElement('canvas');
+  const source = $('weight-images').children[j];
+  big.width = source.width;
+  big.height = source.height;
+  big.getContext('2d').drawImage(source, 0, 0);
+  const lines = [`first-layer neuron ${j + 1}`, `weights ${wi.min.toFixed(4)} … ${wi.max.toFixed(4)} (blue +, orange −), b = ${wi.bias.toFixed(4)}`];
+  if (imagePrediction) {
+    lines.push(`for this image: z = Σ wᵢxᵢ + b = ${imagePrediction.weighted_sums[j].toFixed(4)}`);
+    lines.push(`a = ${imageModel.activations[0]}(z) = ${imagePrediction.activations[0][j].toFixed(4)}`);
+  } else {
+    lines.push('draw or pick an image to see its weighted sum');
+  }
+  box.append(big, ...lines.map((t) => { const d = document.createElement('div'); d.textContent = t; return d; }));
+}
+
+function drawConfusion() {
+  const box = $('confusion');
+  box.replaceChildren();
+  $('mistakes').replaceChildren();
+  const m = imageModel.confusion;
+  if (!m) {
+    $('test-accuracy-image').textContent = '';
+    box.textContent = 'No test set of these images and classes at hand.';
+    return;
+  }
+  $('test-accuracy-image').textContent = `${(100 * m.accuracy).toFixed(2)}% of ${m.examples}`;
+  const table = document.createElement('table');
+  const head = table.insertRow();
+  head.append(Object.assign(document.createElement('th'), { textContent: 'true ╲ predicted' }));
+  for (const name of imageModel.classes) head.append(Object.assign(document.createElement('th'), { textContent: name.slice(0, 5), title: name }));
+  m.counts.forEach((row, t) => {
+    const tr = table.insertRow();
+    tr.append(Object.assign(document.createElement('th'), { textContent: imageModel.classes[t].slice(0, 8), title: imageModel.classes[t] }));
+    const total = row.reduce((a, b) => a + b, 0) || 1;
+    row.forEach((count, p) => {
+      const td = tr.insertCell();
+      td.textContent = count;
+      const share = count / total;
+      td.style.background = t === p ? `rgba(8,119,189,${share})` : `rgba(245,147,34,${Math.min(1, share * 4)})`;
+      if (t !== p && count > 0) {
+        td.className = 'off';
+        td.title = `${count} test images of ${imageModel.classes[t]} taken for ${imageModel.classes[p]}: click to see them`;
+        td.addEventListener('click', () => showMistakes(t, p));
+      }
+    });
+  });
+  box.append(table);
+}
+
+async function showMistakes(truth, predicted) {
+  const box = $('mistakes');
+  box.replaceChildren();
+  const title = document.createElement('p');
+  title.textContent = `${imageModel.classes[truth]} taken for ${imageModel.classes[predicted]} (click one to run it):`;
+  box.append(title);
+  for (const index of imageModel.confusion.mistakes[truth][predicted]) {
+    try {
+      const t = await api('/api/image/test', { index });
+      const canvas = document.createElement('canvas');
+      paintGrey(canvas, t.pixels, imageModel.shape);
+      canvas.title = `test image ${index}, a ${t.class}`;
+      canvas.addEventListener('click', () => showTestImage(index));
+      box.append(canvas);
+    } catch (e) {
+      showError(e.message);
+      return;
+    }
+  }
+}
+
+async function showTestImage(index) {
+  if (!imageModel) return showError('no model yet: train one or open a model file first');
+  try {
+    const t = await api('/api/image/test', { index });
+    $('test-index').value = index;
+    const small = document.createElement('canvas');
+    paintGrey(small, t.pixels, imageModel.shape);
+    const draw = $('draw').getContext('2d');
+    draw.imageSmoothingEnabled = false;
+    draw.fillStyle = '#000';
+    draw.fillRect(0, 0, 280, 280);
+    draw.drawImage(small, 0, 0, 280, 280);
+    predict(t.pixels);
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+// The drawing, cut to its ink, scaled and centred as the data set's images are, and
+// averaged down to the model's pixels (0–1); null when nothing is drawn.
+function drawnPixels() {
+  if (!imageModel) return null;
+  const { height: h, width: w, channels: c } = imageModel.shape;
+  const source = $('draw');
+  const data = source.getContext('2d').getImageData(0, 0, source.width, source.height).data;
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
+  for (let y = 0; y < source.height; y++) {
+    for (let x = 0; x < source.width; x++) {
+      if (data[4 * (y * source.width + x)] > 25) {
+        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      }
+    }
+  }
+  if (x1 < 0) return null;
+  // MNIST-style images keep a margin (a 20-pixel box in 28); the 8×8 digits fill the box.
+  const fill = h >= 20 ? 20 / 28 : 1;
+  const k = 8; // each model pixel averages k × k samples
+  const big = document.createElement('canvas');
+  big.width = w * k;
+  big.height = h * k;
+  const ctx = big.getContext('2d');
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, big.width, big.height);
+  const bw = x1 - x0 + 1;
+  const bh = y1 - y0 + 1;
+  const scale = Math.min((big.width * fill) / bw, (big.height * fill) / bh);
+  const dw = bw * scale;
+  const dh = bh * scale;
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = 'high';
+  ctx.drawImage(source, x0, y0, bw, bh, (big.width - dw) / 2, (big.height - dh) / 2, dw, dh);
+  const px = ctx.getImageData(0, 0, big.width, big.height).data;
+  const pixels = new Array(h * w * c).fill(0);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let sum = 0;
+      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) sum += px[4 * ((y * k + dy) * big.width + x * k + dx)];
+      const v = sum / (k * k * 255);
+      for (let ch = 0; ch < c; ch++) pixels[(y * w + x) * c + ch] = v;
+    }
+  }
+  return pixels;
+}
+
+async function predict(pixels) {
+  if (!imageModel) return;
+  if (predicting) { predictAgain = pixels; return; }
+  predicting = true;
+  try {
+    const started = performance.now();
+    const r = await api('/api/image/predict', { pixels });
+    const ms = performance.now() - started;
+    window.glassbox.imageLatencies = [...(window.glassbox.imageLatencies || []), ms];
+    imagePrediction = r;
+    paintGrey($('seen'), pixels, imageModel.shape);
+    $('prediction').textContent = r.prediction;
+    $('latency').textContent = `${ms.toFixed(1)} ms round trip (${r.server_ms.toFixed(2)} ms in the server)`;
+    drawProbabilities(r);
+    drawActivationGrids(r);
+    showWeightDetail();
+  } catch (e) {
+    showError(e.message);
+  } finally {
+    predicting = false;
+    if (predictAgain) { const next = predictAgain; predictAgain = null; predict(next); }
+  }
+}
+
+function drawProbabilities(r) {
+  const box = $('probabilities');
+  box.replaceChildren();
+  r.probabilities.forEach((p, k) => {
+    const row = document.createElement('div');
+    row.className = k === r.class ? 'bar best' : 'bar';
+    const name = document.createElement('span');
+    name.textContent = imageModel.classes[k];
+    const bar = document.createElement('div');
+    bar.style.width = `${Math.max(1, 150 * Math.max(0, Math.min(1, p)))}px`;
+    const value = document.createElement('small');
+    value.textContent = p.toFixed(3);
+    row.append(name, bar, value);
+    box.append(row);
+  });
+}
+
+function drawActivationGrids(r) {
+  const box = $('activation-grids');
+  box.replaceChildren();
+  window.glassbox.imageActive = [];
+  r.activations.forEach((values, l) => {
+    const n = values.length;
+    const cols = Math.ceil(Math.sqrt(n));
+    const rows = Math.ceil(n / cols);
+    const cell = Math.max(6, Math.min(24, Math.floor(360 / cols)));
+    const canvas = document.createElement('canvas');
+    canvas.width = cols * cell;
+    canvas.height = rows * cell;
+    const ctx = canvas.getContext('2d');
+    const top = Math.max(1e-9, ...values.map(Math.abs));
+    values.forEach((v, i) => {
+      const [cr, cg, cb] = colour(v / top);
+      ctx.fillStyle = `rgb(${cr},${cg},${cb})`;
+      ctx.fillRect((i % cols) * cell, Math.floor(i / cols) * cell, cell - 1, cell - 1);
+    });
+    const active = values.filter((v) => Math.abs(v) > 1e-6).length;
+    window.glassbox.imageActive.push(active);
+    const caption = document.createElement('div');
+    caption.className = 'caption';
+    const last = l === r.activations.length - 1;
+    caption.textContent = `${last ? 'output' : `layer ${l + 1}`} (${imageModel.activations[l]}): ${active} of ${n} neurons non-zero, largest ${top.toFixed(3)}`;
+    const div = document.createElement('div');
+    div.className = 'grid-layer';
+    div.append(caption, canvas);
+    box.append(div);
+  });
+}
+
+function setUpImage() {
+  const canvas = $('draw');
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  let last = null;
+  let queued = false;
+  const point = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) / r.width) * canvas.width, ((e.clientY - r.top) / r.height) * canvas.height];
+  };
+  const soon = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; const p = drawnPixels(); if (p) predict(p); });
+  };
+  canvas.addEventListener('pointerdown', (e) => { last = point(e); canvas.setPointerCapture(e.pointerId); });
+  canvas.addEventListener('pointermove', (e) => {
+    if (!last) return;
+    const p = point(e);
+    ctx.strokeStyle = '#fff';
+    ctx.lineWidth = 22;
+    ctx.lineCap = 'round';
+    ctx.beginPath();
+    ctx.moveTo(last[0], last[1]);
+    ctx.lineTo(p[0], p[1]);
+    ctx.stroke();
+    last = p;
+    soon();
+  });
+  const end = () => { if (last) { last = null; soon(); } };
+  canvas.addEventListener('pointerup', end);
+  canvas.addEventListener('pointercancel', end);
+  $('draw-clear').addEventListener('click', () => {
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    $('prediction').textContent = '–';
+    $('activation-grids').replaceChildren();
+    $('probabilities').replaceChildren();
+  });
+  $('image-train').addEventListener('click', imageTrain);
+  $('image-open').addEventListener('click', imageOpen);
+  $('test-show').addEventListener('click', () => showTestImage(Number($('test-index').value)));
+}
+VIEW_HOOKS.image = () => { if (!imageModel) imageTrain(); };
+// For measurements (tests/browser/measure.js): classify the drawing as it stands.
+window.glassbox.predictDrawing = () => predict(drawnPixels());
 
 window.addEventListener('DOMContentLoaded', () => {
   for (const tab of document.querySelectorAll('nav .tab')) tab.addEventListener('click', () => showView(tab.dataset.view));
   setUp2d();
+  setUpImage();
   config = readUrl();
   if (config.dataset === 'csv') config.dataset = 'xor'; // an upload cannot travel in a URL
   showConfig();

@@ -13,6 +13,10 @@
 //! GET  /api/stream             Server-Sent Events: `frame` (every neuron's heat map,
 //!                              weights, losses) and `train-error`
 //! POST /api/explain            {"point": i} → every number of one step on training point i
+//! POST /api/image/train        train a classifier on the digits (or Fashion-MNIST)
+//! POST /api/image/open         {"path": "…"} → open a model file `glassbox train` saved
+//! POST /api/image/predict      {"pixels": […]} → every layer's activations, the class
+//! POST /api/image/test         {"index": i} → test image i
 //! ```
 //!
 //! Every error is a 4xx (or 5xx) response with a JSON body `{"error": "…"}`, one sentence
@@ -27,6 +31,7 @@
 //! ```
 
 pub mod assets;
+pub mod image;
 pub mod layers;
 pub mod playground;
 
@@ -47,10 +52,11 @@ use std::sync::Arc;
 /// its JSON, with room for escaping.
 pub const MAX_BODY_BYTES: usize = 3 << 20;
 
-/// The server's state: the playground's session.
+/// The server's state: the playground's session and the image view's model.
 #[derive(Clone, Default)]
 pub struct App {
     playground: Arc<Playground>,
+    image: Arc<std::sync::Mutex<Option<Arc<image::ImageModel>>>>,
 }
 
 impl App {
@@ -108,6 +114,10 @@ pub fn router(app: App) -> Router {
         .route("/api/control", post(control))
         .route("/api/stream", get(stream))
         .route("/api/explain", post(explain))
+        .route("/api/image/train", post(image_train))
+        .route("/api/image/open", post(image_open))
+        .route("/api/image/predict", post(image_predict))
+        .route("/api/image/test", post(image_test))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
@@ -231,6 +241,77 @@ async fn explain(
         "optimizer": config.optimizer.name(),
         "trace": trace,
     })))
+}
+
+/// Runs `work` on a blocking thread (arithmetic and file reads stay off the async ones).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("internal error: {e}"),
+        })?
+        .map_err(ApiError::bad)
+}
+
+/// Makes `model` the image view's and answers with its summary.
+async fn show_model(
+    app: &App,
+    model: image::ImageModel,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let model = Arc::new(model);
+    let shown = model.clone();
+    let summary = blocking(move || Ok(shown.summary())).await?;
+    *playground::lock(&app.image) = Some(model);
+    Ok(Json(summary))
+}
+
+fn image_model(app: &App) -> Result<Arc<image::ImageModel>, ApiError> {
+    playground::lock(&app.image)
+        .clone()
+        .ok_or_else(|| ApiError::bad("no model yet: train one or open a model file first"))
+}
+
+async fn image_train(
+    State(app): State<App>,
+    body: Result<Json<image::TrainRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let model = blocking(move || image::train(&request)).await?;
+    show_model(&app, model).await
+}
+
+async fn image_open(
+    State(app): State<App>,
+    body: Result<Json<image::OpenRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let model = blocking(move || image::open(&request.path)).await?;
+    show_model(&app, model).await
+}
+
+async fn image_predict(
+    State(app): State<App>,
+    body: Result<Json<image::PredictRequest>, JsonRejection>,
+) -> Result<Json<image::Prediction>, ApiError> {
+    let Json(request) = body?;
+    let model = image_model(&app)?;
+    Ok(Json(
+        blocking(move || model.predict(&request.pixels)).await?,
+    ))
+}
+
+async fn image_test(
+    State(app): State<App>,
+    body: Result<Json<image::TestRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let model = image_model(&app)?;
+    Ok(Json(
+        blocking(move || model.test_image(request.index)).await?,
+    ))
 }
 
 /// A `Content-Type` header for the assets.

@@ -385,3 +385,116 @@ fn uploaded_csv_files_are_read_or_refused_with_the_line() {
     let big = "0,0,a\n".repeat(glassbox_web::playground::MAX_CSV_BYTES / 6 + 1);
     assert!(parse_csv(&big).unwrap_err().contains("limit"));
 }
+
+#[tokio::test]
+async fn the_image_view_trains_predicts_and_opens_models() {
+    let app = App::default();
+    let (status, body) = post(
+        &app,
+        "/api/image/predict",
+        json!({ "pixels": vec![0.0; 64] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("no model yet"), "{body}");
+
+    let (status, body) = post(
+        &app,
+        "/api/image/train",
+        json!({ "dataset": "digits", "hidden": [32], "epochs": 10 }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sizes"], json!([64, 32, 10]));
+    assert_eq!(body["weight_images"].as_array().unwrap().len(), 32);
+    let confusion = &body["confusion"];
+    assert!(confusion["accuracy"].as_f64().unwrap() > 0.9, "{confusion}");
+    let counted: u64 = confusion["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, confusion["examples"].as_u64().unwrap());
+
+    // A test image comes back with its class, and is predicted.
+    let (status, image) = post(&app, "/api/image/test", json!({ "index": 4 })).await;
+    assert_eq!(status, StatusCode::OK);
+    let pixels = image["pixels"].clone();
+    let (status, prediction) = post(&app, "/api/image/predict", json!({ "pixels": pixels })).await;
+    assert_eq!(status, StatusCode::OK, "{prediction}");
+    let probabilities: Vec<f64> = prediction["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_f64().unwrap())
+        .collect();
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    let activations = prediction["activations"].as_array().unwrap();
+    assert_eq!(activations.len(), 2);
+    assert_eq!(activations[0].as_array().unwrap().len(), 32);
+    assert_eq!(prediction["weighted_sums"].as_array().unwrap().len(), 32);
+
+    // Bad requests.
+    for (path, request, expected) in [
+        (
+            "/api/image/predict",
+            json!({ "pixels": vec![0.5; 10] }),
+            "the model takes 64",
+        ),
+        (
+            "/api/image/test",
+            json!({ "index": 100_000 }),
+            "does not exist",
+        ),
+        (
+            "/api/image/train",
+            json!({ "dataset": "cifar", "hidden": [8], "epochs": 1 }),
+            "unknown image data set",
+        ),
+        (
+            "/api/image/train",
+            json!({ "dataset": "digits", "hidden": [0], "epochs": 1 }),
+            "1 to 1024 neurons",
+        ),
+        (
+            "/api/image/train",
+            json!({ "dataset": "digits", "hidden": [8], "epochs": 0 }),
+            "choose 1 to 100",
+        ),
+        (
+            "/api/image/open",
+            json!({ "path": "/no/such/model.safetensors" }),
+            "/no/such/model.safetensors",
+        ),
+    ] {
+        let (status, body) = post(&app, path, request.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {request}");
+        assert!(
+            error_of(&body).contains(expected),
+            "{path} {request}: {body}"
+        );
+    }
+
+    // A model saved by the library opens, with the digits' test set beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    let model = glassbox_web::image::train(&glassbox_web::image::TrainRequest {
+        dataset: "digits".into(),
+        hidden: vec![16],
+        epochs: 3,
+        seed: 2,
+    })
+    .unwrap();
+    glassbox::io::save(&path, &model.network, &model.info).unwrap();
+    let (status, body) = post(&app, "/api/image/open", json!({ "path": path })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sizes"], json!([64, 16, 10]));
+    assert!(body["confusion"]["examples"].as_u64().unwrap() > 0);
+    let garbage = dir.path().join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a model").unwrap();
+    let (status, body) = post(&app, "/api/image/open", json!({ "path": garbage })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_of(&body).contains("garbage.safetensors"), "{body}");
+}

@@ -69,9 +69,9 @@ export async function openPage(browser, url) {
 }
 
 /** Saves a screenshot to $GLASSBOX_SCREENSHOTS/NAME.png when that folder is set. */
-export async function screenshot(page, name) {
+export async function screenshot(page, name, options = {}) {
   const dir = process.env.GLASSBOX_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`) });
+  if (dir) await page.screenshot({ path: path.join(dir, `${name}.png`), ...options });
 }
 
 /** The number in an element's text ("97.5%" → 97.5), or NaN. */

@@ -87,7 +87,7 @@ test('clicking a neuron shows the numbers of one step on a training point', asyn
   assert.match(text, /z = Σ wᵢxᵢ \+ b = /);
   assert.match(text, /δ = ∂C\/∂z = /);
   assert.match(text, /new wᵢ/);
-  await screenshot(page, 'playground-inspect');
+  await screenshot(page, 'playground-inspect', { fullPage: true });
   await page.close();
 });
 
