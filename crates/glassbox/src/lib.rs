@@ -117,8 +117,10 @@ pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod rng;
-pub mod spin;
+pub(crate) mod spin;
+pub(crate) mod sync;
 pub mod tensor;
+pub mod threads;
 pub mod train;
 
 pub use activation::Activation;

@@ -383,11 +383,10 @@ impl Trainer {
         // threads, interleaved: 0.93–1.18 s/epoch, against 1.03–1.43 when the batch was
         // cut into two halves that each went forward and back on one thread (and
         // 0.83–0.96 against JAX's 1.05–1.40 in `bench/run.sh`).
-        let split = split::split_threads(config.threads) > 1
+        let split = config.threads > 1
             && !config.optimizer.is_full_batch()
             && batch_size >= 2
-            && batch_size * network.parameter_count() / split::split_threads(config.threads)
-                >= split::SPLIT_MIN_WORK
+            && batch_size * network.parameter_count() / config.threads >= split::SPLIT_MIN_WORK
             && split::can_split(network);
         let mut split_buffers = if split {
             split::Buffers::new(network, train, batch_size, config.dropout > 0.0)
@@ -547,7 +546,7 @@ impl Trainer {
                     } else if !matches!(config.optimizer, Optimizer::Sgd(_)) {
                         state.step(
                             &config.optimizer,
-                            network.layers_mut(),
+                            network,
                             &ws.grads,
                             learning_rate,
                             config.l2,
@@ -564,13 +563,7 @@ impl Trainer {
                 network.apply_pending_step(&x, &ws, lr, config.l2);
             }
             if full_batch {
-                state.step(
-                    &config.optimizer,
-                    network.layers_mut(),
-                    &sum_grads,
-                    0.0,
-                    config.l2,
-                );
+                state.step(&config.optimizer, network, &sum_grads, 0.0, config.l2);
                 learning_rate = 0.0;
             }
             let seconds = started.elapsed().as_secs_f64();
