@@ -189,7 +189,7 @@ pub fn with_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) ->
 
 /// One-row products (one example through a layer) at least this big are split between
 /// cores when more than one thread is allowed, on the spinning helpers of
-/// [`crate::spin`]: they are limited by how fast the weights stream from cache, and each
+/// `spin`: they are limited by how fast the weights stream from cache, and each
 /// core has its own. 64 Ki multiply-adds = 256 KiB of weights (784×512 and 512×256 are
 /// split; the article's 784×30 is not).
 pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 16;

@@ -10,7 +10,7 @@
 //! GLASSBOX_THREADS=8 cargo test --workspace
 //! ```
 //!
-//! The count sizes the spinning helper pool of [`crate::spin`], is the default
+//! The count sizes the spinning helper pool of `spin`, is the default
 //! `threads` of training ([`crate::TrainConfig`]) and the CLI's `--threads`, and tells
 //! the split trainer's barrier whether it may spin. It is read once per process.
 

@@ -93,7 +93,10 @@ pub struct TrainConfig {
     /// the best epoch's weights.
     pub early_stopping: Option<usize>,
     /// Threads for large matrix products and for sharing out big mini-batch steps by
-    /// bands of neurons (1 = the calling thread only).
+    /// bands of neurons (1 = the calling thread only; at most
+    /// [`crate::threads::MAX_THREADS`]). Any count gives the same weights to float
+    /// rounding; more threads than cores ([`crate::threads::available`]) is slower, as
+    /// they take turns on the cores, so the CLI reduces `--threads` to the cores.
     pub threads: usize,
 }
 
@@ -164,8 +167,12 @@ impl TrainConfig {
                 "early-stopping patience must be at least 1 epoch".into(),
             ));
         }
-        if self.threads == 0 {
-            return Err(Error::Config("threads must be at least 1".into()));
+        if self.threads == 0 || self.threads > crate::threads::MAX_THREADS {
+            return Err(Error::Config(format!(
+                "threads must be from 1 to {} (got {})",
+                crate::threads::MAX_THREADS,
+                self.threads
+            )));
         }
         Ok(())
     }
