@@ -166,7 +166,8 @@ pub struct TrainArgs {
     pub schedule: Schedule,
     /// Threads for large matrix products and for sharing a training step's neurons
     /// between cores (default: one per physical core; a second hardware thread on a
-    /// core adds no arithmetic).
+    /// core adds no arithmetic). More than the cores is reduced to the cores, with a
+    /// note; the environment variable GLASSBOX_THREADS sets the core count.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Where to save the trained model.
@@ -301,6 +302,8 @@ pub struct TrainPlan {
     pub test_split: Option<f64>,
     /// Whether `--test-split` was typed.
     pub test_split_given: bool,
+    /// Why `--threads` was reduced, when it was.
+    pub threads_note: Option<String>,
 }
 
 /// Parses `--layers`: `128,64`, or `none`/empty for no hidden layer.
@@ -365,9 +368,33 @@ fn optimizer(name: &str, lr: Option<f32>, momentum: f32) -> Result<Optimizer> {
     })
 }
 
-/// The number of threads when `--threads` is not given: one per physical core.
+/// The number of threads when `--threads` is not given: one per physical core, or
+/// `GLASSBOX_THREADS` (see [`glassbox::threads`]).
 pub fn default_threads() -> usize {
-    glassbox::tensor::physical_cores()
+    glassbox::threads::available()
+}
+
+/// `--threads`, checked: 0 is refused; more than the cores glassbox counts is reduced to
+/// that count, with a note to show (threads waiting for each other by spinning on
+/// shared cores made a training step 3× slower).
+pub fn resolve_threads(requested: Option<usize>) -> Result<(usize, Option<String>)> {
+    let cores = default_threads();
+    match requested {
+        None => Ok((cores, None)),
+        Some(0) => Err(usage("--threads 0: at least one thread is needed")),
+        Some(n) if n > cores => Ok((
+            cores,
+            Some(format!(
+                "--threads {n}: this machine has {cores} core{} for glassbox, so {cores} \
+                 thread{} will be used (more would wait for each other; set {}={n} to \
+                 insist)",
+                if cores == 1 { "" } else { "s" },
+                if cores == 1 { "" } else { "s" },
+                glassbox::threads::ENV_VAR,
+            )),
+        )),
+        Some(n) => Ok((n, None)),
+    }
 }
 
 /// Checks a fraction flag: in [0, 1).
@@ -401,9 +428,7 @@ impl TryFrom<&TrainArgs> for TrainPlan {
                 "--batch-size 0: a batch needs at least one example (1 = one update per example)",
             ));
         }
-        if args.threads == Some(0) {
-            return Err(usage("--threads 0: at least one thread is needed"));
-        }
+        let (threads, threads_note) = resolve_threads(args.threads)?;
         if args.activation == Activation::Softmax {
             return Err(usage(
                 "--activation softmax: softmax is only for the output layer (use --output softmax)",
@@ -445,7 +470,7 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             schedule: args.schedule,
             validation,
             early_stopping: args.early_stopping,
-            threads: args.threads.unwrap_or_else(default_threads),
+            threads,
         };
         // The library's own checks (momentum range, dropout, patience …), reported as
         // usage errors with its message.
@@ -465,6 +490,7 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             config,
             test_split,
             test_split_given: args.test_split.is_some(),
+            threads_note,
         })
     }
 }

@@ -56,6 +56,9 @@ fn main() -> ExitCode {
 
 /// Runs one subcommand.
 fn run(cli: args::Cli) -> anyhow::Result<()> {
+    // A thread count in the environment that is not a number is a usage error, not
+    // silently ignored.
+    glassbox::threads::from_env().map_err(error::usage)?;
     match cli.command {
         args::Command::Train(a) => commands::train::run(&a),
         args::Command::Evaluate(a) => commands::evaluate::run(&a),

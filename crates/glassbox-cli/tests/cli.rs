@@ -637,6 +637,7 @@ fn impossible_hyper_parameters_are_usage_errors() {
         (&["--layers", "32,0"][..], "--layers"),
         (&["--dropout", "1.5"][..], "dropout"),
         (&["--test-split", "2"][..], "--test-split"),
+        (&["--threads", "0"][..], "--threads"),
     ] {
         let mut full = vec!["train"];
         full.extend_from_slice(args);
@@ -644,6 +645,43 @@ fn impossible_hyper_parameters_are_usage_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     assert!(!d.join("model.safetensors").exists());
+}
+
+#[test]
+fn more_threads_than_cores_are_reduced_with_a_note() {
+    let dir = tempdir();
+    let d = dir.path();
+    let cores = glassbox::threads::available();
+    // Four times the cores, and an absurd count: both reduced to the cores.
+    for asked in [(cores * 4).to_string(), "100000".to_string()] {
+        let output = glassbox(
+            d,
+            &["train", "--epochs", "1", "--threads", &asked, "--quiet"],
+        );
+        assert!(output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("note: --threads {asked}"))
+                && stderr.contains("GLASSBOX_THREADS"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_thread_count_in_the_environment_that_is_not_a_number_is_refused() {
+    let dir = tempdir();
+    for value in ["many", "0", "100000"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+            .args(["train", "--epochs", "1"])
+            .env("GLASSBOX_THREADS", value)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "GLASSBOX_THREADS={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with("error: GLASSBOX_THREADS="), "{stderr}");
+    }
 }
 
 #[test]

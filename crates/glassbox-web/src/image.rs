@@ -133,7 +133,7 @@ pub fn train(request: &TrainRequest) -> Result<ImageModel, String> {
         epochs: request.epochs,
         batch_size: 32,
         seed: request.seed,
-        threads: glassbox::tensor::physical_cores(),
+        threads: glassbox::threads::available(),
         ..TrainConfig::default()
     };
     Trainer::new(config)

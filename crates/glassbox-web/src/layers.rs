@@ -23,9 +23,9 @@ pub struct LayerView<'a> {
 /// The parameters of `layer`.
 pub fn view(layer: &Dense) -> LayerView<'_> {
     LayerView {
-        weights: layer.weights.as_slice(),
-        biases: &layer.biases,
-        activation: layer.activation,
+        weights: layer.weights().as_slice(),
+        biases: layer.biases(),
+        activation: layer.activation(),
         inputs: layer.inputs(),
         outputs: layer.outputs(),
     }

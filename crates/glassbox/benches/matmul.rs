@@ -147,7 +147,7 @@ fn fma_peak_one_thread() -> Option<f64> {
 
 /// Prints the measured peak for one thread and for one thread on each core at once.
 fn print_peak() {
-    let cores = glassbox::tensor::physical_cores();
+    let cores = glassbox::threads::available();
     let Some(one) = fma_peak_one_thread() else {
         eprintln!("fp32 FMA peak: not measured (no AVX-512 on this CPU)");
         return;

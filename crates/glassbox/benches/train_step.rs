@@ -55,18 +55,12 @@ fn step(
         scale,
     );
     net.backward(x, ws);
-    state.step(
-        optimizer,
-        net.layers_mut(),
-        &ws.grads,
-        optimizer.learning_rate(),
-        0.0,
-    );
+    state.step(optimizer, net, &ws.grads, optimizer.learning_rate(), 0.0);
 }
 
 fn bench(c: &mut Criterion) {
     let mut rng = Rng::new(1);
-    let threads = glassbox::tensor::physical_cores();
+    let threads = glassbox::threads::available();
 
     let mut group = c.benchmark_group("train_step");
     {

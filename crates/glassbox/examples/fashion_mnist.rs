@@ -36,7 +36,7 @@ fn main() -> glassbox::Result<()> {
         .dense(256, Activation::Relu)
         .dense(10, Activation::Softmax)
         .build(Init::He, 1)?;
-    let threads = glassbox::tensor::physical_cores();
+    let threads = glassbox::threads::available();
     let config = TrainConfig {
         loss: Loss::CrossEntropy,
         optimizer: Adam::default().into(),

@@ -21,7 +21,7 @@ fn median(values: &mut [f64]) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = None;
     let mut dir = idx::FASHION_MNIST_DIR.to_string();
-    let mut threads = glassbox::tensor::physical_cores();
+    let mut threads = glassbox::threads::available();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;

@@ -176,20 +176,20 @@ pub fn explain(
                     .collect()
             };
             let new_weights = (0..layer.outputs())
-                .map(|j| step(layer.weights.row(j), grads.weights.row(j)))
+                .map(|j| step(layer.weights().row(j), grads.weights.row(j)))
                 .collect();
             LayerTrace {
-                activation: layer.activation,
+                activation: layer.activation(),
                 input: layer_input,
-                weights: rows(&layer.weights),
-                biases: layer.biases.clone(),
+                weights: rows(layer.weights()),
+                biases: layer.biases().to_vec(),
                 weighted_sums: ws.weighted_sums[l].as_slice().to_vec(),
                 activations: ws.activations[l].as_slice().to_vec(),
                 delta: ws.deltas[l].as_slice().to_vec(),
                 grad_weights: rows(&grads.weights),
                 grad_biases: grads.biases.clone(),
                 new_weights,
-                new_biases: step(&layer.biases, &grads.biases),
+                new_biases: step(layer.biases(), &grads.biases),
             }
         })
         .collect();

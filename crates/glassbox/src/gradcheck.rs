@@ -265,15 +265,17 @@ fn central_difference(
     ws: &mut Workspace,
 ) -> Result<f64> {
     let set = |net: &mut Network, value: f32| {
-        let dense = &mut net.layers_mut()[layer];
+        let (weights, biases) = net
+            .parameters_mut(layer)
+            .expect("the layer index was checked");
         match kind {
-            ParameterKind::Weight => dense.weights.as_mut_slice()[index] = value,
-            ParameterKind::Bias => dense.biases[index] = value,
+            ParameterKind::Weight => weights[index] = value,
+            ParameterKind::Bias => biases[index] = value,
         }
     };
     let original = match kind {
-        ParameterKind::Weight => probe.layers()[layer].weights.as_slice()[index],
-        ParameterKind::Bias => probe.layers()[layer].biases[index],
+        ParameterKind::Weight => probe.layers()[layer].weights().as_slice()[index],
+        ParameterKind::Bias => probe.layers()[layer].biases()[index],
     };
     let (plus, minus) = (original + epsilon, original - epsilon);
     set(probe, plus);

@@ -122,7 +122,7 @@ impl Architecture {
                 .iter()
                 .map(|l| LayerSpec {
                     units: l.outputs(),
-                    activation: l.activation,
+                    activation: l.activation(),
                 })
                 .collect(),
             info: info.clone(),
@@ -184,14 +184,14 @@ fn to_bytes(path: &Path, network: &Network, info: &ModelInfo) -> Result<Vec<u8>>
     // (name, shape, little-endian bytes) of every tensor; the views borrow the bytes.
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (l, layer) in network.layers().iter().enumerate() {
-        let weights = layer.weights.as_slice();
+        let weights = layer.weights().as_slice();
         for (name, values, shape) in [
             (
                 weight_name(l),
                 weights,
                 vec![layer.outputs(), layer.inputs()],
             ),
-            (bias_name(l), &layer.biases[..], vec![layer.outputs()]),
+            (bias_name(l), layer.biases(), vec![layer.outputs()]),
         ] {
             if let Some(i) = values.iter().position(|v| !v.is_finite()) {
                 return Err(Error::format(
@@ -351,8 +351,10 @@ pub fn load_weights_into(path: impl AsRef<Path>, network: &mut Network) -> Resul
         .collect();
     let parameters = read_parameters(path, &tensors, &shapes)?;
     for (layer, (weights, biases)) in network.layers_mut().iter_mut().zip(parameters) {
-        layer.weights = weights;
-        layer.biases = biases;
+        // `read_parameters` checked every shape against `shapes`, taken from the layers.
+        let (w, b) = layer.parameters_mut();
+        w.copy_from_slice(weights.as_slice());
+        b.copy_from_slice(&biases);
     }
     Ok(info)
 }
@@ -773,7 +775,7 @@ mod tests {
         let mut net = network();
         save(&path, &net, &ModelInfo::default()).unwrap();
         let before = fs::read(&path).unwrap();
-        net.layers_mut()[1].biases[0] = f32::NAN;
+        net.parameters_mut(1).unwrap().1[0] = f32::NAN;
         let e = save(&path, &net, &ModelInfo::default()).unwrap_err();
         assert!(message(&e).contains("layers.1.bias"), "{e}");
         assert_eq!(fs::read(&path).unwrap(), before);
@@ -840,9 +842,9 @@ mod tests {
                     (
                         weight_name(l),
                         vec![layer.outputs(), layer.inputs()],
-                        le(layer.weights.as_slice()),
+                        le(layer.weights().as_slice()),
                     ),
-                    (bias_name(l), vec![layer.outputs()], le(&layer.biases)),
+                    (bias_name(l), vec![layer.outputs()], le(layer.biases())),
                 ]
             })
             .collect();

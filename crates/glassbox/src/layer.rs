@@ -25,13 +25,17 @@ use crate::{Error, Result};
 
 /// A dense layer: weights (`out × in`), biases (`out`) and an activation.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// The fields are private so that the shapes always agree (`biases.len()` = the rows of
+/// `weights`): the parameters can be changed in place through
+/// [`Dense::parameters_mut`], never resized.
 pub struct Dense {
     /// W, one row per neuron: `weights[j][i]` is the weight from input i to neuron j.
-    pub weights: Tensor,
+    weights: Tensor,
     /// b, one per neuron.
-    pub biases: Vec<f32>,
+    biases: Vec<f32>,
     /// f, applied to each neuron's weighted sum.
-    pub activation: Activation,
+    activation: Activation,
 }
 
 /// The gradients of the loss with respect to one layer's parameters.
@@ -89,6 +93,26 @@ impl Dense {
             biases,
             activation,
         })
+    }
+
+    /// W, `out × in`: row j holds neuron j's weights.
+    pub fn weights(&self) -> &Tensor {
+        &self.weights
+    }
+
+    /// b, one per neuron.
+    pub fn biases(&self) -> &[f32] {
+        &self.biases
+    }
+
+    /// f, applied to each neuron's weighted sum.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The weights (row-major `out × in`) and the biases, to change in place.
+    pub fn parameters_mut(&mut self) -> (&mut [f32], &mut [f32]) {
+        (self.weights.as_mut_slice(), &mut self.biases)
     }
 
     /// Inputs per neuron.

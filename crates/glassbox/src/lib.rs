@@ -92,7 +92,8 @@
 //! | module | what |
 //! |---|---|
 //! | [`tensor`] | the matrix type and the one place that multiplies matrices |
-//! | [`spin`] | helper threads that wait by spinning: one image split between cores |
+//! | [`threads`] | how many threads: the physical cores, or `GLASSBOX_THREADS` |
+//! | `spin`, `sync` | helper threads and a barrier that wait by spinning (model-checked with loom) |
 //! | [`activation`] | f and f′ for step, identity, sigmoid, tanh, ReLU, leaky ReLU, softmax |
 //! | [`layer`], [`network`] | forward pass and back-propagation |
 //! | [`loss`], [`init`], [`optim`] | losses, initial weights, optimisers and schedules |
@@ -101,7 +102,8 @@
 //! | [`io`] | model files (safetensors) |
 //! | [`explain()`], [`gradcheck`] | one step in numbers; finite-difference checks |
 //!
-//! The library never prints, reads environment variables or exits: it returns values
+//! The library never prints or exits, and reads one environment variable
+//! (`GLASSBOX_THREADS`, see [`threads`]): it returns values
 //! and typed [`Error`]s, and reports progress through [`train::Observer`].
 
 pub mod activation;
@@ -117,8 +119,10 @@ pub mod metrics;
 pub mod network;
 pub mod optim;
 pub mod rng;
-pub mod spin;
+pub(crate) mod spin;
+pub(crate) mod sync;
 pub mod tensor;
+pub mod threads;
 pub mod train;
 
 pub use activation::Activation;

@@ -40,8 +40,13 @@ pub const PREDICT_CHUNK_ROWS: usize = 256;
 
 /// A multilayer perceptron: an input width and dense layers from the input side.
 #[derive(Debug, Clone, PartialEq)]
+///
+/// The layers are private so that their shapes always chain (each layer takes as many
+/// inputs as the one below has neurons) and every shape is derived from them, never
+/// cached: the threaded code relies on it. Weights change in place through
+/// [`Network::parameters_mut`].
 pub struct Network {
-    inputs: usize,
+    /// At least one layer.
     layers: Vec<Dense>,
     parallelism: Parallelism,
 }
@@ -90,19 +95,12 @@ impl NetworkBuilder {
                 )));
             }
             let mut layer = Dense::new(inputs, neurons, activation);
-            init.fill(
-                layer.weights.as_mut_slice(),
-                &mut layer.biases,
-                inputs,
-                neurons,
-                activation,
-                &mut rng,
-            );
+            let (weights, biases) = layer.parameters_mut();
+            init.fill(weights, biases, inputs, neurons, activation, &mut rng);
             layers.push(layer);
             inputs = neurons;
         }
         Ok(Network {
-            inputs: self.inputs,
             layers,
             parallelism: Parallelism::Sequential,
         })
@@ -126,8 +124,7 @@ impl Network {
         let first = layers
             .first()
             .ok_or_else(|| Error::Config("the network needs at least one layer".into()))?;
-        let inputs = first.inputs();
-        let mut width = inputs;
+        let mut width = first.inputs();
         for (index, layer) in layers.iter().enumerate() {
             if layer.inputs() != width {
                 return Err(Error::Shape(format!(
@@ -136,7 +133,7 @@ impl Network {
                     layer.inputs()
                 )));
             }
-            if layer.activation == Activation::Softmax && index + 1 != layers.len() {
+            if layer.activation() == Activation::Softmax && index + 1 != layers.len() {
                 return Err(Error::Config(
                     "softmax can only be the output layer's activation".into(),
                 ));
@@ -144,7 +141,6 @@ impl Network {
             width = layer.outputs();
         }
         Ok(Network {
-            inputs,
             layers,
             parallelism: Parallelism::Sequential,
         })
@@ -152,7 +148,7 @@ impl Network {
 
     /// Features per example.
     pub fn inputs(&self) -> usize {
-        self.inputs
+        self.layers[0].inputs()
     }
 
     /// Output neurons (one per class for a classifier).
@@ -165,14 +161,21 @@ impl Network {
         &self.layers
     }
 
-    /// The layers, to change their weights.
-    pub fn layers_mut(&mut self) -> &mut [Dense] {
+    /// Layer `layer`'s weights (row-major `out × in`) and biases, to change in place;
+    /// `None` when there is no such layer.
+    pub fn parameters_mut(&mut self, layer: usize) -> Option<(&mut [f32], &mut [f32])> {
+        self.layers.get_mut(layer).map(Dense::parameters_mut)
+    }
+
+    /// The layers, for the trainer: it may change their parameters or put back a copy
+    /// of the same network's layers, never change a shape.
+    pub(crate) fn layers_mut(&mut self) -> &mut [Dense] {
         &mut self.layers
     }
 
     /// Every layer's width from the input: `[inputs, hidden…, outputs]`.
     pub fn sizes(&self) -> Vec<usize> {
-        std::iter::once(self.inputs)
+        std::iter::once(self.inputs())
             .chain(self.layers.iter().map(Dense::outputs))
             .collect()
     }
@@ -186,7 +189,7 @@ impl Network {
     pub fn output_activation(&self) -> Activation {
         self.layers
             .last()
-            .map_or(Activation::Identity, |l| l.activation)
+            .map_or(Activation::Identity, |l| l.activation())
     }
 
     /// Lets large matrix products use up to `threads` threads (1 = the calling thread
@@ -212,7 +215,7 @@ impl Network {
         match self
             .layers
             .iter()
-            .position(|l| l.activation == Activation::Step)
+            .position(|l| l.activation() == Activation::Step)
         {
             Some(layer) => Err(Error::StepNotTrainable { layer }),
             None => Ok(()),
@@ -230,12 +233,12 @@ impl Network {
         let rows = self.check_rows(inputs)?;
         let mut out = Tensor::zeros(rows, self.outputs());
         let (in_step, out_step) = (
-            PREDICT_CHUNK_ROWS * self.inputs,
+            PREDICT_CHUNK_ROWS * self.inputs(),
             PREDICT_CHUNK_ROWS * self.outputs(),
         );
         // Runs one chunk of rows through every layer with `par` in the products.
         let run = |(ws, batch): &mut (Workspace, Tensor), chunk: &[f32], out: &mut [f32], par| {
-            batch.resize(chunk.len() / self.inputs, self.inputs);
+            batch.resize(chunk.len() / self.inputs(), self.inputs());
             batch.as_mut_slice().copy_from_slice(chunk);
             self.forward_with(batch, ws, None, par);
             out.copy_from_slice(ws.output().as_slice());
@@ -296,13 +299,13 @@ impl Network {
     }
 
     fn check_rows(&self, inputs: &[f32]) -> Result<usize> {
-        if self.inputs == 0 || !inputs.len().is_multiple_of(self.inputs) {
+        if self.inputs() == 0 || !inputs.len().is_multiple_of(self.inputs()) {
             return Err(Error::InputWidth {
-                expected: self.inputs,
+                expected: self.inputs(),
                 found: inputs.len(),
             });
         }
-        Ok(inputs.len() / self.inputs)
+        Ok(inputs.len() / self.inputs())
     }
 
     /// Runs `input` (`batch × inputs`) forward, keeping every layer's z and a in `ws`.
@@ -330,7 +333,7 @@ impl Network {
         parallelism: Parallelism,
     ) {
         ws.set_batch(self, input.rows());
-        assert_eq!(input.cols(), self.inputs, "input width");
+        assert_eq!(input.cols(), self.inputs(), "input width");
         let last = self.layers.len() - 1;
         let (rate, mut rng) = match dropout {
             Some((rate, rng)) if rate > 0.0 && last > 0 => (rate, Some(rng)),
@@ -426,7 +429,7 @@ impl Network {
         ws.set_batch(self, 1);
         assert_eq!(
             (input.rows(), input.cols()),
-            (1, self.inputs),
+            (1, self.inputs()),
             "one example"
         );
         let parallelism = self.parallelism;
@@ -439,7 +442,7 @@ impl Network {
             input.as_slice(),
             ws.weighted_sums[0].as_mut_slice(),
         );
-        first.activation.forward(
+        first.activation().forward(
             ws.weighted_sums[0].as_slice(),
             ws.activations[0].as_mut_slice(),
             first.outputs(),
@@ -644,7 +647,7 @@ impl Workspace {
                 *g *= m;
             }
         }
-        layer.activation.backward(
+        layer.activation().backward(
             self.weighted_sums[l].as_slice(),
             self.activations[l].as_slice(),
             self.deltas[l].as_mut_slice(),

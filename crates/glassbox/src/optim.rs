@@ -22,6 +22,7 @@
 //! FANN trains with by default.
 
 use crate::layer::{Dense, DenseGrads};
+use crate::network::Network;
 use serde::{Deserialize, Serialize};
 
 /// Plain stochastic gradient descent: w ← w − η·g.
@@ -224,7 +225,7 @@ impl OptimizerState {
             threads: 1,
             slots: layers
                 .iter()
-                .map(|l| [slot(l.weights.as_slice().len()), slot(l.biases.len())])
+                .map(|l| [slot(l.weights().as_slice().len()), slot(l.biases().len())])
                 .collect(),
         }
     }
@@ -245,23 +246,24 @@ impl OptimizerState {
     pub fn step(
         &mut self,
         optimizer: &Optimizer,
-        layers: &mut [Dense],
+        network: &mut Network,
         grads: &[DenseGrads],
         learning_rate: f32,
         l2: f32,
     ) {
         self.step += 1;
         let t = self.step as i32;
-        for ((layer, grad), slots) in layers.iter_mut().zip(grads).zip(&mut self.slots) {
+        for ((layer, grad), slots) in network
+            .layers_mut()
+            .iter_mut()
+            .zip(grads)
+            .zip(&mut self.slots)
+        {
             let [ws, bs] = slots;
+            let (weights, biases) = layer.parameters_mut();
             let groups = [
-                (
-                    layer.weights.as_mut_slice(),
-                    grad.weights.as_slice(),
-                    ws,
-                    l2,
-                ),
-                (&mut layer.biases[..], &grad.biases[..], bs, 0.0),
+                (weights, grad.weights.as_slice(), ws, l2),
+                (biases, &grad.biases[..], bs, 0.0),
             ];
             for (params, grads, slot, decay) in groups {
                 let threads = if params.len() >= PARALLEL_MIN_PARAMS {
@@ -581,7 +583,7 @@ mod tests {
     use crate::activation::Activation;
     use crate::tensor::Tensor;
 
-    fn one_weight(w: f32) -> (Vec<Dense>, Vec<DenseGrads>) {
+    fn one_weight(w: f32) -> (Network, Vec<DenseGrads>) {
         let layer = Dense::from_parts(
             Tensor::from_vec(1, 1, vec![w]).unwrap(),
             vec![0.0],
@@ -589,7 +591,7 @@ mod tests {
         )
         .unwrap();
         let grads = vec![DenseGrads::zeros_like(&layer)];
-        (vec![layer], grads)
+        (Network::from_layers(vec![layer]).unwrap(), grads)
     }
 
     #[test]
@@ -598,9 +600,9 @@ mod tests {
         let opt = Optimizer::Adam(Adam::default());
         let (mut layers, mut grads) = one_weight(1.0);
         grads[0].weights.as_mut_slice()[0] = 0.3;
-        let mut state = OptimizerState::new(&opt, &layers);
+        let mut state = OptimizerState::new(&opt, layers.layers());
         state.step(&opt, &mut layers, &grads, 1e-3, 0.0);
-        assert!((layers[0].weights.as_slice()[0] - (1.0 - 1e-3)).abs() < 1e-6);
+        assert!((layers.layers()[0].weights().as_slice()[0] - (1.0 - 1e-3)).abs() < 1e-6);
     }
 
     #[test]
@@ -611,24 +613,24 @@ mod tests {
         });
         let (mut layers, mut grads) = one_weight(0.0);
         grads[0].weights.as_mut_slice()[0] = 1.0;
-        let mut state = OptimizerState::new(&opt, &layers);
+        let mut state = OptimizerState::new(&opt, layers.layers());
         state.step(&opt, &mut layers, &grads, 0.1, 0.0); // v = 1,   w = −0.1
         state.step(&opt, &mut layers, &grads, 0.1, 0.0); // v = 1.5, w = −0.25
-        assert!((layers[0].weights.as_slice()[0] + 0.25).abs() < 1e-6);
+        assert!((layers.layers()[0].weights().as_slice()[0] + 0.25).abs() < 1e-6);
     }
 
     #[test]
     fn rprop_grows_steps_while_the_sign_holds_and_skips_after_a_flip() {
         let opt = Optimizer::Rprop(Rprop::default());
         let (mut layers, mut grads) = one_weight(0.0);
-        let mut state = OptimizerState::new(&opt, &layers);
+        let mut state = OptimizerState::new(&opt, layers.layers());
         grads[0].weights.as_mut_slice()[0] = 2.0;
         state.step(&opt, &mut layers, &grads, 0.0, 0.0); // −0.1
         state.step(&opt, &mut layers, &grads, 0.0, 0.0); // −0.12
-        assert!((layers[0].weights.as_slice()[0] + 0.22).abs() < 1e-6);
+        assert!((layers.layers()[0].weights().as_slice()[0] + 0.22).abs() < 1e-6);
         grads[0].weights.as_mut_slice()[0] = -1.0;
         state.step(&opt, &mut layers, &grads, 0.0, 0.0); // sign flip: no move
-        assert!((layers[0].weights.as_slice()[0] + 0.22).abs() < 1e-6);
+        assert!((layers.layers()[0].weights().as_slice()[0] + 0.22).abs() < 1e-6);
     }
 
     #[test]

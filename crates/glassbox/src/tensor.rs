@@ -187,45 +187,9 @@ pub fn with_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) ->
     Ok(pool.install(work))
 }
 
-/// How many threads to use by default: one per physical core. A second hardware thread
-/// on a core shares its FMA units, so it adds nothing to dense arithmetic and costs
-/// hand-offs. Reads the CPU topology from `/sys` on Linux (how many logical CPUs share a
-/// core) and scales the CPUs this process may use by it; elsewhere, or when `/sys`
-/// cannot be read, every logical CPU counts.
-pub fn physical_cores() -> usize {
-    let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (logical / threads_per_core().unwrap_or(1).max(1)).max(1)
-}
-
-/// Logical CPUs per physical core on this machine, from Linux's `/sys` topology files.
-fn threads_per_core() -> Option<usize> {
-    let mut cores = std::collections::HashSet::new();
-    let mut cpus = 0;
-    for entry in std::fs::read_dir("/sys/devices/system/cpu").ok()? {
-        let path = entry.ok()?.path();
-        let is_cpu = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("cpu"))
-            .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-        if !is_cpu {
-            continue;
-        }
-        // Offline CPUs have no topology directory.
-        let Ok(siblings) = std::fs::read_to_string(path.join("topology/core_cpus_list"))
-            .or_else(|_| std::fs::read_to_string(path.join("topology/thread_siblings_list")))
-        else {
-            continue;
-        };
-        cpus += 1;
-        cores.insert(siblings.trim().to_owned());
-    }
-    (!cores.is_empty()).then(|| cpus / cores.len())
-}
-
 /// One-row products (one example through a layer) at least this big are split between
 /// cores when more than one thread is allowed, on the spinning helpers of
-/// [`crate::spin`]: they are limited by how fast the weights stream from cache, and each
+/// `spin`: they are limited by how fast the weights stream from cache, and each
 /// core has its own. 64 Ki multiply-adds = 256 KiB of weights (784×512 and 512×256 are
 /// split; the article's 784×30 is not).
 pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 16;
@@ -301,33 +265,19 @@ pub fn matmul(
     // Online learning (one example) and tiny layers: plain loops, no packing.
     if m == 1 && b_cs != 1 {
         // out (1×n) = a_row · op(b), op(b) = Bᵀ with B row-major n×k: n dot products.
+        #[cfg_attr(glassbox_loom, allow(unused_variables))]
         let threads = match parallelism {
-            Parallelism::Threads(t) if flops >= PARALLEL_MIN_ROW_FLOPS => {
-                t.min(n.div_ceil(16)).min(spin::capacity())
-            }
+            Parallelism::Threads(t) if flops >= PARALLEL_MIN_ROW_FLOPS => t,
             _ => 1,
         };
+        #[cfg(not(glassbox_loom))]
         if threads > 1 {
-            // Split the neurons between cores, in multiples of 16: each core streams its
-            // share of B from its own cache (one image through a 784×512 layer reads
-            // 1.6 MB). The spinning helpers take the work in well under a microsecond.
-            let per = n.div_ceil(threads).next_multiple_of(16);
-            let out_ptr = out.data.as_mut_ptr() as usize;
-            let share = |t: usize| {
-                let start = t * per;
-                if start >= n {
-                    return;
-                }
-                let len = per.min(n - start);
-                // SAFETY: shares are disjoint ranges of `out`, which is borrowed mutably
-                // for the whole call, and `spin::run` returns only when all are done.
-                let part = unsafe {
-                    std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(start), len)
-                };
-                let b = &b.data[start * b_cs..];
-                row_times_transposed(part, &a.data, a_cs, b, b_cs, k, read, scale);
-            };
-            if spin::run(threads, &share) {
+            let pool = spin::global();
+            let shares = threads.min(n.div_ceil(16)).min(pool.capacity());
+            let (a, b) = ((&a.data[..], a_cs), (&b.data[..], b_cs));
+            if shares > 1
+                && split_row_times_transposed(pool, shares, &mut out.data, a, b, k, read, scale)
+            {
                 return;
             }
         }
@@ -431,6 +381,40 @@ pub fn matmul(
             block(0);
         });
     }
+}
+
+/// [`row_times_transposed`] with the `n` outputs split between `shares` threads of
+/// `pool`, in multiples of 16: each core streams its share of B from its own cache (one
+/// image through a 784×512 layer reads 1.6 MB), and the spinning helpers take the work
+/// in well under a microsecond. `false` (and nothing done) when the pool is busy.
+#[allow(clippy::too_many_arguments)]
+fn split_row_times_transposed(
+    pool: &spin::Pool,
+    shares: usize,
+    out: &mut [f32],
+    (a, a_cs): (&[f32], usize),
+    (b, b_cs): (&[f32], usize),
+    k: usize,
+    read: bool,
+    scale: f32,
+) -> bool {
+    let n = out.len();
+    let per = n.div_ceil(shares).next_multiple_of(16);
+    let out_ptr = out.as_mut_ptr() as usize;
+    let share = |t: usize| {
+        let start = t * per;
+        if start >= n {
+            return;
+        }
+        let len = per.min(n - start);
+        // SAFETY: share t is `out[start..start + len]`, in bounds (start < n, len ≤
+        // n − start) and disjoint from every other share's range; `out` is borrowed
+        // mutably for this whole function, and `pool.run` returns (or unwinds) only
+        // after every share has finished.
+        let part = unsafe { std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(start), len) };
+        row_times_transposed(part, a, a_cs, &b[start * b_cs..], b_cs, k, read, scale);
+    };
+    pool.run(shares, &share)
 }
 
 /// `c ← a·b + beta·c` on strided buffers, on this thread, with the same kernels
@@ -925,14 +909,30 @@ mod tests {
     }
 
     #[test]
-    fn physical_cores_is_at_least_one_and_at_most_the_logical_cpus() {
-        let logical = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let cores = physical_cores();
-        assert!((1..=logical).contains(&cores), "{cores} of {logical}");
-        // On Linux the topology files exist, and the sibling lists partition the CPUs.
-        if cfg!(target_os = "linux") {
-            let per_core = threads_per_core().expect("/sys topology is readable");
-            assert!((1..=8).contains(&per_core), "{per_core} threads per core");
+    fn a_one_row_product_split_between_1_to_8_threads_equals_one_thread() {
+        let mut rng = crate::rng::Rng::new(3);
+        let (k, n) = (300, 200); // 200 outputs: shares of 32, 64, 80 … with a short last one
+        let a: Vec<f32> = (0..k).map(|_| rng.next_f32() - 0.5).collect();
+        let b: Vec<f32> = (0..n * k).map(|_| rng.next_f32() - 0.5).collect();
+        let mut expected = vec![0.25; n];
+        row_times_transposed(&mut expected, &a, 1, &b, k, k, true, 0.5);
+        for threads in [1, 2, 3, 4, 8] {
+            let pool = crate::spin::Pool::new(threads - 1);
+            for shares in 1..=threads {
+                let mut out = vec![0.25; n];
+                assert!(split_row_times_transposed(
+                    &pool,
+                    shares,
+                    &mut out,
+                    (&a, 1),
+                    (&b, k),
+                    k,
+                    true,
+                    0.5
+                ));
+                // Each output is the same dot product, whichever thread computes it.
+                assert_eq!(out, expected, "{shares} shares of a pool of {threads}");
+            }
         }
     }
 

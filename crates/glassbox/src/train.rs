@@ -93,7 +93,10 @@ pub struct TrainConfig {
     /// the best epoch's weights.
     pub early_stopping: Option<usize>,
     /// Threads for large matrix products and for sharing out big mini-batch steps by
-    /// bands of neurons (1 = the calling thread only).
+    /// bands of neurons (1 = the calling thread only; at most
+    /// [`crate::threads::MAX_THREADS`]). Any count gives the same weights to float
+    /// rounding; more threads than cores ([`crate::threads::available`]) is slower, as
+    /// they take turns on the cores, so the CLI reduces `--threads` to the cores.
     pub threads: usize,
 }
 
@@ -164,8 +167,12 @@ impl TrainConfig {
                 "early-stopping patience must be at least 1 epoch".into(),
             ));
         }
-        if self.threads == 0 {
-            return Err(Error::Config("threads must be at least 1".into()));
+        if self.threads == 0 || self.threads > crate::threads::MAX_THREADS {
+            return Err(Error::Config(format!(
+                "threads must be from 1 to {} (got {})",
+                crate::threads::MAX_THREADS,
+                self.threads
+            )));
         }
         Ok(())
     }
@@ -393,11 +400,10 @@ impl Trainer {
         // threads, interleaved: 0.93–1.18 s/epoch, against 1.03–1.43 when the batch was
         // cut into two halves that each went forward and back on one thread (and
         // 0.83–0.96 against JAX's 1.05–1.40 in `bench/run.sh`).
-        let split = split::split_threads(config.threads) > 1
+        let split = config.threads > 1
             && !config.optimizer.is_full_batch()
             && batch_size >= 2
-            && batch_size * network.parameter_count() / split::split_threads(config.threads)
-                >= split::SPLIT_MIN_WORK
+            && batch_size * network.parameter_count() / config.threads >= split::SPLIT_MIN_WORK
             && split::can_split(network);
         let mut split_buffers = if split {
             split::Buffers::new(network, train, batch_size, config.dropout > 0.0)
@@ -557,7 +563,7 @@ impl Trainer {
                     } else if !matches!(config.optimizer, Optimizer::Sgd(_)) {
                         state.step(
                             &config.optimizer,
-                            network.layers_mut(),
+                            network,
                             &ws.grads,
                             learning_rate,
                             config.l2,
@@ -574,13 +580,7 @@ impl Trainer {
                 network.apply_pending_step(&x, &ws, lr, config.l2);
             }
             if full_batch {
-                state.step(
-                    &config.optimizer,
-                    network.layers_mut(),
-                    &sum_grads,
-                    0.0,
-                    config.l2,
-                );
+                state.step(&config.optimizer, network, &sum_grads, 0.0, config.l2);
                 learning_rate = 0.0;
             }
             let seconds = started.elapsed().as_secs_f64();

@@ -64,7 +64,7 @@ fn train_with(
 fn bits(net: &Network) -> Vec<u32> {
     net.layers()
         .iter()
-        .flat_map(|l| l.weights.as_slice().iter().chain(&l.biases))
+        .flat_map(|l| l.weights().as_slice().iter().chain(l.biases()))
         .map(|v| v.to_bits())
         .collect()
 }
@@ -117,7 +117,7 @@ fn two_threads_split_the_neurons_and_agree_with_one() {
         .layers()
         .iter()
         .zip(two.layers())
-        .flat_map(|(a, b)| a.weights.as_slice().iter().zip(b.weights.as_slice()))
+        .flat_map(|(a, b)| a.weights().as_slice().iter().zip(b.weights().as_slice()))
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-4, "weights differ by up to {worst}");

@@ -73,7 +73,7 @@ fn batch(net: &Network, loss: Loss, output: Activation, seed: u64) -> (Vec<f32>,
             &mut ws,
         );
         let near_kink = net.layers().iter().enumerate().any(|(l, layer)| {
-            has_kink(layer.activation)
+            has_kink(layer.activation())
                 && ws.weighted_sums[l]
                     .as_slice()
                     .iter()

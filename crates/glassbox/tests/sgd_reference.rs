@@ -56,10 +56,10 @@ impl Reference {
             .iter()
             .map(|l| Layer {
                 w: (0..l.outputs())
-                    .map(|j| l.weights.row(j).iter().map(|&v| v as f64).collect())
+                    .map(|j| l.weights().row(j).iter().map(|&v| v as f64).collect())
                     .collect(),
-                b: l.biases.iter().map(|&v| v as f64).collect(),
-                f: match l.activation {
+                b: l.biases().iter().map(|&v| v as f64).collect(),
+                f: match l.activation() {
                     Activation::Sigmoid => Function::Sigmoid,
                     Activation::Tanh => Function::Tanh,
                     Activation::Relu => Function::Relu,

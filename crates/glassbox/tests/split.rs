@@ -55,8 +55,8 @@ fn largest_difference(a: &Network, b: &Network) -> f32 {
         .iter()
         .zip(b.layers())
         .flat_map(|(x, y)| {
-            let w = x.weights.as_slice().iter().zip(y.weights.as_slice());
-            w.chain(x.biases.iter().zip(&y.biases))
+            let w = x.weights().as_slice().iter().zip(y.weights().as_slice());
+            w.chain(x.biases().iter().zip(y.biases()))
         })
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max)

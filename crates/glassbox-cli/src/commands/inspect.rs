@@ -64,7 +64,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         plot::save(
             path,
             &Figure::Weights {
-                weights: first.weights.as_slice(),
+                weights: first.weights().as_slice(),
                 inputs: first.inputs(),
                 shape: info.image_shape,
             },
@@ -78,8 +78,8 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             (
                 i + 1,
                 layer,
-                Stats::of(layer.weights.as_slice()),
-                Stats::of(&layer.biases),
+                Stats::of(layer.weights().as_slice()),
+                Stats::of(layer.biases()),
             )
         })
         .collect();
@@ -96,7 +96,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
                 "layer": i,
                 "inputs": layer.inputs(),
                 "neurons": layer.outputs(),
-                "activation": layer.activation.to_string(),
+                "activation": layer.activation().to_string(),
                 "parameters": layer.parameter_count(),
                 "weights": w,
                 "biases": b,
@@ -142,7 +142,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
             i,
             layer.inputs(),
             layer.outputs(),
-            layer.activation.to_string(),
+            layer.activation().to_string(),
             layer.parameter_count(),
             w.min,
             w.max,

@@ -33,6 +33,9 @@ struct Parts {
 pub fn run(args: &TrainArgs) -> Result<()> {
     let started = Instant::now();
     let plan = TrainPlan::try_from(args)?;
+    if let Some(note) = &plan.threads_note {
+        eprintln!("note: {note}");
+    }
     check_output_path(&args.out, "--out")?;
     for (path, flag) in [(&args.plot, "--plot"), (&args.history, "--history")] {
         if let Some(path) = path {
@@ -370,7 +373,7 @@ fn build_network(
 pub fn architecture(network: &Network) -> String {
     let mut text = network.inputs().to_string();
     for layer in network.layers() {
-        text += &format!(" → {} ({})", layer.outputs(), layer.activation);
+        text += &format!(" → {} ({})", layer.outputs(), layer.activation());
     }
     text
 }
@@ -429,7 +432,7 @@ impl Report<'_> {
         json!({
             "data": self.parts.description,
             "architecture": self.network.sizes(),
-            "activations": self.network.layers().iter().map(|l| l.activation.to_string()).collect::<Vec<_>>(),
+            "activations": self.network.layers().iter().map(|l| l.activation().to_string()).collect::<Vec<_>>(),
             "parameters": self.network.parameter_count(),
             "loss": config.loss.name(),
             "optimizer": config.optimizer.name(),

@@ -44,23 +44,15 @@ use crate::layer::DenseGrads;
 use crate::network::Network;
 use crate::optim::{update_part, OptimizerState};
 use crate::rng::Rng;
+use crate::sync::SpinBarrier;
 use crate::tensor::{gemm_strided, Tensor};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Per thread and batch, at least this much work (batch rows × parameters ÷ threads)
 /// before a step is split between threads: 2 Mi multiply-adds, e.g. batch 128 of
 /// 784-512-256-10 (535 818 parameters), but not batch 32 of the 64-128-10 digits net.
 pub const SPLIT_MIN_WORK: usize = 1 << 21;
-
-/// How many threads share a step when `threads` are asked for: no more than the CPUs
-/// this process may run on. The threads wait for each other by spinning, so two of them
-/// on one CPU would spend its time waiting for each other (`--threads 4` on 2 CPUs took
-/// 3× as long as 2).
-pub(super) fn split_threads(threads: usize) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    threads.min(cpus)
-}
 
 /// Whether a network can be trained by neuron bands: every hidden activation must act
 /// on each neuron alone (softmax mixes a whole row).
@@ -68,7 +60,7 @@ pub(super) fn can_split(network: &Network) -> bool {
     let layers = network.layers();
     layers[..layers.len() - 1]
         .iter()
-        .all(|l| l.activation != Activation::Softmax)
+        .all(|l| l.activation() != Activation::Softmax)
 }
 
 /// The batch's buffers, allocated once for the largest batch and shared by the threads.
@@ -147,7 +139,7 @@ pub(super) fn run_epoch(
     // threads already exist, and their memory is reused from epoch to epoch (starting
     // a thread per epoch instead kept 6 MB more resident). Never more helpers than the
     // pool has threads, or a helper would wait for a thread that is spinning at a barrier.
-    let threads = split_threads(config.threads).min(rayon::current_num_threads());
+    let threads = config.threads.min(rayon::current_num_threads()).max(1);
     let steps = order.len().div_ceil(batch);
     let first_step = state.take_steps(steps as u32);
     // Each thread draws the dropout masks of its own neurons from a generator of its
@@ -166,15 +158,20 @@ pub(super) fn run_epoch(
         .iter_mut()
         .zip(state.buffers_mut())
         .zip(&mut buffers.grads)
-        .map(|((layer, [wf, ws, bf, bs]), grads)| LayerPtrs {
-            inputs: layer.inputs(),
-            outputs: layer.outputs(),
-            activation: layer.activation,
-            weights: Shared::of(layer.weights.as_mut_slice()),
-            biases: Shared::of(&mut layer.biases),
-            grad_weights: Shared::of(grads.weights.as_mut_slice()),
-            grad_biases: Shared::of(&mut grads.biases),
-            state: [wf, ws, bf, bs].map(|s| (!s.is_empty()).then(|| Shared::of(s))),
+        .map(|((layer, [wf, ws, bf, bs]), grads)| {
+            let (inputs, outputs, activation) =
+                (layer.inputs(), layer.outputs(), layer.activation());
+            let (weights, biases) = layer.parameters_mut();
+            LayerPtrs {
+                inputs,
+                outputs,
+                activation,
+                weights: Shared::of(weights),
+                biases: Shared::of(biases),
+                grad_weights: Shared::of(grads.weights.as_mut_slice()),
+                grad_biases: Shared::of(&mut grads.biases),
+                state: [wf, ws, bf, bs].map(|s| (!s.is_empty()).then(|| Shared::of(s))),
+            }
         })
         .collect();
     let ctx = Context {
@@ -229,30 +226,82 @@ pub(super) fn run_epoch(
     });
 }
 
-/// A buffer that several threads read and write in disjoint parts.
+/// A buffer that several threads read and write in disjoint parts: a pointer and the
+/// buffer's length. Every access checks its range against the length, so the bounds
+/// half of each `unsafe` block below is checked, and its argument is only about which
+/// thread touches which part when.
 #[derive(Clone, Copy)]
-struct Shared(*mut f32);
+struct Shared {
+    ptr: *mut f32,
+    len: usize,
+}
 
-// SAFETY: `Shared` is only a pointer; the module docs give the rule (own bands, ordered
-// by the barrier) under which the threads use it.
+// SAFETY: `Shared` is only a pointer and a length; the module docs give the rule (own
+// bands, ordered by the barrier) under which the threads use it.
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
     fn of(s: &mut [f32]) -> Self {
-        Shared(s.as_mut_ptr())
+        Shared {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
     }
 
-    fn at(self, offset: usize) -> *mut f32 {
-        self.0.wrapping_add(offset)
+    /// A pointer to the `rows × cols` matrix at `offset` with rows `rs` and columns `cs`
+    /// apart, after checking that all of it lies in the buffer.
+    ///
+    /// # Panics
+    /// When part of the matrix lies outside the buffer.
+    fn matrix(
+        self,
+        offset: usize,
+        (rows, rs): (usize, usize),
+        (cols, cs): (usize, usize),
+    ) -> *mut f32 {
+        if rows > 0 && cols > 0 {
+            let last = offset + (rows - 1) * rs + (cols - 1) * cs;
+            assert!(
+                last < self.len,
+                "matrix ends at {last}, buffer holds {}",
+                self.len
+            );
+        }
+        self.ptr.wrapping_add(offset)
     }
 
+    /// Elements `start..start + len`, to write.
+    ///
     /// # Safety
-    /// The elements must be in the buffer and, while the slice lives, touched by no
-    /// other thread.
+    /// While the slice lives, no other thread may access these elements.
+    ///
+    /// # Panics
+    /// When the range is outside the buffer.
     #[allow(clippy::mut_from_ref)]
     unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
-        std::slice::from_raw_parts_mut(self.0.add(start), len)
+        assert!(
+            start + len <= self.len,
+            "{start}+{len} outside {}",
+            self.len
+        );
+        std::slice::from_raw_parts_mut(self.ptr.add(start), len)
+    }
+
+    /// Elements `start..start + len`, to read.
+    ///
+    /// # Safety
+    /// While the slice lives, no thread may write these elements.
+    ///
+    /// # Panics
+    /// When the range is outside the buffer.
+    unsafe fn read<'a>(self, start: usize, len: usize) -> &'a [f32] {
+        assert!(
+            start + len <= self.len,
+            "{start}+{len} outside {}",
+            self.len
+        );
+        std::slice::from_raw_parts(self.ptr.add(start), len)
     }
 }
 
@@ -350,7 +399,7 @@ impl Context<'_> {
                     // the input was completed before the last wait; rows `cols` of W are
                     // written only by this thread, in its update at the end of a step.
                     unsafe {
-                        let bias = layer.biases.slice(cols.start, width);
+                        let bias = layer.biases.read(cols.start, width);
                         let z = self.z[l];
                         for i in 0..n_rows {
                             z.slice(i * outputs + cols.start, width)
@@ -358,10 +407,18 @@ impl Context<'_> {
                         }
                         gemm_strided(
                             (n_rows, inputs, width),
-                            (input.0, inputs, 1),
-                            (layer.weights.at(cols.start * inputs), 1, inputs),
+                            (input.matrix(0, (n_rows, inputs), (inputs, 1)), inputs, 1),
+                            (
+                                layer.weights.matrix(
+                                    cols.start * inputs,
+                                    (inputs, 1),
+                                    (width, inputs),
+                                ),
+                                1,
+                                inputs,
+                            ),
                             1.0,
-                            (z.at(cols.start), outputs),
+                            (z.matrix(cols.start, (n_rows, outputs), (width, 1)), outputs),
                         );
                         for i in 0..n_rows {
                             let at = i * outputs + cols.start;
@@ -390,20 +447,32 @@ impl Context<'_> {
                     let loss = unsafe {
                         let (start, len) = (mine.start * width, mine.len() * width);
                         let z = self.z[l].slice(start, len);
-                        let bias = layer.biases.slice(0, width);
+                        let bias = layer.biases.read(0, width);
                         for zr in z.chunks_exact_mut(width) {
                             zr.copy_from_slice(bias);
                         }
                         gemm_strided(
                             (mine.len(), inputs, width),
-                            (input.at(mine.start * inputs), inputs, 1),
-                            (layer.weights.0, 1, inputs),
+                            (
+                                input.matrix(
+                                    mine.start * inputs,
+                                    (mine.len(), inputs),
+                                    (inputs, 1),
+                                ),
+                                inputs,
+                                1,
+                            ),
+                            (
+                                layer.weights.matrix(0, (inputs, 1), (width, inputs)),
+                                1,
+                                inputs,
+                            ),
                             1.0,
                             (z.as_mut_ptr(), width),
                         );
                         let a = self.a[l].slice(start, len);
                         layer.activation.forward(z, a, width);
-                        let y = self.y.slice(start, len);
+                        let y = self.y.read(start, len);
                         let d = self.d[l].slice(start, len);
                         let loss = config.loss.sum(z, a, y, width);
                         config.loss.output_delta(
@@ -431,7 +500,7 @@ impl Context<'_> {
                 // SAFETY: the output layer's activations were completed before the last
                 // wait, and no thread writes them before the next step's first wait,
                 // which this thread reaches only after `report` returns.
-                let outputs = unsafe { self.a[last].slice(0, n_rows * width) };
+                let outputs = unsafe { self.a[last].read(0, n_rows * width) };
                 let go_on = report(StepOutcome {
                     batch: b,
                     rows,
@@ -457,15 +526,26 @@ impl Context<'_> {
                 unsafe {
                     gemm_strided(
                         (rows_w.len(), n_rows, inputs),
-                        (d.at(rows_w.start), 1, outputs),
-                        (input.0, inputs, 1),
+                        (
+                            d.matrix(rows_w.start, (rows_w.len(), 1), (n_rows, outputs)),
+                            1,
+                            outputs,
+                        ),
+                        (input.matrix(0, (n_rows, inputs), (inputs, 1)), inputs, 1),
                         0.0,
-                        (layer.grad_weights.at(rows_w.start * inputs), inputs),
+                        (
+                            layer.grad_weights.matrix(
+                                rows_w.start * inputs,
+                                (rows_w.len(), inputs),
+                                (inputs, 1),
+                            ),
+                            inputs,
+                        ),
                     );
                     let gb = layer.grad_biases.slice(rows_w.start, rows_w.len());
                     gb.fill(0.0);
                     for i in 0..n_rows {
-                        let dr = d.slice(i * outputs + rows_w.start, rows_w.len());
+                        let dr = d.read(i * outputs + rows_w.start, rows_w.len());
                         for (g, &v) in gb.iter_mut().zip(dr.iter()) {
                             *g += v;
                         }
@@ -481,24 +561,28 @@ impl Context<'_> {
                         let db = self.d[l - 1];
                         gemm_strided(
                             (n_rows, outputs, width),
-                            (d.0, outputs, 1),
-                            (layer.weights.at(cols.start), inputs, 1),
+                            (d.matrix(0, (n_rows, outputs), (outputs, 1)), outputs, 1),
+                            (
+                                layer
+                                    .weights
+                                    .matrix(cols.start, (outputs, inputs), (width, 1)),
+                                inputs,
+                                1,
+                            ),
                             0.0,
-                            (db.at(cols.start), inputs),
+                            (db.matrix(cols.start, (n_rows, inputs), (width, 1)), inputs),
                         );
                         for i in 0..n_rows {
                             let at = i * inputs + cols.start;
                             let g = db.slice(at, width);
                             if dropout {
-                                for (g, &m) in
-                                    g.iter_mut().zip(self.masks[l - 1].slice(at, width).iter())
-                                {
+                                for (g, &m) in g.iter_mut().zip(self.masks[l - 1].read(at, width)) {
                                     *g *= m;
                                 }
                             }
                             below.activation.backward(
-                                self.z[l - 1].slice(at, width),
-                                self.a[l - 1].slice(at, width),
+                                self.z[l - 1].read(at, width),
+                                self.a[l - 1].read(at, width),
                                 g,
                                 width,
                             );
@@ -519,7 +603,7 @@ impl Context<'_> {
                     update_part(
                         &config.optimizer,
                         layer.weights.slice(start, len),
-                        layer.grad_weights.slice(start, len),
+                        layer.grad_weights.read(start, len),
                         part(wf, start, len),
                         part(ws, start, len),
                         lr,
@@ -530,7 +614,7 @@ impl Context<'_> {
                     update_part(
                         &config.optimizer,
                         layer.biases.slice(start, len),
-                        layer.grad_biases.slice(start, len),
+                        layer.grad_biases.read(start, len),
                         part(bf, start, len),
                         part(bs, start, len),
                         lr,
@@ -553,59 +637,13 @@ impl Context<'_> {
     }
 }
 
-/// A barrier for a fixed number of threads that waits by spinning, then by yielding
-/// the CPU: a step of a 784-512-256-10 network waits six times in about 2 ms, and
-/// waking a sleeping thread takes tens of microseconds.
-struct SpinBarrier {
-    threads: usize,
-    arrived: AtomicUsize,
-    generation: AtomicUsize,
-    /// A thread panicked: the others would wait forever, so they panic too.
-    poisoned: AtomicBool,
-}
-
-impl SpinBarrier {
-    fn new(threads: usize) -> Self {
-        SpinBarrier {
-            threads,
-            arrived: AtomicUsize::new(0),
-            generation: AtomicUsize::new(0),
-            poisoned: AtomicBool::new(false),
-        }
-    }
-
-    /// Returns when all threads have called `wait`; everything each wrote before its
-    /// call is then visible to all.
-    fn wait(&self) {
-        let generation = self.generation.load(Ordering::Acquire);
-        if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
-            self.arrived.store(0, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
-            return;
-        }
-        let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == generation {
-            assert!(
-                !self.poisoned.load(Ordering::Relaxed),
-                "another training thread panicked"
-            );
-            spins += 1;
-            if spins < 1 << 12 {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
-        }
-    }
-}
-
 /// Poisons the barrier when its thread unwinds, so the others do not wait forever.
 struct PoisonOnUnwind<'a>(&'a SpinBarrier);
 
 impl Drop for PoisonOnUnwind<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            self.0.poisoned.store(true, Ordering::Relaxed);
+            self.0.poison();
         }
     }
 }
