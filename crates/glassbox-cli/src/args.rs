@@ -185,6 +185,10 @@ pub struct TrainArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Serve a live dashboard of this run on 127.0.0.1:PORT (0: any free port; the
+    /// first line printed names the URL). It stays up after training until Ctrl-C.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "8322")]
+    pub dashboard: Option<u16>,
 }
 
 /// `glassbox evaluate`.

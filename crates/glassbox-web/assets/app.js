@@ -1009,6 +1009,152 @@ VIEW_HOOKS.image = () => { if (!imageModel) imageTrain(); };
 // For measurements (tests/browser/measure.js): classify the drawing as it stands.
 window.glassbox.predictDrawing = () => predict(drawnPixels());
 
+
+// ---------------------------------------------------------------------------------
+// The dashboard of a command-line run (glassbox train … --dashboard PORT).
+
+const SERIES = { train: '#0877bd', validation: '#3a9a3a', test: '#111', running: 'rgba(8,119,189,0.35)' };
+
+// Draws lines on `canvas`: series = [{ points: [[x, y]…], colour, width }].
+function drawLines(canvas, series, format = (v) => v.toPrecision(3)) {
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const all = series.flatMap((s) => s.points).filter(([x, y]) => isFinite(x) && isFinite(y));
+  if (all.length === 0) return;
+  const [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+  let [y0, y1] = [Math.min(0, ...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  if (y1 === y0) y1 = y0 + 1;
+  const left = 50, bottom = 18;
+  const X = (x) => left + ((x - x0) / Math.max(1e-9, x1 - x0)) * (canvas.width - left - 10);
+  const Y = (y) => canvas.height - bottom - ((y - y0) / (y1 - y0)) * (canvas.height - bottom - 8);
+  ctx.fillStyle = '#666';
+  ctx.font = '10px sans-serif';
+  ctx.fillText(format(y1), 2, 12);
+  ctx.fillText(format(y0), 2, canvas.height - bottom);
+  ctx.fillText(`epoch ${x0.toFixed(0)}`, left, canvas.height - 4);
+  ctx.fillText(`${x1.toFixed(0)}`, canvas.width - 30, canvas.height - 4);
+  ctx.strokeStyle = '#ddd';
+  ctx.strokeRect(left, 8, canvas.width - left - 10, canvas.height - bottom - 8);
+  for (const s of series) {
+    const pts = s.points.filter(([x, y]) => isFinite(x) && isFinite(y));
+    if (!pts.length) continue;
+    ctx.strokeStyle = s.colour;
+    ctx.fillStyle = s.colour;
+    ctx.lineWidth = s.width || 2;
+    ctx.beginPath();
+    pts.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
+    ctx.stroke();
+    if (!s.width) for (const [x, y] of pts) { ctx.beginPath(); ctx.arc(X(x), Y(y), 2.5, 0, 2 * Math.PI); ctx.fill(); }
+  }
+}
+
+function legend(id, keys) {
+  const box = $(id);
+  box.replaceChildren();
+  for (const [name, colour] of keys) {
+    const span = document.createElement('span');
+    span.className = 'key';
+    span.textContent = `━ ${name}`;
+    span.style.color = colour;
+    box.append(span);
+  }
+}
+
+function drawDashboard(run) {
+  $('dashboard-title').textContent = run.title;
+  $('dashboard-status').textContent = run.status;
+  $('dashboard-epochs').textContent = run.epochs.length;
+  const e = run.epochs;
+  const col = (key) => e.filter((r) => r[key] !== null && r[key] !== undefined).map((r) => [r.epoch, r[key]]);
+  const loss = [
+    { points: run.batches.map(([x, y]) => [x, y]), colour: SERIES.running, width: 1 },
+    { points: col('train_loss'), colour: SERIES.train },
+    { points: col('validation_loss'), colour: SERIES.validation },
+    { points: col('test_loss'), colour: SERIES.test },
+  ];
+  drawLines($('dash-loss'), loss);
+  legend('dash-loss-legend', [['train', SERIES.train], ['validation', SERIES.validation], ['test', SERIES.test], ['running, within the epoch', SERIES.running]].filter(([n]) => n.startsWith('running') || col(`${n}_loss`).length));
+  const accuracy = ['train', 'validation', 'test'].map((n) => ({ points: col(`${n}_accuracy`).map(([x, y]) => [x, 100 * y]), colour: SERIES[n] }));
+  drawLines($('dash-accuracy'), accuracy, (v) => `${v.toFixed(1)}%`);
+  legend('dash-accuracy-legend', ['train', 'validation', 'test'].filter((n) => col(`${n}_accuracy`).length).map((n) => [n, SERIES[n]]));
+  drawLines($('dash-lr'), [{ points: col('learning_rate'), colour: '#b23ab2' }], (v) => v.toExponential(2));
+  drawLines($('dash-speed'), [{ points: col('examples_per_second'), colour: '#c8342c' }], (v) => v.toExponential(2));
+  drawHistograms(run.histograms);
+  drawEpochTable(e);
+}
+
+function drawHistograms(layers) {
+  const box = $('dash-histograms');
+  box.replaceChildren();
+  layers.forEach((epochs, l) => {
+    if (!epochs.length) return;
+    const bins = epochs[0].counts.length;
+    const lo = Math.min(...epochs.map((h) => h.min));
+    const hi = Math.max(...epochs.map((h) => h.max));
+    const span = hi - lo || 1;
+    const column = Math.max(3, Math.min(24, Math.floor(480 / epochs.length)));
+    const rows = 60;
+    const canvas = document.createElement('canvas');
+    canvas.width = column * epochs.length;
+    canvas.height = rows * 2;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    epochs.forEach((h, x) => {
+      const peak = Math.max(...h.counts) || 1;
+      h.counts.forEach((count, b) => {
+        if (!count) return;
+        // The bin's place on the common axis of every epoch of this layer.
+        const from = h.min + (b / bins) * (h.max - h.min);
+        const to = h.min + ((b + 1) / bins) * (h.max - h.min);
+        const y0 = canvas.height - ((to - lo) / span) * canvas.height;
+        const y1 = canvas.height - ((from - lo) / span) * canvas.height;
+        ctx.fillStyle = `rgba(24,61,78,${0.1 + 0.9 * (count / peak)})`;
+        ctx.fillRect(x * column, y0, column - 1, Math.max(1, y1 - y0));
+      });
+    });
+    const div = document.createElement('div');
+    div.className = 'layer';
+    div.textContent = `layer ${l + 1}: ${lo.toFixed(3)} … ${hi.toFixed(3)}`;
+    div.append(canvas);
+    box.append(div);
+  });
+}
+
+function drawEpochTable(epochs) {
+  const table = $('dash-table');
+  table.replaceChildren();
+  const head = table.insertRow();
+  for (const t of ['epoch', 'train loss', 'train acc.', 'val. loss', 'val. acc.', 'test loss', 'test acc.', 'η', 'examples/s', 's']) {
+    const th = document.createElement('th'); th.textContent = t; head.append(th);
+  }
+  const f = (v, pctg) => (v === null || v === undefined ? '–' : pctg ? `${(100 * v).toFixed(2)}%` : v.toFixed(4));
+  for (const r of epochs.slice().reverse()) {
+    const row = table.insertRow();
+    for (const v of [r.epoch, f(r.train_loss), f(r.train_accuracy, true), f(r.validation_loss), f(r.validation_accuracy, true), f(r.test_loss), f(r.test_accuracy, true), r.learning_rate.toPrecision(3), Math.round(r.examples_per_second), r.seconds.toFixed(3)]) {
+      row.insertCell().textContent = v;
+    }
+  }
+}
+
+async function setUpDashboard() {
+  let state;
+  try {
+    state = await (await fetch('/api/dashboard')).json();
+  } catch (e) {
+    return;
+  }
+  if (!state.active) return;
+  drawDashboard(state.run);
+  showView('dashboard');
+  const source = new EventSource('/api/dashboard/stream');
+  source.addEventListener('dashboard', (e) => drawDashboard(JSON.parse(e.data)));
+  source.addEventListener('error', () => {
+    $('dashboard-status').textContent = 'lost the connection to glassbox train (it has ended?)';
+  });
+}
+
 window.addEventListener('DOMContentLoaded', () => {
   for (const tab of document.querySelectorAll('nav .tab')) tab.addEventListener('click', () => showView(tab.dataset.view));
   setUp2d();
@@ -1018,4 +1164,5 @@ window.addEventListener('DOMContentLoaded', () => {
   showConfig();
   connect();
   applyConfig();
+  setUpDashboard();
 });

@@ -17,6 +17,8 @@
 //! POST /api/image/open         {"path": "…"} → open a model file `glassbox train` saved
 //! POST /api/image/predict      {"pixels": […]} → every layer's activations, the class
 //! POST /api/image/test         {"index": i} → test image i
+//! GET  /api/dashboard          the attached training run (`glassbox train --dashboard`)
+//! GET  /api/dashboard/stream   Server-Sent Events: `dashboard`, the run after each change
 //! ```
 //!
 //! Every error is a 4xx (or 5xx) response with a JSON body `{"error": "…"}`, one sentence
@@ -31,6 +33,7 @@
 //! ```
 
 pub mod assets;
+pub mod dashboard;
 pub mod image;
 pub mod layers;
 pub mod playground;
@@ -52,14 +55,24 @@ use std::sync::Arc;
 /// its JSON, with room for escaping.
 pub const MAX_BODY_BYTES: usize = 3 << 20;
 
-/// The server's state: the playground's session and the image view's model.
+/// The server's state: the playground's session, the image view's model and, for
+/// `glassbox train --dashboard`, the training run.
 #[derive(Clone, Default)]
 pub struct App {
     playground: Arc<Playground>,
     image: Arc<std::sync::Mutex<Option<Arc<image::ImageModel>>>>,
+    dashboard: Option<Arc<dashboard::Dashboard>>,
 }
 
 impl App {
+    /// A server whose dashboard shows `run`.
+    pub fn with_dashboard(run: Arc<dashboard::Dashboard>) -> Self {
+        App {
+            dashboard: Some(run),
+            ..App::default()
+        }
+    }
+
     /// The 2-D playground's state.
     pub fn playground(&self) -> &Arc<Playground> {
         &self.playground
@@ -118,6 +131,8 @@ pub fn router(app: App) -> Router {
         .route("/api/image/open", post(image_open))
         .route("/api/image/predict", post(image_predict))
         .route("/api/image/test", post(image_test))
+        .route("/api/dashboard", get(dashboard_now))
+        .route("/api/dashboard/stream", get(dashboard_stream))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
@@ -128,11 +143,24 @@ pub fn router(app: App) -> Router {
 /// # Errors
 /// The I/O error that stopped the server.
 pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Result<()> {
+    serve_until(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes (or the process ends).
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let playground = app.playground.clone();
     let result = axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown)
         .await;
     playground.stop();
     result
@@ -241,6 +269,38 @@ async fn explain(
         "optimizer": config.optimizer.name(),
         "trace": trace,
     })))
+}
+
+async fn dashboard_now(State(app): State<App>) -> Json<serde_json::Value> {
+    Json(match &app.dashboard {
+        Some(run) => serde_json::json!({ "active": true, "run": run.snapshot() }),
+        None => serde_json::json!({ "active": false }),
+    })
+}
+
+async fn dashboard_stream(
+    State(app): State<App>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let run = app.dashboard.clone().ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "no training run is attached: start one with `glassbox train … --dashboard PORT`"
+            .into(),
+    })?;
+    let rx = run.subscribe();
+    let events = futures_util::stream::unfold((rx, run, true), |(mut rx, run, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        rx.borrow_and_update();
+        let json = serde_json::to_string(&run.snapshot()).unwrap_or_else(|e| {
+            serde_json::json!({ "error": format!("cannot encode the run: {e}") }).to_string()
+        });
+        Some((
+            Ok(Event::default().event("dashboard").data(json)),
+            (rx, run, false),
+        ))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 /// Runs `work` on a blocking thread (arithmetic and file reads stay off the async ones).

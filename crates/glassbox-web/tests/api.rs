@@ -498,3 +498,76 @@ async fn the_image_view_trains_predicts_and_opens_models() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_of(&body).contains("garbage.safetensors"), "{body}");
 }
+
+#[tokio::test]
+async fn the_dashboard_records_a_real_training_run() {
+    use glassbox::train::Silent;
+    use glassbox::{Activation, Init, Network, TrainConfig, Trainer};
+    use glassbox_web::dashboard::{Dashboard, Watch, HISTOGRAM_BINS};
+    use std::sync::Arc;
+
+    // No run attached: the page is told so, and the stream is a 404 with a message.
+    let app = App::default();
+    let (status, body) = call(&app, "GET", "/api/dashboard", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["active"], false);
+    let (status, body) = call(&app, "GET", "/api/dashboard/stream", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(error_of(&body).contains("--dashboard"), "{body}");
+
+    let data = glassbox::data::synthetic::xor(200, 0.05, 1).unwrap();
+    let (train, test) = data.split(0.25, 1).unwrap();
+    let run = Arc::new(Dashboard::new("xor", 3, train.len()));
+    let app = App::with_dashboard(run.clone());
+    let mut net = Network::builder(2)
+        .dense(8, Activation::Tanh)
+        .dense(2, Activation::Softmax)
+        .build(Init::Xavier, 1)
+        .unwrap();
+    let config = TrainConfig {
+        loss: glassbox::Loss::CrossEntropy,
+        epochs: 3,
+        batch_size: 4,
+        ..TrainConfig::default()
+    };
+    let run_for_training = run.clone();
+    let history = tokio::task::spawn_blocking(move || {
+        let mut silent = Silent;
+        let mut watch = Watch::new(&mut silent, &run_for_training);
+        Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut watch)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    run.finish("finished");
+
+    let (status, body) = call(&app, "GET", "/api/dashboard", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = &body["run"];
+    assert_eq!(r["status"], "finished");
+    let epochs = r["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3);
+    for (row, report) in epochs.iter().zip(&history.epochs) {
+        assert_eq!(row["train_loss"].as_f64().unwrap(), report.train_loss);
+        assert_eq!(row["test_accuracy"].as_f64(), report.test_accuracy);
+        assert!(row["examples_per_second"].as_f64().unwrap() > 0.0);
+    }
+    // One histogram per layer per epoch, counting every weight.
+    let histograms = r["histograms"].as_array().unwrap();
+    assert_eq!(histograms.len(), 2);
+    let counted: u64 = histograms[0][2]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 2 * 8);
+    assert_eq!(
+        histograms[1][0]["counts"].as_array().unwrap().len(),
+        HISTOGRAM_BINS
+    );
+    // The running loss: at most 100 points an epoch, ending at the end of epoch 3.
+    let batches = r["batches"].as_array().unwrap();
+    assert!(!batches.is_empty() && batches.len() <= 300);
+    assert_eq!(batches.last().unwrap()[0].as_f64().unwrap(), 3.0);
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand; each has `run(&Args) -> anyhow::Result<()>`.
 
+pub mod dashboard;
 pub mod evaluate;
 pub mod explain;
 pub mod inspect;
