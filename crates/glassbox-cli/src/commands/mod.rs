@@ -2,6 +2,8 @@
 
 pub mod evaluate;
 pub mod explain;
+pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod predict;
 pub mod train;
