@@ -59,6 +59,10 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Open the playground: a local web page that trains a network and shows every neuron.
     Playground(PlaygroundArgs),
+    /// Write a saved model for another runtime: ONNX (ONNX Runtime, …) or PyTorch.
+    Export(ExportArgs),
+    /// Make a glassbox model from a PyTorch state dict (safetensors).
+    Import(ImportArgs),
 }
 
 /// How the data are read: shared by the commands that take `--data`.
@@ -286,6 +290,54 @@ pub struct PlaygroundArgs {
     /// Open the page in the default browser.
     #[arg(long)]
     pub open: bool,
+}
+
+/// The formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// ONNX (opset 17), input scaling folded in: runs in ONNX Runtime, Triton, ….
+    Onnx,
+    /// A safetensors state dict of an `nn.Sequential`, and a PyTorch script.
+    Torch,
+}
+
+/// `glassbox export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The model file.
+    #[arg(long, value_name = "MODEL", default_value = DEFAULT_MODEL)]
+    pub model: PathBuf,
+    /// What to write.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: ExportFormat,
+    /// Where to write it.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// With --format torch: write the PyTorch script here instead of printing it.
+    #[arg(long, value_name = "FILE.py")]
+    pub script: Option<PathBuf>,
+}
+
+/// `glassbox import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// A PyTorch state dict saved as safetensors (nn.Sequential: 0.weight, 0.bias,
+    /// 2.weight, …; or nn.ModuleList: layers.0.weight, …).
+    #[arg(long, value_name = "STATE.safetensors")]
+    pub torch: PathBuf,
+    /// One activation per linear layer, input side first: step, identity, sigmoid, tanh,
+    /// relu, leaky-relu[:α], softmax.
+    #[arg(long, value_name = "A,A,…", value_delimiter = ',', required = true)]
+    pub activations: Vec<Activation>,
+    /// The inputs are images of this shape: HxW (grayscale) or HxWxC.
+    #[arg(long, value_name = "HxW[xC]")]
+    pub inputs_shape: Option<String>,
+    /// The class names, one per output neuron.
+    #[arg(long, value_name = "NAME,NAME,…", value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
+    /// Where to write the glassbox model.
+    #[arg(long, value_name = "MODEL", default_value = DEFAULT_MODEL)]
+    pub out: PathBuf,
 }
 
 /// `train`'s flags, resolved and checked: the network to build and the library's

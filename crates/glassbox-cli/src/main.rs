@@ -66,5 +66,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Explain(a) => commands::explain::run(&a),
         args::Command::Inspect(a) => commands::inspect::run(&a),
         args::Command::Playground(a) => commands::playground::run(&a),
+        args::Command::Export(a) => commands::export::run(&a),
+        args::Command::Import(a) => commands::import::run(&a),
     }
 }

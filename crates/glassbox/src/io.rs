@@ -225,7 +225,12 @@ static SAVES: AtomicUsize = AtomicUsize::new(0);
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it
 /// over `path`. On failure the temporary file is removed and `path` is untouched.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Every file glassbox writes goes through here (models, ONNX and PyTorch exports).
+///
+/// # Errors
+/// [`Error::Io`] naming `path` when it is a directory, its directory does not exist, or
+/// the file cannot be written or renamed.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().ok_or_else(|| {
         Error::io(
             path,
@@ -374,7 +379,7 @@ fn describe(architecture: &Architecture) -> String {
 }
 
 /// Parses the safetensors container: its tensors and its `__metadata__`.
-fn parse<'a>(
+pub(crate) fn parse<'a>(
     path: &Path,
     bytes: &'a [u8],
 ) -> Result<(SafeTensors<'a>, Option<HashMap<String, String>>)> {

@@ -100,6 +100,7 @@
 //! | [`train`], [`metrics`] | the training loop, observers, history; accuracy, confusion, F1 |
 //! | [`data`] | datasets and loaders: IDX, CSV, image folders, synthetic, embedded digits |
 //! | [`io`] | model files (safetensors) |
+//! | [`interop`] | ONNX export; PyTorch (`nn.Sequential`) export and import |
 //! | [`explain()`], [`gradcheck`] | one step in numbers; finite-difference checks |
 //!
 //! The library never prints or exits, and reads one environment variable
@@ -112,6 +113,7 @@ pub mod error;
 pub mod explain;
 pub mod gradcheck;
 pub mod init;
+pub mod interop;
 pub mod io;
 pub mod layer;
 pub mod loss;

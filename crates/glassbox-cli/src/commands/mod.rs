@@ -3,6 +3,8 @@
 pub mod dashboard;
 pub mod evaluate;
 pub mod explain;
+pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod playground;
 pub mod predict;

@@ -181,7 +181,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 }
 
 /// Fails early, before any training, when `path` could not be written.
-fn check_output_path(path: &Path, flag: &str) -> Result<()> {
+pub(crate) fn check_output_path(path: &Path, flag: &str) -> Result<()> {
     if path.is_dir() {
         return Err(usage(format!(
             "{flag} {}: is a directory; give a file name",
