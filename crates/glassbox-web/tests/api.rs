@@ -492,6 +492,15 @@ async fn the_image_view_trains_predicts_and_opens_models() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["sizes"], json!([64, 16, 10]));
     assert!(body["confusion"]["examples"].as_u64().unwrap() > 0);
+    // A playground reachable from other machines does not read files by path.
+    let (status, body) = post(
+        &app.clone().without_paths(),
+        "/api/image/open",
+        json!({ "path": path }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(error_of(&body).contains("--host"), "{body}");
     let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"not a model").unwrap();
     let (status, body) = post(&app, "/api/image/open", json!({ "path": garbage })).await;
