@@ -57,6 +57,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Show a saved model's architecture and weight statistics.
     Inspect(InspectArgs),
+    /// Open the playground: a local web page that trains a network and shows every neuron.
+    Playground(PlaygroundArgs),
     /// Write a saved model for another runtime: ONNX (ONNX Runtime, …) or PyTorch.
     Export(ExportArgs),
     /// Make a glassbox model from a PyTorch state dict (safetensors).
@@ -187,6 +189,10 @@ pub struct TrainArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Serve a live dashboard of this run on 127.0.0.1:PORT (0: any free port; the
+    /// first line printed names the URL). It stays up after training until Ctrl-C.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "8322")]
+    pub dashboard: Option<u16>,
 }
 
 /// `glassbox evaluate`.
@@ -249,7 +255,8 @@ pub struct ExplainArgs {
     /// The loss (default: the model's, or mse for the built-in network).
     #[arg(long, value_name = "NAME")]
     pub loss: Option<Loss>,
-    /// Print every term of every sum and every weight (default: the first 8 per neuron).
+    /// Print every term of every sum and every weight, in order (default: 8 per neuron,
+    /// the largest |wᵢxᵢ| and gradients first when there are more).
     #[arg(long)]
     pub all: bool,
     /// Print the same as one JSON object.
@@ -269,6 +276,20 @@ pub struct InspectArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `glassbox playground`.
+#[derive(Debug, Clone, Args)]
+pub struct PlaygroundArgs {
+    /// The port to listen on (0 = any free port; the first line printed names it).
+    #[arg(long, value_name = "N", default_value_t = 8321)]
+    pub port: u16,
+    /// The address to listen on. The default is loopback: only this machine can connect.
+    #[arg(long, value_name = "H", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// The formats `export` writes.

@@ -65,6 +65,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Predict(a) => commands::predict::run(&a),
         args::Command::Explain(a) => commands::explain::run(&a),
         args::Command::Inspect(a) => commands::inspect::run(&a),
+        args::Command::Playground(a) => commands::playground::run(&a),
         args::Command::Export(a) => commands::export::run(&a),
         args::Command::Import(a) => commands::import::run(&a),
     }

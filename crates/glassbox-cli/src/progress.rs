@@ -35,11 +35,28 @@ pub fn install_ctrlc() {
             eprintln!("\ninterrupted again: quitting without saving");
             std::process::exit(i32::from(crate::error::EXIT_INTERRUPTED));
         }
+        if TRAINING_OVER.load(Ordering::SeqCst) {
+            return; // only a dashboard was still being served
+        }
         eprintln!(
             "\nCtrl-C: stopping; the model of the last finished epoch will be saved \
              (press Ctrl-C again to quit without saving)"
         );
     });
+}
+
+/// Set once training is over and saved: Ctrl-C then only ends the process.
+static TRAINING_OVER: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C has been pressed since [`install_ctrlc`] (a dashboard waits for it
+/// after training).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Says that training is over and its model saved, so Ctrl-C needs no warning.
+pub fn training_over() {
+    TRAINING_OVER.store(true, Ordering::SeqCst);
 }
 
 /// What the observer shows.

@@ -393,9 +393,62 @@ fn evaluate_inspect_and_explain_a_trained_model() {
             "model.safetensors",
             "--data",
             "digits",
+            "--sample",
+            "3",
         ],
     );
-    assert!(text.contains("more weights (--all shows them)"), "{text}");
+    assert!(
+        text.contains("more weights, with smaller gradients (--all shows them)"),
+        "{text}"
+    );
+    explain_lists_the_largest_terms_first(&text, &trace);
+}
+
+/// Issue 10: for a layer wider than the terms shown, `explain` lists the terms with the
+/// largest |wᵢxᵢ| first (not the first 8 inputs, which for an image are its zero border)
+/// and sums the rest, so that the line still adds up to z.
+fn explain_lists_the_largest_terms_first(text: &str, trace: &Value) {
+    let layer = &trace["layers"][0];
+    let floats = |v: &Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let input = floats(&layer["input"]);
+    let weights = floats(&layer["weights"][0]);
+    let products: Vec<f64> = weights.iter().zip(&input).map(|(w, x)| w * x).collect();
+    let mut by_size: Vec<usize> = (0..products.len()).collect();
+    by_size.sort_by(|&a, &b| products[b].abs().total_cmp(&products[a].abs()));
+    // The first weighted sum printed is layer 1's neuron 1.
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("weighted sum z₁ ="))
+        .unwrap_or_else(|| panic!("no weighted sum in {text}"));
+    let shown: Vec<usize> = line
+        .split("[i=")
+        .skip(1)
+        .map(|rest| rest.split(']').next().unwrap().parse::<usize>().unwrap() - 1)
+        .collect();
+    assert_eq!(shown.len(), 8, "{line}");
+    assert_eq!(shown, by_size[..8], "{line}");
+    // Zero inputs (the border) contribute nothing, so they are not among those shown.
+    assert!(shown.iter().all(|&i| input[i] != 0.0), "{line}");
+    // The shown terms, the rest's sum and the bias add up to z.
+    let rest: f64 = line
+        .split("together ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .map(|r| r.trim_matches(|c| c == '(' || c == ')').parse().unwrap())
+        .unwrap_or_else(|| panic!("no sum of the rest in {line}"));
+    let shown_sum: f64 = shown.iter().map(|&i| products[i]).sum();
+    let z = layer["z"][0].as_f64().unwrap();
+    let bias = layer["biases"][0].as_f64().unwrap();
+    assert!(
+        (shown_sum + rest + bias - z).abs() < 1e-3,
+        "{line}: z = {z}"
+    );
 }
 
 #[test]

@@ -265,6 +265,16 @@ pub trait Observer {
         let _ = report;
         Control::Continue
     }
+
+    /// Called after every epoch with its figures and the network as that epoch left
+    /// it, for observers that draw the network (the playground's heat maps, the
+    /// dashboard's weight histograms). Defaults to [`Observer::on_epoch`]; the trainer
+    /// calls only this one, so an observer that overrides it decides whether
+    /// `on_epoch` runs.
+    fn on_epoch_with_network(&mut self, report: &EpochReport, network: &Network) -> Control {
+        let _ = network;
+        self.on_epoch(report)
+    }
 }
 
 /// An observer that ignores everything.
@@ -604,7 +614,7 @@ impl Trainer {
                 seconds,
             };
             last_good.clone_from_slice(network.layers());
-            let control = observer.on_epoch(&report);
+            let control = observer.on_epoch_with_network(&report, network);
             history.epochs.push(report);
 
             if let (Some(patience), Some(v)) = (config.early_stopping, &val) {

@@ -23,7 +23,9 @@ use glassbox::tensor::Tensor;
 use glassbox::{Activation, Loss, Network};
 use serde_json::json;
 
-/// Terms shown per sum and weights per neuron before `…` (all with `--all`).
+/// Terms shown per sum and weights per neuron before `…` (all with `--all`). When a
+/// layer is wider, the terms with the largest |wᵢxᵢ| (and the largest gradients) are
+/// shown, largest first.
 const SHOWN_TERMS: usize = 8;
 
 /// The built-in example: a 2-2-1 sigmoid network, the article's smallest deep network,
@@ -230,11 +232,43 @@ struct Printer<'a> {
 }
 
 impl Printer<'_> {
-    /// `t₁ + t₂ + … ` with at most `limit` terms shown.
-    fn sum(&self, terms: impl Iterator<Item = String>, count: usize) -> String {
-        let mut shown: Vec<String> = terms.take(self.limit).collect();
+    /// The order in which a sum's `count` terms are shown: as they come when all fit
+    /// (or with `--all`); else the largest `|size(i)|` first, so that a wide layer (an
+    /// image's 784 pixels, mostly a zero border) shows the terms that make the sum.
+    fn order(&self, count: usize, size: impl Fn(usize) -> f32) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..count).collect();
         if count > self.limit {
-            shown.push(format!("… ({} more; --all shows them)", count - self.limit));
+            // Stable: equal sizes keep their input order.
+            order.sort_by(|&a, &b| size(b).abs().total_cmp(&size(a).abs()));
+        }
+        order
+    }
+
+    /// `t₁ + t₂ + … ` over `values` (one per term, in input order), with `term(i)` the
+    /// text of term i: at most `limit` terms, the largest first when some are left out
+    /// (each then names its input, and the rest are summed).
+    fn sum(&self, values: &[f32], term: impl Fn(usize) -> String) -> String {
+        let count = values.len();
+        let order = self.order(count, |i| values[i]);
+        let wide = count > self.limit;
+        let mut shown: Vec<String> = order
+            .iter()
+            .take(self.limit)
+            .map(|&i| {
+                if wide {
+                    format!("{} [i={}]", term(i), i + 1)
+                } else {
+                    term(i)
+                }
+            })
+            .collect();
+        if wide {
+            let rest: f32 = order[self.limit..].iter().map(|&i| values[i]).sum();
+            shown.push(format!(
+                "… ({} smaller terms, together {}; --all shows them)",
+                count - self.limit,
+                num(rest)
+            ));
         }
         shown.join(" + ")
     }
@@ -328,10 +362,8 @@ impl Printer<'_> {
         };
         outln!("  inputs {previous} = [{}]", self.list(&t.input));
         for (j, weights) in t.weights.iter().enumerate() {
-            let terms = weights
-                .iter()
-                .zip(&t.input)
-                .map(|(w, a)| format!("{}·{}", num(*w), num(*a)));
+            let products: Vec<f32> = weights.iter().zip(&t.input).map(|(w, a)| w * a).collect();
+            let term = |i: usize| format!("{}·{}", num(weights[i]), num(t.input[i]));
             outln!(
                 "  neuron {}: weights w{}ᵢ = [{}], bias b{} = {}",
                 j + 1,
@@ -343,7 +375,7 @@ impl Printer<'_> {
             outln!(
                 "    weighted sum z{} = {} + {} = {:.4}",
                 sub(j + 1),
-                self.sum(terms, weights.len()),
+                self.sum(&products, term),
                 num(t.biases[j]),
                 t.weighted_sums[j]
             );
@@ -403,18 +435,16 @@ impl Printer<'_> {
                     ),
                 },
                 Some(up) => {
-                    let terms = up
-                        .weights
-                        .iter()
-                        .zip(&up.delta)
-                        .map(|(row, d)| format!("{}·{}", num(row[j]), num(*d)));
+                    let products: Vec<f32> =
+                        up.weights.iter().zip(&up.delta).map(|(row, d)| row[j] * d).collect();
+                    let term = |k: usize| format!("{}·{}", num(up.weights[k][j]), num(up.delta[k]));
                     outln!(
                         "  neuron {}: error sent back from layer {}: Σₖ w{}ₖ{}·δₖ = {}",
                         j + 1,
                         l + 1,
                         sup(l + 1),
                         sub(j + 1),
-                        self.sum(terms, up.delta.len())
+                        self.sum(&products, term)
                     );
                     outln!(
                         "    f′(z) = {derivative} = {:.4}\n    δ{} = (Σₖ w{}ₖ{}·δₖ)·f′(z) = {:.6}",
@@ -427,13 +457,11 @@ impl Printer<'_> {
                 }
             }
             let count = t.input.len();
-            for (i, ((g, w), nw)) in t.grad_weights[j]
-                .iter()
-                .zip(&t.weights[j])
-                .zip(&t.new_weights[j])
-                .enumerate()
-                .take(self.limit)
-            {
+            // The largest gradients first when some are left out (∂C/∂w = δ·a is 0 for
+            // every zero input).
+            let grads = &t.grad_weights[j];
+            for i in self.order(count, |i| grads[i]).into_iter().take(self.limit) {
+                let (g, w, nw) = (grads[i], t.weights[j][i], t.new_weights[j][i]);
                 outln!(
                     "    ∂C/∂w{}{} = δ{}·a{} = {}·{} = {:.6}   new w = {:.4} − η·∂C/∂w = {:.6}",
                     sub(j + 1),
@@ -449,7 +477,7 @@ impl Printer<'_> {
             }
             if count > self.limit {
                 outln!(
-                    "    … {} more weights (--all shows them)",
+                    "    … {} more weights, with smaller gradients (--all shows them)",
                     count - self.limit
                 );
             }

@@ -85,6 +85,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .map(|t| format!(", {} test", t.len()))
             .unwrap_or_default(),
     ));
+    // Started before training, so that its URL is printed first.
+    let dashboard = match args.dashboard {
+        Some(port) => Some(super::dashboard::start(
+            port,
+            format!("{} on {}", architecture(&network), parts.description),
+            args.epochs,
+            parts.train.len(),
+        )?),
+        None => None,
+    };
     let training = Instant::now();
     let history = if args.epochs == 0 {
         Ok(History {
@@ -93,13 +103,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         })
     } else {
         progress::install_ctrlc();
-        trainer.fit(
-            &mut network,
-            &parts.train,
-            parts.validation.as_ref(),
-            parts.test.as_ref(),
-            &mut observer,
-        )
+        let (train, validation, test) =
+            (&parts.train, parts.validation.as_ref(), parts.test.as_ref());
+        match &dashboard {
+            Some(served) => {
+                let mut watch = glassbox_web::dashboard::Watch::new(&mut observer, served.run());
+                trainer.fit(&mut network, train, validation, test, &mut watch)
+            }
+            None => trainer.fit(&mut network, train, validation, test, &mut observer),
+        }
     };
     let training_seconds = training.elapsed().as_secs_f64();
     observer.finish();
@@ -152,6 +164,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         outln!("{}", report.json());
     } else if !args.quiet {
         report.print()?;
+    }
+    if let Some(served) = &dashboard {
+        served.finish_and_wait(&history, &args.out);
     }
     if history.stop == StopReason::Interrupted {
         return Err(anyhow::Error::new(Interrupted(format!(

@@ -1,0 +1,41 @@
+//! `glassbox playground`: serves the playground page (crate `glassbox-web`) until Ctrl-C.
+
+use crate::args::PlaygroundArgs;
+use crate::outln;
+use anyhow::{Context, Result};
+
+/// Binds the address, prints `playground: URL` as the first line, serves until Ctrl-C.
+pub fn run(args: &PlaygroundArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the server's runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((args.host, args.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+        let url = format!("http://{}/", listener.local_addr()?);
+        // The first line: scripts and tests read the URL (and the port of --port 0) here.
+        outln!("playground: {url}");
+        if args.open {
+            open_browser(&url);
+        }
+        glassbox_web::serve(listener, glassbox_web::App::default())
+            .await
+            .context("serving the playground")
+    })
+}
+
+/// Asks the desktop to open `url`; failing that, the printed URL is enough.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener).arg(url).spawn() {
+        eprintln!("could not open a browser ({opener}: {e}); open {url} yourself");
+    }
+}

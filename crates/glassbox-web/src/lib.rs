@@ -1,0 +1,387 @@
+//! # glassbox-web — the playground
+//!
+//! A local web server whose page trains a network with the glassbox engine and shows
+//! every neuron while it learns. The page's HTML, JavaScript and CSS are compiled into
+//! the binary ([`assets`]); nothing is fetched at run time and no route reads files from
+//! disk. The page draws; all arithmetic — data, forward passes, training, explanations —
+//! runs here, in the library's code, the same code the command line runs.
+//!
+//! ```text
+//! GET  /                       the page (and /app.js, /style.css)
+//! POST /api/playground         2-D settings → data points, classes; starts a session
+//! POST /api/control            {"action": "play" | "pause" | "step" | "reset"}
+//! GET  /api/stream             Server-Sent Events: `frame` (every neuron's heat map,
+//!                              weights, losses) and `train-error`
+//! POST /api/explain            {"point": i} → every number of one step on training point i
+//! POST /api/image/train        train a classifier on the digits (or Fashion-MNIST)
+//! POST /api/image/open         {"path": "…"} → open a model file `glassbox train` saved
+//! POST /api/image/predict      {"pixels": […]} → every layer's activations, the class
+//! POST /api/image/test         {"index": i} → test image i
+//! GET  /api/dashboard          the attached training run (`glassbox train --dashboard`)
+//! GET  /api/dashboard/stream   Server-Sent Events: `dashboard`, the run after each change
+//! ```
+//!
+//! Every error is a 4xx (or 5xx) response with a JSON body `{"error": "…"}`, one sentence
+//! the page shows as is. The server binds to loopback unless told otherwise.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! println!("playground: http://{}/", listener.local_addr()?);
+//! glassbox_web::serve(listener, glassbox_web::App::default()).await
+//! # }
+//! ```
+
+pub mod assets;
+pub mod dashboard;
+pub mod image;
+pub mod layers;
+pub mod playground;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::Stream;
+use playground::{Action, Playground, PlaygroundConfig, Problem, StreamEvent};
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Largest request body, in bytes: an uploaded CSV ([`playground::MAX_CSV_BYTES`]) inside
+/// its JSON, with room for escaping.
+pub const MAX_BODY_BYTES: usize = 3 << 20;
+
+/// The server's state: the playground's session, the image view's model and, for
+/// `glassbox train --dashboard`, the training run.
+#[derive(Clone, Default)]
+pub struct App {
+    playground: Arc<Playground>,
+    image: Arc<std::sync::Mutex<Option<Arc<image::ImageModel>>>>,
+    dashboard: Option<Arc<dashboard::Dashboard>>,
+}
+
+impl App {
+    /// A server whose dashboard shows `run`.
+    pub fn with_dashboard(run: Arc<dashboard::Dashboard>) -> Self {
+        App {
+            dashboard: Some(run),
+            ..App::default()
+        }
+    }
+
+    /// The 2-D playground's state.
+    pub fn playground(&self) -> &Arc<Playground> {
+        &self.playground
+    }
+}
+
+/// An error answer: a status and one sentence, sent as `{"error": "…"}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status (4xx for the request's fault).
+    pub status: StatusCode,
+    /// What went wrong, for the page's error box.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A 400 Bad Request with `message`.
+    pub fn bad(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError {
+            status: rejection.status(),
+            message: format!("bad request: {}", rejection.body_text()),
+        }
+    }
+}
+
+/// The routes, over `app`.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/app.js", get(assets::script))
+        .route("/style.css", get(assets::style))
+        .route("/api/playground", post(start_playground))
+        .route("/api/control", post(control))
+        .route("/api/stream", get(stream))
+        .route("/api/explain", post(explain))
+        .route("/api/image/train", post(image_train))
+        .route("/api/image/open", post(image_open))
+        .route("/api/image/predict", post(image_predict))
+        .route("/api/image/test", post(image_test))
+        .route("/api/dashboard", get(dashboard_now))
+        .route("/api/dashboard/stream", get(dashboard_stream))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until the process ends or Ctrl-C.
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Result<()> {
+    serve_until(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Serves `app` on `listener` until `shutdown` completes (or the process ends).
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let playground = app.playground.clone();
+    let result = axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    playground.stop();
+    result
+}
+
+async fn not_found() -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "no such page: the playground serves /, /app.js, /style.css and /api/…".into(),
+    }
+}
+
+async fn start_playground(
+    State(app): State<App>,
+    body: Result<Json<PlaygroundConfig>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(config) = body?;
+    // Building the data and the network is quick (≤ 5 000 points), but it is arithmetic:
+    // off the async threads.
+    let problem = tokio::task::spawn_blocking(move || Problem::new(config))
+        .await
+        .map_err(|e| ApiError::bad(format!("internal error: {e}")))?
+        .map_err(ApiError::bad)?;
+    let mut summary = problem.summary();
+    let id = app.playground.start(problem);
+    summary["session"] = id.into();
+    Ok(Json(summary))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ControlRequest {
+    action: Action,
+}
+
+async fn control(
+    State(app): State<App>,
+    body: Result<Json<ControlRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let session = app.playground.act(request.action).map_err(ApiError::bad)?;
+    Ok(Json(serde_json::json!({ "session": session })))
+}
+
+async fn stream(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = app.playground.subscribe();
+    let events = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
+        // The first event is whatever is current; then one per change. A slow page
+        // gets the newest frame, never a queue of old ones.
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let event = match &*rx.borrow_and_update() {
+            StreamEvent::Idle => Event::default().event("idle").data("{}"),
+            StreamEvent::Frame(json) => Event::default().event("frame").data(json.as_str()),
+            StreamEvent::Error(json) => Event::default().event("train-error").data(json.as_str()),
+        };
+        Some((Ok(event), (rx, false)))
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExplainRequest {
+    /// Index of the training point.
+    point: usize,
+}
+
+async fn explain(
+    State(app): State<App>,
+    body: Result<Json<ExplainRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let session = app
+        .playground
+        .current()
+        .ok_or_else(|| ApiError::bad("no network yet: the page sends its settings first"))?;
+    let problem = &session.problem;
+    let train = &problem.train;
+    if request.point >= train.len() {
+        return Err(ApiError::bad(format!(
+            "training point {} does not exist: there are {} (0 to {})",
+            request.point,
+            train.len(),
+            train.len() - 1
+        )));
+    }
+    let network = playground::lock(&session.latest).clone();
+    let mut target = vec![0.0; train.target_width()];
+    train.write_target_row(request.point, &mut target);
+    let config = &problem.train_config;
+    let trace = glassbox::explain(
+        &network,
+        train.row(request.point),
+        &target,
+        config.loss,
+        config.optimizer.learning_rate(),
+    )
+    .map_err(|e| ApiError::bad(e.to_string()))?;
+    let (x1, x2, label) = problem.train_points[request.point];
+    Ok(Json(serde_json::json!({
+        "point": request.point,
+        "xy": [x1, x2],
+        "class": problem.class_names[label],
+        "optimizer": config.optimizer.name(),
+        "trace": trace,
+    })))
+}
+
+async fn dashboard_now(State(app): State<App>) -> Json<serde_json::Value> {
+    Json(match &app.dashboard {
+        Some(run) => serde_json::json!({ "active": true, "run": run.snapshot() }),
+        None => serde_json::json!({ "active": false }),
+    })
+}
+
+async fn dashboard_stream(
+    State(app): State<App>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let run = app.dashboard.clone().ok_or_else(|| ApiError {
+        status: StatusCode::NOT_FOUND,
+        message: "no training run is attached: start one with `glassbox train … --dashboard PORT`"
+            .into(),
+    })?;
+    let rx = run.subscribe();
+    let events = futures_util::stream::unfold((rx, run, true), |(mut rx, run, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        rx.borrow_and_update();
+        let json = serde_json::to_string(&run.snapshot()).unwrap_or_else(|e| {
+            serde_json::json!({ "error": format!("cannot encode the run: {e}") }).to_string()
+        });
+        Some((
+            Ok(Event::default().event("dashboard").data(json)),
+            (rx, run, false),
+        ))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Runs `work` on a blocking thread (arithmetic and file reads stay off the async ones).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("internal error: {e}"),
+        })?
+        .map_err(ApiError::bad)
+}
+
+/// Makes `model` the image view's and answers with its summary.
+async fn show_model(
+    app: &App,
+    model: image::ImageModel,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let model = Arc::new(model);
+    let shown = model.clone();
+    let summary = blocking(move || Ok(shown.summary())).await?;
+    *playground::lock(&app.image) = Some(model);
+    Ok(Json(summary))
+}
+
+fn image_model(app: &App) -> Result<Arc<image::ImageModel>, ApiError> {
+    playground::lock(&app.image)
+        .clone()
+        .ok_or_else(|| ApiError::bad("no model yet: train one or open a model file first"))
+}
+
+async fn image_train(
+    State(app): State<App>,
+    body: Result<Json<image::TrainRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let model = blocking(move || image::train(&request)).await?;
+    show_model(&app, model).await
+}
+
+async fn image_open(
+    State(app): State<App>,
+    body: Result<Json<image::OpenRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let model = blocking(move || image::open(&request.path)).await?;
+    show_model(&app, model).await
+}
+
+async fn image_predict(
+    State(app): State<App>,
+    body: Result<Json<image::PredictRequest>, JsonRejection>,
+) -> Result<Json<image::Prediction>, ApiError> {
+    let Json(request) = body?;
+    let model = image_model(&app)?;
+    Ok(Json(
+        blocking(move || model.predict(&request.pixels)).await?,
+    ))
+}
+
+async fn image_test(
+    State(app): State<App>,
+    body: Result<Json<image::TestRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(request) = body?;
+    let model = image_model(&app)?;
+    Ok(Json(
+        blocking(move || model.test_image(request.index)).await?,
+    ))
+}
+
+/// A `Content-Type` header for the assets.
+pub(crate) fn content_type(value: &'static str) -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CONTENT_TYPE, value),
+        // The page loads only what this server sends: no CDN, nothing from elsewhere.
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'",
+        ),
+    ]
+}
