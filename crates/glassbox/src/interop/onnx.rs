@@ -53,13 +53,13 @@ use crate::network::Network;
 use crate::Result;
 use std::path::Path;
 
-/// The ONNX IR version written: 8 (ONNX 1.10), the first with every feature used here
-/// and read by every ONNX Runtime since 1.10.
+/// The ONNX IR version written: 8 (ONNX 1.10).
 pub const IR_VERSION: i64 = 8;
 
-/// The default-domain operator set imported: 17. Every operator used has had its
-/// present meaning since opset 13 or 16 (`LeakyRelu`), and `Softmax` since 13 works on
-/// one axis (before 13 it flattened the trailing axes).
+/// The default-domain operator set imported: 17 (ONNX 1.12; ONNX Runtime 1.12 and
+/// later). Every operator used has had its present meaning since opset 13 or 16
+/// (`LeakyRelu`), and `Softmax` since 13 works on one axis (before 13 it flattened the
+/// trailing axes).
 pub const OPSET: i64 = 17;
 
 /// The graph's input: raw features, `[batch, inputs]`, float32.
