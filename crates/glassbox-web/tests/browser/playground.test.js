@@ -124,3 +124,23 @@ test('a lost connection is said in the page', async () => {
     await stop(own.child);
   }
 });
+
+test('the URL carries the setting: the same URL repeats a seeded run epoch for epoch', async () => {
+  const url = `${server.url}?dataset=circles&noise=0.1&layers=6%3Arelu%2C4%3Aleaky-relu&opt=momentum&lr=0.1&seed=7&features=x1%2Cx2%2Cx1-squared`;
+  const losses = [];
+  for (let run = 0; run < 2; run++) {
+    const { page } = await openPage(browser, url);
+    await page.waitForFunction(() => window.glassbox.framesDrawn > 0);
+    assert.equal(await page.getByTestId('dataset').inputValue(), 'circles');
+    assert.equal(await page.locator('#feature-x1-squared').isChecked(), true);
+    assert.equal(await page.locator('.layer-activation').nth(1).inputValue(), 'leaky-relu');
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      await page.getByTestId('step').click();
+      await page.waitForFunction((n) => document.getElementById('epoch').textContent === String(n), epoch);
+    }
+    losses.push(await page.locator('#test-loss').textContent());
+    await page.close();
+  }
+  assert.match(losses[0], /^\d\.\d{4}$/);
+  assert.equal(losses[0], losses[1]);
+});
