@@ -37,11 +37,15 @@ test('XOR trains to at least 95% test accuracy', async () => {
   await page.waitForFunction(() => window.glassbox.framesDrawn > 0);
   await page.getByTestId('dataset').selectOption('xor');
   await page.getByTestId('play').click();
-  await page.waitForFunction(
-    () => parseFloat(document.querySelector('[data-testid=test-accuracy]').textContent) >= 95,
-    null, { timeout: 60000 });
+  // The accuracy the page showed when it first reached 95% (training goes on a few
+  // epochs while the pause travels, and may wobble below again).
+  const reached = await page.waitForFunction(() => {
+    const shown = parseFloat(document.querySelector('[data-testid=test-accuracy]').textContent);
+    return shown >= 95 && shown;
+  }, null, { timeout: 60000 });
   await page.getByTestId('play').click(); // pause
-  assert.ok(await percent(page, 'test-accuracy') >= 95);
+  assert.ok(await reached.jsonValue() >= 95);
+  assert.ok(await percent(page, 'test-accuracy') > 50, 'still shown after the pause');
   assert.match(page.url(), /dataset=xor/);
   assert.match(page.url(), /seed=3/);
   await screenshot(page, 'playground-2d');
