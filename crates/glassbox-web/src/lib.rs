@@ -149,7 +149,8 @@ pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Resu
     .await
 }
 
-/// Serves `app` on `listener` until `shutdown` completes (or the process ends).
+/// Serves `app` on `listener` until `shutdown` completes (or the process ends); open
+/// connections are then dropped.
 ///
 /// # Errors
 /// The I/O error that stopped the server.
@@ -159,9 +160,12 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let playground = app.playground.clone();
-    let result = axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Not axum's graceful shutdown: it waits for every connection to end, and a page's
+    // event streams never do. Stopping drops the server and its connections at once.
+    let result = tokio::select! {
+        served = axum::serve(listener, router(app)) => served,
+        () = shutdown => Ok(()),
+    };
     playground.stop();
     result
 }

@@ -109,3 +109,18 @@ test('a malformed CSV upload shows a message and the server keeps running', asyn
   await page.waitForFunction(() => document.getElementById('epoch').textContent === '1');
   await page.close();
 });
+
+test('a lost connection is said in the page', async () => {
+  const own = await startGlassbox(['playground', '--port', '0'], 'playground: ');
+  const { page } = await openPage(browser, own.url);
+  try {
+    await page.waitForFunction(() => window.glassbox.framesDrawn > 0);
+    own.child.kill('SIGKILL');
+    const error = page.getByTestId('error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /lost the connection to the glassbox server/);
+  } finally {
+    await page.close();
+    await stop(own.child);
+  }
+});
