@@ -417,7 +417,7 @@ fn read_layers(
     let mut parameters: Vec<(Tensor, Vec<f32>)> = Vec::with_capacity(layers.len());
     let mut previous: Option<(&str, usize)> = None; // (weight name, outputs)
     for Layer { weight, bias } in layers.values() {
-        let (shape, weights) = read(path, tensors, weight)?;
+        let (shape, weights) = io::read_f32(path, tensors, weight)?;
         let [outputs, inputs] = shape[..] else {
             return Err(Error::format(
                 path,
@@ -438,7 +438,7 @@ fn read_layers(
                 ));
             }
         }
-        let (bias_shape, biases) = read(path, tensors, bias)?;
+        let (bias_shape, biases) = io::read_f32(path, tensors, bias)?;
         if bias_shape != [outputs] {
             return Err(Error::format(
                 path,
@@ -477,7 +477,7 @@ fn read_scaler(
     }
     let mut parts = Vec::with_capacity(2);
     for name in [OFFSET_NAME, SCALE_NAME] {
-        let (shape, values) = read(path, tensors, name)?;
+        let (shape, values) = io::read_f32(path, tensors, name)?;
         if shape != [inputs] {
             return Err(Error::format(
                 path,
@@ -500,39 +500,6 @@ fn read_scaler(
         offset,
         scale,
     }))
-}
-
-/// A float32 tensor's shape and finite values.
-fn read(path: &Path, tensors: &SafeTensors<'_>, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-    let view = tensors
-        .tensor(name)
-        .map_err(|e| Error::format(path, name, format!("cannot be read: {e:?}")))?;
-    if view.dtype() != Dtype::F32 {
-        return Err(Error::format(
-            path,
-            name,
-            format!(
-                "has dtype {:?}; glassbox reads float32 (save with model.float())",
-                view.dtype()
-            ),
-        ));
-    }
-    let values: Vec<f32> = view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(Error::format(
-            path,
-            name,
-            format!(
-                "holds {} at index {i}; weights must be finite numbers",
-                values[i]
-            ),
-        ));
-    }
-    Ok((view.shape().to_vec(), values))
 }
 
 #[cfg(test)]
