@@ -20,7 +20,6 @@ use glassbox::data::{digits, idx, Dataset, ImageShape};
 use glassbox::network::argmax;
 use glassbox::optim::Adam;
 use glassbox::tensor::Tensor;
-use glassbox::train::Silent;
 use glassbox::{Activation, Init, Loss, ModelInfo, Network, TrainConfig, Trainer, Workspace};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -137,7 +136,7 @@ pub fn train(request: &TrainRequest) -> Result<ImageModel, String> {
         ..TrainConfig::default()
     };
     Trainer::new(config)
-        .fit(&mut network, &train, None, None, &mut Silent)
+        .fit(&mut network, &train)
         .map_err(|e| e.to_string())?;
     let info = ModelInfo {
         class_names: train.class_names().to_vec(),
@@ -360,11 +359,9 @@ impl ImageModel {
             prediction: self.class_names()[best].clone(),
             class: best,
             probabilities: output,
-            weighted_sums: ws.weighted_sums[0].as_slice().to_vec(),
-            activations: ws
-                .activations
-                .iter()
-                .map(|a| a.as_slice().to_vec())
+            weighted_sums: ws.weighted_sums(0).as_slice().to_vec(),
+            activations: (0..self.network.layers().len())
+                .map(|l| ws.activations(l).as_slice().to_vec())
                 .collect(),
             server_ms: started.elapsed().as_secs_f64() * 1e3,
         })

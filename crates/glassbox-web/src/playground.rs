@@ -511,7 +511,8 @@ pub fn frame(
         .expect("the grid has GRID² rows of the features"); // GRID·GRID·width values
     let mut ws = Workspace::forward_only(network, n);
     network.forward(&input, &mut ws);
-    for a in &ws.activations {
+    for l in 0..network.layers().len() {
+        let a = ws.activations(l);
         maps.push(heat_maps(a.as_slice(), a.cols()));
     }
     let output = ws.output();
@@ -741,13 +742,10 @@ impl Playground {
             return;
         }
         let problem = &session.problem;
-        let result = Trainer::new(problem.train_config.clone()).fit(
-            &mut network,
-            &problem.train,
-            None,
-            Some(&problem.test),
-            &mut observer,
-        );
+        let result = Trainer::new(problem.train_config.clone())
+            .test(&problem.test)
+            .observer(&mut observer)
+            .fit(&mut network, &problem.train);
         if let Err(e) = result {
             self.publish_error(session.id, &e.to_string());
         }

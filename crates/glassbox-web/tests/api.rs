@@ -543,7 +543,10 @@ async fn the_dashboard_records_a_real_training_run() {
     let history = tokio::task::spawn_blocking(move || {
         let mut silent = Silent;
         let mut watch = Watch::new(&mut silent, &run_for_training);
-        Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut watch)
+        Trainer::new(config)
+            .test(&test)
+            .observer(&mut watch)
+            .fit(&mut net, &train)
     })
     .await
     .unwrap()

@@ -9,7 +9,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use glassbox::optim::OptimizerState;
 use glassbox::rng::Rng;
-use glassbox::tensor::Tensor;
+use glassbox::tensor::{Parallelism, Tensor};
 use glassbox::{Activation, Adam, Init, Loss, Network, Optimizer, Sgd, Workspace};
 use std::hint::black_box;
 
@@ -26,7 +26,8 @@ fn one_hot(rows: usize, classes: usize) -> Tensor {
     y
 }
 
-/// forward, δᴸ, backward, update — what the trainer does per batch.
+/// forward, δᴸ, backward, update through the library's one-thread API (the trainer's
+/// step, `train/step.rs`, calls the same layer functions; `bench/run.sh` times it).
 fn step(
     net: &mut Network,
     ws: &mut Workspace,
@@ -37,25 +38,15 @@ fn step(
     y: &Tensor,
 ) {
     net.forward(x, ws);
-    let out = net.layers().len() - 1;
-    let width = net.outputs();
-    let scale = 1.0 / x.rows() as f32;
-    let (z, a, d) = (
-        &ws.weighted_sums[out],
-        &ws.activations[out],
-        &mut ws.deltas[out],
-    );
-    loss.output_delta(
-        net.output_activation(),
-        z.as_slice(),
-        a.as_slice(),
-        y.as_slice(),
-        d.as_mut_slice(),
-        width,
-        scale,
-    );
+    net.output_error(loss, y, ws, 1.0 / x.rows() as f32);
     net.backward(x, ws);
-    state.step(optimizer, net, &ws.grads, optimizer.learning_rate(), 0.0);
+    state.step(
+        optimizer,
+        net,
+        ws.all_gradients(),
+        optimizer.learning_rate(),
+        0.0,
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -95,13 +86,12 @@ fn bench(c: &mut Criterion) {
             .dense(10, Activation::Softmax)
             .build(Init::He, 1)
             .expect("valid network");
-        net.set_threads(threads);
         let (x, y) = (batch(128, 784, &mut rng), one_hot(128, 10));
         let optimizer: Optimizer = Adam::default().into();
         let mut state = OptimizerState::new(&optimizer, net.layers());
         let mut ws = Workspace::new(&net, 128);
         group.throughput(Throughput::Elements(128));
-        group.bench_function(format!("784-512-256-10 adam batch 128, {threads}t"), |b| {
+        group.bench_function("784-512-256-10 adam batch 128, 1t", |b| {
             b.iter(|| {
                 step(
                     &mut net,
@@ -122,11 +112,12 @@ fn bench(c: &mut Criterion) {
             b.iter(|| net.forward(black_box(&one), &mut ws1))
         });
         let many = batch(1000, 784, &mut rng);
+        let par = Parallelism::Threads(threads);
         let mut ws1000 = Workspace::new(&net, 1000);
         group.throughput(Throughput::Elements(1000));
         group.bench_function(
             format!("784-512-256-10 forward, 1000 images, {threads}t"),
-            |b| b.iter(|| net.forward(black_box(&many), &mut ws1000)),
+            |b| b.iter(|| net.forward_with(black_box(&many), &mut ws1000, par)),
         );
     }
     group.finish();

@@ -42,6 +42,9 @@ fn main() -> glassbox::Result<()> {
         seed: 1,
         ..TrainConfig::default()
     };
-    Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut PrintEpochs)?;
+    Trainer::new(config)
+        .test(&test)
+        .observer(&mut PrintEpochs)
+        .fit(&mut net, &train)?;
     Ok(())
 }

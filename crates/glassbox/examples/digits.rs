@@ -4,7 +4,6 @@
 
 use glassbox::data::digits;
 use glassbox::metrics::evaluate;
-use glassbox::train::Silent;
 use glassbox::{Activation, Adam, Init, Loss, Network, TrainConfig, Trainer};
 
 fn main() -> glassbox::Result<()> {
@@ -25,7 +24,7 @@ fn main() -> glassbox::Result<()> {
         seed: 1,
         ..TrainConfig::default()
     };
-    let history = Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut Silent)?;
+    let history = Trainer::new(config).test(&test).fit(&mut net, &train)?;
     let seconds: f64 = history.epochs.iter().map(|e| e.seconds).sum();
     let result = evaluate(&net, &test, Loss::CrossEntropy)?;
     println!(

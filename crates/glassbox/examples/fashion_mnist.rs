@@ -46,7 +46,10 @@ fn main() -> glassbox::Result<()> {
         threads,
         ..TrainConfig::default()
     };
-    Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut PrintEpochs)?;
+    Trainer::new(config)
+        .test(&test)
+        .observer(&mut PrintEpochs)
+        .fit(&mut net, &train)?;
     let info = glassbox::ModelInfo {
         class_names: train.class_names().to_vec(),
         image_shape: train.image_shape(),

@@ -4,7 +4,7 @@
 //! Run: `cargo run --release --example inference_bench -- --model M [--data DIR] [--threads N]`
 
 use glassbox::data::idx;
-use glassbox::tensor::Tensor;
+use glassbox::tensor::{Parallelism, Tensor};
 use glassbox::{io, Workspace};
 use std::time::Instant;
 
@@ -33,14 +33,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let model = model.ok_or("--model M is required")?;
-    let (mut network, _) = io::load(&model)?;
-    network.set_threads(threads);
+    let (network, _) = io::load(&model)?;
     let (_, test) = idx::load_dir(&dir)?;
     let all = Tensor::from_vec(test.len(), test.width(), test.features().to_vec())?;
 
     // All the timed work runs in a pool of `threads` threads (see tensor::with_threads).
     let (batch_ms, single_us) =
-        glassbox::tensor::with_threads(threads, || measure(&network, &test, &all))?;
+        glassbox::tensor::with_threads(threads, || measure(&network, &test, &all, threads))?;
     println!(
         "{{\"batch_ms\": {batch_ms:.3}, \"single_us\": {single_us:.2}, \"threads\": {threads}, \"images\": {}}}",
         test.len()
@@ -53,18 +52,24 @@ fn measure(
     network: &glassbox::Network,
     test: &glassbox::data::Dataset,
     all: &Tensor,
+    threads: usize,
 ) -> (f64, f64) {
+    let par = if threads > 1 {
+        Parallelism::Threads(threads)
+    } else {
+        Parallelism::Sequential
+    };
     // The whole test set in one call, as a user would make it: `predict` allocates the
     // output and its buffers, and runs chunks of rows on the threads.
     let inputs = all.as_slice();
     network
-        .predict(inputs)
+        .predict_with(inputs, par)
         .expect("the test set fits the model");
     let mut batch_ms: Vec<f64> = (0..BATCH_RUNS)
         .map(|_| {
             let t = Instant::now();
             let out = network
-                .predict(inputs)
+                .predict_with(inputs, par)
                 .expect("the test set fits the model");
             let ms = t.elapsed().as_secs_f64() * 1e3;
             std::hint::black_box(out);
@@ -79,7 +84,7 @@ fn measure(
         .map(|i| {
             one.as_mut_slice().copy_from_slice(test.row(i % test.len()));
             let t = Instant::now();
-            network.forward(&one, &mut ws1);
+            network.forward_with(&one, &mut ws1, par);
             t.elapsed().as_secs_f64() * 1e6
         })
         .skip(100) // warm-up

@@ -3,7 +3,7 @@
 //! Run: `cargo run --release --example xor`
 
 use glassbox::data::synthetic;
-use glassbox::train::{Shuffle, Silent};
+use glassbox::train::Shuffle;
 use glassbox::{Activation, Init, Loss, Network, Sgd, TrainConfig, Trainer};
 
 fn main() -> glassbox::Result<()> {
@@ -22,7 +22,7 @@ fn main() -> glassbox::Result<()> {
         seed: 1,
         ..TrainConfig::default()
     };
-    let history = Trainer::new(config).fit(&mut net, &data, None, None, &mut Silent)?;
+    let history = Trainer::new(config).fit(&mut net, &data)?;
     let last = history.epochs.last().expect("100 epochs ran");
     println!(
         "after {} epochs: loss {:.4}, accuracy {:.1}%",

@@ -20,7 +20,8 @@
 //! ```
 
 use crate::activation::Activation;
-use crate::tensor::{self, Accum, Parallelism, Tensor, Transpose};
+use crate::rng::uniform_at;
+use crate::tensor::{self, Accum, MatMut, MatRef, Parallelism, Tensor};
 use crate::{Error, Result};
 
 /// A dense layer: weights (`out × in`), biases (`out`) and an activation.
@@ -130,46 +131,25 @@ impl Dense {
         self.weights.as_slice().len() + self.biases.len()
     }
 
-    /// Runs a batch forward: `z` ← A·Wᵀ + b, `a` ← f(z).
+    /// Runs a batch forward: `z` ← A·Wᵀ + b, `a` ← f(z) ([`forward`] on the whole layer).
     ///
-    /// `input` is `batch × in`; `z` and `a` must be `batch × out`. The bias is written
-    /// into z first and the product added to it, so no separate pass adds it.
+    /// `input` is `batch × in`; `z` and `a` must be `batch × out`.
     pub fn forward(&self, input: &Tensor, z: &mut Tensor, a: &mut Tensor, par: Parallelism) {
-        self.weighted_sums(input, z, par);
-        self.activation
-            .forward(z.as_slice(), a.as_mut_slice(), self.outputs());
-    }
-
-    /// z ← A·Wᵀ + b only.
-    pub fn weighted_sums(&self, input: &Tensor, z: &mut Tensor, par: Parallelism) {
-        debug_assert_eq!(input.cols(), self.inputs());
-        for row in z.as_mut_slice().chunks_exact_mut(self.outputs()) {
-            row.copy_from_slice(&self.biases);
-        }
-        tensor::matmul(
-            z,
-            input,
-            Transpose::No,
-            &self.weights,
-            Transpose::Yes,
-            Accum::Add,
+        forward(
+            input.view(),
+            self.weights.view(),
+            &self.biases,
+            self.activation,
+            z.view_mut(),
+            a.view_mut(),
             par,
-        ); // [batch, out]
+        );
     }
 
-    /// Back-propagates one batch through this layer.
-    ///
-    /// With `delta` = δ = ∂C/∂z of this layer (batch × out) and `input` = A, the batch
-    /// that [`Dense::forward`] saw (batch × in):
-    ///
-    /// ```text
-    /// ∂C/∂W = δᵀ · A        (out × in)   summed over the batch
-    /// ∂C/∂b = Σ_rows δ      (out)
-    /// ∂C/∂A = δ · W         (batch × in) the layer below multiplies by f′(z) to get its δ
-    /// ```
-    ///
-    /// δ already carries the 1/B of the mean loss (see [`crate::loss`]), so nothing is
-    /// divided here. `grad_input` is skipped for the first layer (nothing is below it).
+    /// Back-propagates one batch through this layer ([`gradients`] and [`error_below`]
+    /// on the whole layer): with `delta` = δ = ∂C/∂z of this layer and `input` = A, the
+    /// batch that [`Dense::forward`] saw, the gradients ∂C/∂W = δᵀ·A and ∂C/∂b = Σ_rows δ,
+    /// and, unless this is the first layer, ∂C/∂A = δ·W into `grad_input`.
     pub fn backward(
         &self,
         input: &Tensor,
@@ -178,94 +158,41 @@ impl Dense {
         grad_input: Option<&mut Tensor>,
         par: Parallelism,
     ) {
-        tensor::matmul(
-            &mut grads.weights,
-            delta,
-            Transpose::Yes,
-            input,
-            Transpose::No,
-            Accum::Replace,
+        let DenseGrads { weights, biases } = grads;
+        gradients(
+            delta.view(),
+            input.view(),
+            weights.view_mut(),
+            biases,
+            false,
             par,
-        ); // δᵀ · A: [out, in]
-        delta.sum_rows_into(&mut grads.biases); // Σ_rows δ: [out]
+        );
         if let Some(grad_input) = grad_input {
-            tensor::matmul(
-                grad_input,
-                delta,
-                Transpose::No,
-                &self.weights,
-                Transpose::No,
-                Accum::Replace,
+            error_below(
+                delta.view(),
+                self.weights.view(),
+                grad_input.view_mut(),
                 par,
-            ); // δ · W: [batch, in]
+            );
         }
     }
 
-    /// [`Dense::backward`] and a plain gradient-descent step in one pass over the
-    /// weights, for [`crate::Sgd`]: the gradient is added straight into W instead of
-    /// being stored and read back.
-    ///
-    /// ```text
-    /// ∂C/∂A = δ · W                (with W as it was, before the step)
-    /// W ← (1 − ηλ)·W − η·δᵀ·A       (λ = L2 decay, usually 0)
-    /// b ← b − η·Σ_rows δ
-    /// ```
-    pub fn backward_sgd(
-        &mut self,
-        input: &Tensor,
-        delta: &Tensor,
-        grad_input: Option<&mut Tensor>,
-        learning_rate: f32,
-        l2: f32,
-        par: Parallelism,
-    ) {
-        if let Some(grad_input) = grad_input {
-            tensor::matmul(
-                grad_input,
-                delta,
-                Transpose::No,
-                &self.weights,
-                Transpose::No,
-                Accum::Replace,
-                par,
-            ); // δ · W: [batch, in]
-        }
-        if l2 > 0.0 {
-            let keep = 1.0 - learning_rate * l2;
-            self.weights
-                .as_mut_slice()
-                .iter_mut()
-                .for_each(|w| *w *= keep);
-        }
-        tensor::matmul(
-            &mut self.weights,
-            delta,
-            Transpose::Yes,
-            input,
-            Transpose::No,
-            Accum::AddScaled(-learning_rate),
-            par,
-        ); // W − η·δᵀ·A: [out, in]
-        let out = self.outputs();
-        for row in delta.as_slice().chunks_exact(out) {
-            tensor::axpy(&mut self.biases, -learning_rate, row);
-        }
-    }
-
-    /// The online-learning pass over the weights: the previous example's SGD step and
-    /// the next example's weighted sums, row by row in one sweep, so W crosses the
-    /// memory bus once per example instead of twice.
+    /// **Fast path** of online learning (batches of one example, plain SGD): the
+    /// previous example's update of this layer and the next example's weighted sums,
+    /// row by row in one sweep, so W crosses the memory bus once per example instead of
+    /// twice. The general path is [`gradients`], then the optimiser's update, then
+    /// [`forward`]; this one gives the same weights and sums up to rounding (tested in
+    /// `tests/engine.rs`) and makes the article's 784-30-10 network's epoch faster
+    /// (figures in bench/RESULTS.md).
     ///
     /// ```text
     /// Wⱼ ← (1 − ηλ)·Wⱼ − η·δⱼ·x_prev,   bⱼ ← bⱼ − η·δⱼ     (the deferred step)
     /// zⱼ = Wⱼ·x + bⱼ                                      (with the updated Wⱼ)
     /// ```
-    ///
-    /// The result is the same as [`Dense::backward_sgd`] followed by
-    /// [`Dense::weighted_sums`]; `prev_delta` is δ of the previous example.
     #[allow(clippy::too_many_arguments)]
-    pub fn sgd_step_then_weighted_sums(
-        &mut self,
+    pub(crate) fn sgd_step_then_weighted_sums(
+        weights: &mut [f32],
+        biases: &mut [f32],
         prev_input: &[f32],
         prev_delta: &[f32],
         learning_rate: f32,
@@ -273,19 +200,144 @@ impl Dense {
         input: &[f32],
         z: &mut [f32],
     ) {
-        let inputs = self.inputs();
+        let inputs = input.len();
         debug_assert_eq!(prev_input.len(), inputs);
-        debug_assert_eq!(input.len(), inputs);
         let keep = 1.0 - learning_rate * l2;
-        for (j, row) in self
-            .weights
-            .as_mut_slice()
-            .chunks_exact_mut(inputs)
-            .enumerate()
-        {
+        for (j, row) in weights.chunks_exact_mut(inputs).enumerate() {
             let s = -learning_rate * prev_delta[j];
-            self.biases[j] += s;
-            z[j] = self.biases[j] + tensor::axpy_then_dot(row, keep, s, prev_input, input);
+            biases[j] += s;
+            z[j] = biases[j] + tensor::axpy_then_dot(row, keep, s, prev_input, input);
         }
+    }
+}
+
+// The formulas of a layer, each written once. Each works on a band of the layer's
+// neurons: all of them (`Dense::forward`, `Network::backward`, a step on one thread), or
+// one thread's share (a step on T threads, `train/step.rs`), which is the same code on
+// a band of rows of W.
+
+/// The weighted sums and activations of the neurons whose weight rows `w` holds
+/// (`neurons × in`), for a batch `x` (`batch × in`):
+///
+/// ```text
+/// z = x·wᵀ + b        z: batch × neurons
+/// a = f(z)
+/// ```
+///
+/// The bias is written into z first and the product added to it.
+pub(crate) fn forward(
+    x: MatRef<'_>,
+    w: MatRef<'_>,
+    b: &[f32],
+    f: Activation,
+    mut z: MatMut<'_>,
+    mut a: MatMut<'_>,
+    par: Parallelism,
+) {
+    for i in 0..z.rows() {
+        z.row_mut(i).copy_from_slice(b);
+    }
+    tensor::gemm(z.rb_mut(), x, w.t(), Accum::Add, par);
+    for i in 0..z.rows() {
+        f.forward(z.row(i), a.row_mut(i), b.len());
+    }
+}
+
+/// Inverted dropout on the activations `a` of a band of a hidden layer: each is kept
+/// with probability 1 − `rate` and then scaled by 1/(1 − `rate`), so the next layer
+/// sees the same expected input as at inference, where nothing is dropped.
+///
+/// ```text
+/// mask = 1/(1 − rate) with probability 1 − rate, else 0;   ã = a ⊙ mask
+/// ```
+///
+/// Whether element (i, j) of the layer is kept depends only on `key` (seed, step,
+/// layer) and (i, j) — `first` is the band's first (row, column) in the layer, `width`
+/// the layer's — so every split of a step between threads draws the same masks.
+pub(crate) fn dropout(
+    a: MatRef<'_>,
+    mut mask: MatMut<'_>,
+    mut dropped: MatMut<'_>,
+    rate: f32,
+    key: u64,
+    (first_row, first_col, width): (usize, usize, usize),
+) {
+    let keep = 1.0 - rate;
+    for i in 0..a.rows() {
+        let at = ((first_row + i) * width + first_col) as u64;
+        let (m, d) = (mask.row_mut(i), dropped.row_mut(i));
+        for (j, ((m, d), &a)) in m.iter_mut().zip(d).zip(a.row(i)).enumerate() {
+            *m = if uniform_at(key, at + j as u64) < keep {
+                1.0 / keep
+            } else {
+                0.0
+            };
+            *d = a * *m;
+        }
+    }
+}
+
+/// The gradients of the neurons whose errors δ = ∂C/∂z are the columns of `delta`
+/// (`batch × neurons`), given the batch `x` (`batch × in`) the layer saw:
+///
+/// ```text
+/// ∂C/∂W = δᵀ·x        (neurons × in)   summed over the batch
+/// ∂C/∂b = Σ_rows δ    (neurons)
+/// ```
+///
+/// δ already carries the 1/B of the mean loss (see [`crate::loss`]), so nothing is
+/// divided here. With `accumulate` the gradients are added to `gw` and `gb` (a gradient
+/// summed over the chunks of a full batch).
+pub(crate) fn gradients(
+    delta: MatRef<'_>,
+    x: MatRef<'_>,
+    gw: MatMut<'_>,
+    gb: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    tensor::gemm(gw, delta.t(), x, accum, par);
+    if !accumulate {
+        gb.fill(0.0);
+    }
+    for i in 0..delta.rows() {
+        for (g, &d) in gb.iter_mut().zip(delta.row(i)) {
+            *g += d;
+        }
+    }
+}
+
+/// The error sent to the layer below, for the inputs whose weight columns `w` holds
+/// (`out × inputs`): ∂C/∂x = δ·w, written into `out` (`batch × inputs`).
+pub(crate) fn error_below(delta: MatRef<'_>, w: MatRef<'_>, out: MatMut<'_>, par: Parallelism) {
+    tensor::gemm(out, delta, w, Accum::Replace, par);
+}
+
+/// Turns ∂C/∂a of a band of a hidden layer's neurons (in `g`) into their δ, in place:
+///
+/// ```text
+/// δ = ∂C/∂a ⊙ mask ⊙ f′(z)      (mask only with dropout: the layer above saw a ⊙ mask)
+/// ```
+pub(crate) fn delta_from_error(
+    f: Activation,
+    z: MatRef<'_>,
+    a: MatRef<'_>,
+    mask: Option<MatRef<'_>>,
+    mut g: MatMut<'_>,
+) {
+    for i in 0..g.rows() {
+        let width = g.cols();
+        let g = g.row_mut(i);
+        if let Some(mask) = mask {
+            for (g, &m) in g.iter_mut().zip(mask.row(i)) {
+                *g *= m;
+            }
+        }
+        f.backward(z.row(i), a.row(i), g, width);
     }
 }

@@ -77,7 +77,7 @@
 //!     seed: 1,
 //!     ..TrainConfig::default()
 //! };
-//! let history = Trainer::new(config).fit(&mut net, &train, None, Some(&test), &mut Silent)?;
+//! let history = Trainer::new(config).test(&test).fit(&mut net, &train)?;
 //! let result = metrics::evaluate(&net, &test, Loss::CrossEntropy)?;
 //! assert!(result.accuracy.unwrap() > 0.9);
 //! # let dir = tempfile::tempdir().unwrap();

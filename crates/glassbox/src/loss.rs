@@ -135,6 +135,25 @@ impl Loss {
             output.backward(z, a, delta, width);
         }
     }
+
+    /// The batch's loss summed over its rows ([`Loss::sum`]) and its output error δᴸ
+    /// written into `delta` ([`Loss::output_delta`]): what a training step needs from
+    /// the loss, in one call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sum_and_delta(
+        &self,
+        output: Activation,
+        z: &[f32],
+        a: &[f32],
+        y: &[f32],
+        delta: &mut [f32],
+        width: usize,
+        scale: f32,
+    ) -> f64 {
+        let sum = self.sum(z, a, y, width);
+        self.output_delta(output, z, a, y, delta, width, scale);
+        sum
+    }
 }
 
 impl fmt::Display for Loss {

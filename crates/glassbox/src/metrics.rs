@@ -11,7 +11,7 @@
 use crate::data::{Dataset, Targets};
 use crate::loss::Loss;
 use crate::network::{argmax, Network, Workspace, PREDICT_CHUNK_ROWS};
-use crate::tensor::Tensor;
+use crate::tensor::{Parallelism, Tensor};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +103,20 @@ pub struct Evaluation {
 /// # Errors
 /// [`Error::InputWidth`] or [`Error::Shape`] when the data does not fit the network.
 pub fn evaluate(network: &Network, data: &Dataset, loss: Loss) -> Result<Evaluation> {
+    evaluate_with(network, data, loss, Parallelism::Sequential)
+}
+
+/// [`evaluate`] with the matrix products on up to `par` threads (the result does not
+/// depend on the count).
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with(
+    network: &Network,
+    data: &Dataset,
+    loss: Loss,
+    par: Parallelism,
+) -> Result<Evaluation> {
     if data.width() != network.inputs() {
         return Err(Error::InputWidth {
             expected: network.inputs(),
@@ -134,7 +148,7 @@ pub fn evaluate(network: &Network, data: &Dataset, loss: Loss) -> Result<Evaluat
             x.row_mut(i).copy_from_slice(data.row(r));
             data.write_target_row(r, y.row_mut(i));
         }
-        network.forward(&x, &mut ws);
+        network.forward_with(&x, &mut ws, par);
         let a = ws.activations[last].as_slice();
         loss_sum += loss.sum(ws.weighted_sums[last].as_slice(), a, y.as_slice(), outputs);
         match (&mut confusion, data.targets()) {

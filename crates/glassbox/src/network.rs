@@ -27,8 +27,9 @@
 
 use crate::activation::Activation;
 use crate::init::Init;
-use crate::layer::{Dense, DenseGrads};
-use crate::rng::Rng;
+use crate::layer::{self, Dense, DenseGrads};
+use crate::loss::Loss;
+use crate::rng::{self, Rng};
 use crate::tensor::{Parallelism, Tensor};
 use crate::{Error, Result};
 
@@ -44,11 +45,12 @@ pub const PREDICT_CHUNK_ROWS: usize = 256;
 /// The layers are private so that their shapes always chain (each layer takes as many
 /// inputs as the one below has neurons) and every shape is derived from them, never
 /// cached: the threaded code relies on it. Weights change in place through
-/// [`Network::parameters_mut`].
+/// [`Network::parameters_mut`]. A network is only its layers: how many threads run it
+/// is an argument of the calls that run it ([`Network::predict_with`]), never a setting
+/// stored in it.
 pub struct Network {
     /// At least one layer.
     layers: Vec<Dense>,
-    parallelism: Parallelism,
 }
 
 /// Builds a [`Network`] layer by layer: `Network::builder(inputs).dense(…)….build(…)`.
@@ -100,10 +102,7 @@ impl NetworkBuilder {
             layers.push(layer);
             inputs = neurons;
         }
-        Ok(Network {
-            layers,
-            parallelism: Parallelism::Sequential,
-        })
+        Ok(Network { layers })
     }
 }
 
@@ -140,10 +139,7 @@ impl Network {
             }
             width = layer.outputs();
         }
-        Ok(Network {
-            layers,
-            parallelism: Parallelism::Sequential,
-        })
+        Ok(Network { layers })
     }
 
     /// Features per example.
@@ -192,21 +188,6 @@ impl Network {
             .map_or(Activation::Identity, |l| l.activation())
     }
 
-    /// Lets large matrix products use up to `threads` threads (1 = the calling thread
-    /// only). Small products stay on one thread whatever this says.
-    pub fn set_threads(&mut self, threads: usize) {
-        self.parallelism = if threads > 1 {
-            Parallelism::Threads(threads)
-        } else {
-            Parallelism::Sequential
-        };
-    }
-
-    /// The parallelism handed to matrix products.
-    pub fn parallelism(&self) -> Parallelism {
-        self.parallelism
-    }
-
     /// Checks that training can reach every weight.
     ///
     /// # Errors
@@ -222,14 +203,23 @@ impl Network {
         }
     }
 
-    /// The outputs for `inputs`, a row-major `rows × self.inputs()` slice of features.
-    ///
-    /// Rows go through in chunks of [`PREDICT_CHUNK_ROWS`]; with threads allowed
-    /// ([`Network::set_threads`]), the threads share the chunks.
+    /// The outputs for `inputs`, a row-major `rows × self.inputs()` slice of features,
+    /// computed on this thread ([`Network::predict_with`] to use more).
     ///
     /// # Errors
     /// [`Error::InputWidth`] when the length is not a multiple of the input width.
     pub fn predict(&self, inputs: &[f32]) -> Result<Tensor> {
+        self.predict_with(inputs, Parallelism::Sequential)
+    }
+
+    /// [`Network::predict`] with up to `par` threads. Rows go through in chunks of
+    /// [`PREDICT_CHUNK_ROWS`]: with several chunks, the threads share them; with one,
+    /// the threads share the chunk's matrix products. The result does not depend on the
+    /// thread count.
+    ///
+    /// # Errors
+    /// [`Error::InputWidth`] when the length is not a multiple of the input width.
+    pub fn predict_with(&self, inputs: &[f32], par: Parallelism) -> Result<Tensor> {
         let rows = self.check_rows(inputs)?;
         let mut out = Tensor::zeros(rows, self.outputs());
         let (in_step, out_step) = (
@@ -240,7 +230,7 @@ impl Network {
         let run = |(ws, batch): &mut (Workspace, Tensor), chunk: &[f32], out: &mut [f32], par| {
             batch.resize(chunk.len() / self.inputs(), self.inputs());
             batch.as_mut_slice().copy_from_slice(chunk);
-            self.forward_with(batch, ws, None, par);
+            self.run_forward(batch, ws, None, par);
             out.copy_from_slice(ws.output().as_slice());
         };
         let buffers = || {
@@ -250,13 +240,11 @@ impl Network {
             )
         };
         let chunks = rows.div_ceil(PREDICT_CHUNK_ROWS);
-        if let (Parallelism::Threads(threads), true) = (self.parallelism, chunks > 1) {
+        if let (Parallelism::Threads(threads), true) = (par, chunks > 1) {
             // Many chunks: each thread takes whole chunks through the whole network, so
             // a chunk's activations stay in its core's cache from layer to layer and no
-            // product is handed between threads (45 vs 57 ms for 10 000 images through
-            // 784-512-256-10 on 2 threads, against splitting every product). Each
-            // thread allocates its buffers once per call (fresh pages cost page faults:
-            // a set per rayon split made 10 000 images take 47–75 ms from run to run).
+            // product is handed between threads. Each thread allocates its buffers once
+            // per call (fresh pages cost page faults).
             let work = std::sync::Mutex::new(
                 inputs
                     .chunks(in_step)
@@ -283,7 +271,7 @@ impl Network {
                 .chunks(in_step)
                 .zip(out.as_mut_slice().chunks_mut(out_step))
             {
-                run(&mut bufs, chunk, out, self.parallelism);
+                run(&mut bufs, chunk, out, par);
             }
         }
         Ok(out)
@@ -308,199 +296,152 @@ impl Network {
         Ok(inputs.len() / self.inputs())
     }
 
-    /// Runs `input` (`batch × inputs`) forward, keeping every layer's z and a in `ws`.
+    /// Runs `input` (`batch × inputs`) forward on this thread, keeping every layer's z
+    /// and a in `ws`:
+    ///
+    /// ```text
+    /// a⁰ = x,   zˡ = aˡ⁻¹·Wˡᵀ + bˡ,   aˡ = fˡ(zˡ)    (layer::forward, layer by layer)
+    /// ```
     ///
     /// # Panics
     /// If `input` is not `batch × self.inputs()` (check user input with
     /// [`Network::predict`] or the trainer, which do).
     pub fn forward(&self, input: &Tensor, ws: &mut Workspace) {
-        self.forward_with(input, ws, None, self.parallelism);
+        self.run_forward(input, ws, None, Parallelism::Sequential);
     }
 
-    /// [`Network::forward`] with inverted dropout on every hidden layer's output: each
-    /// activation is kept with probability 1 − `rate` and then scaled by 1/(1 − `rate`), so
-    /// the next layer sees the same expected input as at inference, where nothing is
-    /// dropped. The masks stay in `ws` for [`Network::backward`].
+    /// [`Network::forward`] with the matrix products on up to `par` threads.
+    ///
+    /// # Panics
+    /// As [`Network::forward`].
+    pub fn forward_with(&self, input: &Tensor, ws: &mut Workspace, par: Parallelism) {
+        self.run_forward(input, ws, None, par);
+    }
+
+    /// [`Network::forward`] with inverted dropout (see [`crate::layer`]) on every hidden
+    /// layer's output, the masks drawn with a key from `rng`. The masks stay in `ws` for
+    /// [`Network::backward`].
     pub fn forward_dropout(&self, input: &Tensor, ws: &mut Workspace, rate: f32, rng: &mut Rng) {
-        self.forward_with(input, ws, Some((rate, rng)), self.parallelism);
+        let key = rng.next_u64();
+        self.run_forward(input, ws, Some((rate, key)), Parallelism::Sequential);
     }
 
-    fn forward_with(
+    fn run_forward(
         &self,
         input: &Tensor,
         ws: &mut Workspace,
-        dropout: Option<(f32, &mut Rng)>,
-        parallelism: Parallelism,
+        dropout: Option<(f32, u64)>,
+        par: Parallelism,
     ) {
         ws.set_batch(self, input.rows());
         assert_eq!(input.cols(), self.inputs(), "input width");
         let last = self.layers.len() - 1;
-        let (rate, mut rng) = match dropout {
-            Some((rate, rng)) if rate > 0.0 && last > 0 => (rate, Some(rng)),
-            _ => (0.0, None),
+        let (rate, key) = match dropout {
+            Some((rate, key)) if rate > 0.0 && last > 0 => (rate, key),
+            _ => (0.0, 0),
         };
-        ws.dropout = rate;
-        if rate > 0.0 && ws.masks.len() != last {
-            ws.masks = ws.activations[..last].to_vec();
-            ws.dropped = ws.activations[..last].to_vec();
-        }
-        let keep = 1.0 - rate;
+        ws.set_dropout(self, rate);
         for (l, layer) in self.layers.iter().enumerate() {
             let (below, here) = ws.activations.split_at_mut(l);
-            let layer_input = match l {
-                0 => input,
-                _ if rate > 0.0 => &ws.dropped[l - 1],
-                _ => &below[l - 1],
+            let x = match l {
+                0 => input.view(),
+                _ if rate > 0.0 => ws.dropped[l - 1].view(),
+                _ => below[l - 1].view(),
             };
-            layer.forward(
-                layer_input,
-                &mut ws.weighted_sums[l],
-                &mut here[0],
-                parallelism,
+            layer::forward(
+                x,
+                layer.weights().view(),
+                layer.biases(),
+                layer.activation(),
+                ws.weighted_sums[l].view_mut(),
+                here[0].view_mut(),
+                par,
             );
-            if let (Some(rng), true) = (rng.as_deref_mut(), l < last) {
-                let mask = &mut ws.masks[l];
-                mask.resize(input.rows(), layer.outputs());
-                ws.dropped[l].resize(input.rows(), layer.outputs());
-                let a = ws.activations[l].as_slice();
-                for ((m, d), &a) in mask
-                    .as_mut_slice()
-                    .iter_mut()
-                    .zip(ws.dropped[l].as_mut_slice())
-                    .zip(a)
-                {
-                    *m = if rng.next_f32() < keep {
-                        1.0 / keep
-                    } else {
-                        0.0
-                    };
-                    *d = a * *m;
-                }
+            if rate > 0.0 && l < last {
+                layer::dropout(
+                    ws.activations[l].view(),
+                    ws.masks[l].view_mut(),
+                    ws.dropped[l].view_mut(),
+                    rate,
+                    rng::key(key, 0, l as u64),
+                    (0, 0, layer.outputs()),
+                );
             }
         }
     }
 
-    /// Back-propagates from the output error already in `ws.deltas` (last layer, set by
-    /// the loss) down to the first layer, writing every layer's gradients into
-    /// `ws.grads`. `input` is the batch [`Network::forward`] saw.
-    pub fn backward(&self, input: &Tensor, ws: &mut Workspace) {
-        for l in (0..self.layers.len()).rev() {
-            let (layer_input, delta, grad_input, grads) = ws.backward_views(input, l);
-            self.layers[l].backward(layer_input, delta, grads, grad_input, self.parallelism);
-            if l > 0 {
-                ws.finish_delta_below(&self.layers[l - 1], l - 1);
-            }
-        }
-    }
-
-    /// [`Network::backward`] fused with a plain gradient-descent step (w ← w − η·∂C/∂w,
-    /// with L2 decay `l2`): each layer's gradient goes straight into its weights, after
-    /// the layer has passed its error down. Used by the trainer for [`crate::Sgd`];
-    /// `ws.grads` is left untouched.
-    pub fn backward_sgd(
-        &mut self,
-        input: &Tensor,
-        ws: &mut Workspace,
-        learning_rate: f32,
-        l2: f32,
-    ) {
-        // Every layer but the first, then the first: the same as the deferred online
-        // path with its pending step applied at once.
-        self.backward_sgd_deferring_first(input, ws, learning_rate, l2);
-        self.apply_pending_step(input, ws, learning_rate, l2);
-    }
-}
-
-/// Online learning (batches of one example, plain SGD) with the first layer's step
-/// deferred: the step of example t is applied during the forward pass of example t+1,
-/// in the same sweep over the first layer's weights (see
-/// [`Dense::sgd_step_then_weighted_sums`]). The result is the same as stepping at once.
-impl Network {
-    /// Forward pass of one example (`input` is 1 × inputs), first applying the first
-    /// layer's pending step from `prev_input` and the δ still in `ws.deltas[0]`.
-    pub fn forward_after_pending_step(
-        &mut self,
-        input: &Tensor,
-        ws: &mut Workspace,
-        prev_input: &Tensor,
-        learning_rate: f32,
-        l2: f32,
-    ) {
-        ws.set_batch(self, 1);
+    /// The loss of the batch that [`Network::forward`] left in `ws`, summed over its rows
+    /// against the targets `y` (`batch × outputs`), and the output layer's error δᴸ =
+    /// ∂C/∂zᴸ (with the reduction `scale`, 1/B for the mean over B examples) written
+    /// into `ws` for [`Network::backward`].
+    ///
+    /// # Panics
+    /// If `y` is not shaped like the output, or `ws` is forward-only.
+    pub fn output_error(&self, loss: Loss, y: &Tensor, ws: &mut Workspace, scale: f32) -> f64 {
+        let last = self.layers.len() - 1;
         assert_eq!(
-            (input.rows(), input.cols()),
-            (1, self.inputs()),
-            "one example"
+            y.as_slice().len(),
+            ws.activations[last].as_slice().len(),
+            "targets"
         );
-        let parallelism = self.parallelism;
-        let (first, rest) = self.layers.split_first_mut().expect("a network has layers");
-        first.sgd_step_then_weighted_sums(
-            prev_input.as_slice(),
-            ws.deltas[0].as_slice(),
-            learning_rate,
-            l2,
-            input.as_slice(),
-            ws.weighted_sums[0].as_mut_slice(),
-        );
-        first.activation().forward(
-            ws.weighted_sums[0].as_slice(),
-            ws.activations[0].as_mut_slice(),
-            first.outputs(),
-        );
-        ws.dropout = 0.0;
-        for (i, layer) in rest.iter().enumerate() {
-            let l = i + 1;
-            let (below, here) = ws.activations.split_at_mut(l);
-            layer.forward(
-                &below[l - 1],
-                &mut ws.weighted_sums[l],
-                &mut here[0],
-                parallelism,
-            );
-        }
+        loss.sum_and_delta(
+            self.output_activation(),
+            ws.weighted_sums[last].as_slice(),
+            ws.activations[last].as_slice(),
+            y.as_slice(),
+            ws.deltas[last].as_mut_slice(),
+            self.outputs(),
+            scale,
+        )
     }
 
-    /// [`Network::backward_sgd`] for every layer but the first, whose δ is left in
-    /// `ws.deltas[0]` for [`Network::forward_after_pending_step`] or
-    /// [`Network::apply_pending_step`].
-    pub fn backward_sgd_deferring_first(
-        &mut self,
-        input: &Tensor,
-        ws: &mut Workspace,
-        learning_rate: f32,
-        l2: f32,
-    ) {
-        for l in (1..self.layers.len()).rev() {
-            let (layer_input, delta, grad_input, _) = ws.backward_views(input, l);
-            self.layers[l].backward_sgd(
-                layer_input,
-                delta,
-                grad_input,
-                learning_rate,
-                l2,
-                self.parallelism,
-            );
-            ws.finish_delta_below(&self.layers[l - 1], l - 1);
-        }
-    }
-
-    /// Applies the first layer's pending step (from `prev_input` and `ws.deltas[0]`).
-    pub fn apply_pending_step(
-        &mut self,
-        prev_input: &Tensor,
-        ws: &Workspace,
-        learning_rate: f32,
-        l2: f32,
-    ) {
-        let parallelism = self.parallelism;
-        self.layers[0].backward_sgd(
-            prev_input,
-            &ws.deltas[0],
-            None,
-            learning_rate,
-            l2,
-            parallelism,
+    /// Back-propagates from the output error already in `ws` ([`Network::output_error`])
+    /// down to the first layer, writing every layer's gradients into `ws`. `input` is the
+    /// batch [`Network::forward`] saw. For each layer from the top (Nielsen's BP1–BP4):
+    ///
+    /// ```text
+    /// ∂C/∂Wˡ = δˡᵀ·aˡ⁻¹,   ∂C/∂bˡ = Σ_rows δˡ               (layer::gradients)
+    /// δˡ⁻¹ = (δˡ·Wˡ) ⊙ maskˡ⁻¹ ⊙ fˡ⁻¹′(zˡ⁻¹)                (error_below, delta_from_error)
+    /// ```
+    ///
+    /// # Panics
+    /// If `ws` is forward-only or was not filled by a forward pass of `input`.
+    pub fn backward(&self, input: &Tensor, ws: &mut Workspace) {
+        assert!(
+            !ws.forward_only,
+            "back-propagation needs a workspace from Workspace::new, not forward_only"
         );
+        let par = Parallelism::Sequential;
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let x = match l {
+                0 => input.view(),
+                _ if ws.dropout > 0.0 => ws.dropped[l - 1].view(),
+                _ => ws.activations[l - 1].view(),
+            };
+            let DenseGrads { weights, biases } = &mut ws.grads[l];
+            layer::gradients(
+                ws.deltas[l].view(),
+                x,
+                weights.view_mut(),
+                biases,
+                false,
+                par,
+            );
+            if l > 0 {
+                let (below, here) = ws.deltas.split_at_mut(l);
+                let g = below[l - 1].view_mut();
+                layer::error_below(here[0].view(), layer.weights().view(), g, par);
+                let mask = (ws.dropout > 0.0).then(|| ws.masks[l - 1].view());
+                layer::delta_from_error(
+                    self.layers[l - 1].activation(),
+                    ws.weighted_sums[l - 1].view(),
+                    ws.activations[l - 1].view(),
+                    mask,
+                    ws.deltas[l - 1].view_mut(),
+                );
+            }
+        }
     }
 }
 
@@ -521,21 +462,21 @@ pub fn argmax(values: &[f32]) -> usize {
 pub struct Workspace {
     batch: usize,
     /// zˡ per layer, `batch × outputs`.
-    pub weighted_sums: Vec<Tensor>,
+    pub(crate) weighted_sums: Vec<Tensor>,
     /// aˡ per layer, `batch × outputs`.
-    pub activations: Vec<Tensor>,
+    pub(crate) activations: Vec<Tensor>,
     /// δˡ = ∂C/∂zˡ per layer, `batch × outputs`.
-    pub deltas: Vec<Tensor>,
+    pub(crate) deltas: Vec<Tensor>,
     /// ∂C/∂Wˡ and ∂C/∂bˡ per layer.
-    pub grads: Vec<DenseGrads>,
+    pub(crate) grads: Vec<DenseGrads>,
     /// Only z and a are kept ([`Workspace::forward_only`]): no δ or gradients.
     forward_only: bool,
     /// The dropout rate of the last forward pass (0 = none).
-    dropout: f32,
+    pub(crate) dropout: f32,
     /// Dropout masks per hidden layer: 0 (dropped) or 1/(1 − rate) (kept).
-    masks: Vec<Tensor>,
+    pub(crate) masks: Vec<Tensor>,
     /// aˡ ⊙ maskˡ per hidden layer: what the next layer saw.
-    dropped: Vec<Tensor>,
+    pub(crate) dropped: Vec<Tensor>,
 }
 
 impl Workspace {
@@ -548,8 +489,8 @@ impl Workspace {
 
     /// Buffers for running batches of `batch` rows forward only — z and a of every
     /// layer, no δ and no gradients — for prediction and evaluation. (The gradients
-    /// alone are as big as the network: 2 MB for 784-512-256-10.)
-    /// [`Network::backward`] must not be given such a workspace.
+    /// alone are as big as the network.) [`Network::backward`] must not be given such a
+    /// workspace.
     pub fn forward_only(network: &Network, batch: usize) -> Self {
         let mut ws = Workspace {
             forward_only: true,
@@ -562,6 +503,43 @@ impl Workspace {
     /// Rows per batch the buffers are shaped for.
     pub fn batch(&self) -> usize {
         self.batch
+    }
+
+    /// zˡ of layer `l` (from 0) after a forward pass, `batch × outputs`.
+    ///
+    /// # Panics
+    /// If there is no layer `l`.
+    pub fn weighted_sums(&self, l: usize) -> &Tensor {
+        &self.weighted_sums[l]
+    }
+
+    /// aˡ of layer `l` after a forward pass, `batch × outputs`.
+    ///
+    /// # Panics
+    /// If there is no layer `l`.
+    pub fn activations(&self, l: usize) -> &Tensor {
+        &self.activations[l]
+    }
+
+    /// δˡ = ∂C/∂zˡ of layer `l` after [`Network::backward`], `batch × outputs`.
+    ///
+    /// # Panics
+    /// If there is no layer `l` or the workspace is forward-only.
+    pub fn deltas(&self, l: usize) -> &Tensor {
+        &self.deltas[l]
+    }
+
+    /// ∂C/∂Wˡ and ∂C/∂bˡ of layer `l` after [`Network::backward`].
+    ///
+    /// # Panics
+    /// If there is no layer `l` or the workspace is forward-only.
+    pub fn gradients(&self, l: usize) -> &DenseGrads {
+        &self.grads[l]
+    }
+
+    /// Every layer's gradients after [`Network::backward`], from the input side.
+    pub fn all_gradients(&self) -> &[DenseGrads] {
+        &self.grads
     }
 
     /// Reshapes the buffers for `batch` rows (the last, smaller batch of an epoch);
@@ -600,59 +578,23 @@ impl Workspace {
                 if let Some(d) = self.deltas.get_mut(l) {
                     d.resize(batch, layer.outputs());
                 }
+                if let (Some(m), Some(d)) = (self.masks.get_mut(l), self.dropped.get_mut(l)) {
+                    m.resize(batch, layer.outputs());
+                    d.resize(batch, layer.outputs());
+                }
             }
             self.batch = batch;
         }
     }
 
-    /// For layer `l`'s backward pass: the input it saw (after dropout), its δ, the
-    /// buffer for ∂C/∂A of the layer below (none for the first layer) and its gradients.
-    #[allow(clippy::type_complexity)]
-    fn backward_views<'a>(
-        &'a mut self,
-        input: &'a Tensor,
-        l: usize,
-    ) -> (
-        &'a Tensor,
-        &'a Tensor,
-        Option<&'a mut Tensor>,
-        &'a mut DenseGrads,
-    ) {
-        assert!(
-            !self.forward_only,
-            "back-propagation needs a workspace from Workspace::new, not forward_only"
-        );
-        let layer_input = match l {
-            0 => input,
-            _ if self.dropout > 0.0 => &self.dropped[l - 1],
-            _ => &self.activations[l - 1],
-        };
-        let (below, here) = self.deltas.split_at_mut(l);
-        (layer_input, &here[0], below.last_mut(), &mut self.grads[l])
-    }
-
-    /// Turns ∂C/∂a of layer `l` (in `deltas[l]`) into its δ:
-    ///
-    /// ```text
-    /// δˡ = (δˡ⁺¹·Wˡ⁺¹ ⊙ maskˡ) ⊙ f′(zˡ)     (maskˡ only with dropout)
-    /// ```
-    fn finish_delta_below(&mut self, layer: &Dense, l: usize) {
-        if self.dropout > 0.0 {
-            // ∂C/∂a = ∂C/∂ã ⊙ m, where ã = a ⊙ m is what the layer above saw.
-            for (g, &m) in self.deltas[l]
-                .as_mut_slice()
-                .iter_mut()
-                .zip(self.masks[l].as_slice())
-            {
-                *g *= m;
-            }
+    /// Sets the dropout rate of the next pass, and makes the masks when there are none.
+    pub(crate) fn set_dropout(&mut self, network: &Network, rate: f32) {
+        self.dropout = rate;
+        let hidden = network.layers.len() - 1;
+        if rate > 0.0 && self.masks.len() != hidden {
+            self.masks = self.activations[..hidden].to_vec();
+            self.dropped = self.activations[..hidden].to_vec();
         }
-        layer.activation().backward(
-            self.weighted_sums[l].as_slice(),
-            self.activations[l].as_slice(),
-            self.deltas[l].as_mut_slice(),
-            layer.outputs(),
-        );
     }
 
     /// The output layer's activations after [`Network::forward`].
@@ -712,7 +654,7 @@ mod tests {
 
     #[test]
     fn predict_on_threads_equals_predict_on_one() {
-        let mut net = Network::builder(40)
+        let net = Network::builder(40)
             .dense(64, Activation::Relu)
             .dense(7, Activation::Softmax)
             .build(Init::He, 4)
@@ -722,10 +664,10 @@ mod tests {
         let rows = 3 * PREDICT_CHUNK_ROWS + 5;
         let x: Vec<f32> = (0..rows * 40).map(|_| rng.uniform(-1.0, 1.0)).collect();
         let alone = net.predict(&x).unwrap();
-        net.set_threads(2);
-        let shared = crate::tensor::with_threads(2, || net.predict(&x))
-            .unwrap()
-            .unwrap();
+        let shared =
+            crate::tensor::with_threads(2, || net.predict_with(&x, Parallelism::Threads(2)))
+                .unwrap()
+                .unwrap();
         // Each chunk runs the same single-threaded products either way.
         assert_eq!(alone, shared);
     }

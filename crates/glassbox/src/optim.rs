@@ -195,7 +195,6 @@ impl Optimizer {
 #[derive(Debug, Clone, Default)]
 pub struct OptimizerState {
     step: u32,
-    threads: usize,
     /// Per layer: [weights slot, biases slot] × (first, second) state vectors.
     slots: Vec<[Slot; 2]>,
 }
@@ -222,7 +221,6 @@ impl OptimizerState {
         };
         OptimizerState {
             step: 0,
-            threads: 1,
             slots: layers
                 .iter()
                 .map(|l| [slot(l.weights().as_slice().len()), slot(l.biases().len())])
@@ -233,12 +231,6 @@ impl OptimizerState {
     /// Steps taken so far.
     pub fn steps(&self) -> u32 {
         self.step
-    }
-
-    /// Lets updates of large layers use up to `threads` threads. Every weight's update
-    /// is independent of the others', so the result does not depend on the count.
-    pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
     }
 
     /// Applies one update to every layer from `grads`, with learning rate
@@ -252,7 +244,7 @@ impl OptimizerState {
         l2: f32,
     ) {
         self.step += 1;
-        let t = self.step as i32;
+        let t = self.step;
         for ((layer, grad), slots) in network
             .layers_mut()
             .iter_mut()
@@ -266,31 +258,16 @@ impl OptimizerState {
                 (biases, &grad.biases[..], bs, 0.0),
             ];
             for (params, grads, slot, decay) in groups {
-                let threads = if params.len() >= PARALLEL_MIN_PARAMS {
-                    self.threads
-                } else {
-                    1
-                };
-                let parts = Parts {
+                update_part(
+                    optimizer,
                     params,
                     grads,
-                    first: &mut slot.first,
-                    second: &mut slot.second,
-                };
-                if threads == 1 {
-                    update(optimizer, parts, learning_rate, decay, t);
-                } else {
-                    let per = parts.params.len().div_ceil(threads);
-                    rayon::scope(|scope| {
-                        let mut rest = parts;
-                        while rest.params.len() > per {
-                            let (head, tail) = rest.split_at(per);
-                            scope.spawn(move |_| update(optimizer, head, learning_rate, decay, t));
-                            rest = tail;
-                        }
-                        update(optimizer, rest, learning_rate, decay, t);
-                    });
-                }
+                    &mut slot.first,
+                    &mut slot.second,
+                    learning_rate,
+                    decay,
+                    t,
+                );
             }
         }
     }
@@ -326,7 +303,8 @@ impl OptimizerState {
 /// One update of a run of parameters from their gradient, as step number `t` (from 1):
 /// `first` and `second` are the optimiser's state for the same run (empty when it keeps
 /// none). Every parameter's update depends only on its own gradient and state, so any
-/// split of a layer into runs gives the same result as updating it whole.
+/// split of a layer into runs (one thread's band of neurons) gives the same result as
+/// updating it whole: the formulas of the module docs, written once.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn update_part(
     optimizer: &Optimizer,
@@ -338,65 +316,17 @@ pub(crate) fn update_part(
     l2: f32,
     t: u32,
 ) {
-    let parts = Parts {
-        params,
-        grads,
-        first,
-        second,
-    };
-    update(optimizer, parts, lr, l2, t as i32);
-}
-
-/// Groups this big (a 512×784 layer has 401 408 weights) are updated on several
-/// threads when allowed: Adam's update is a fifth of a training step otherwise.
-pub const PARALLEL_MIN_PARAMS: usize = 1 << 16;
-
-/// A run of parameters, their gradients and their optimiser state (empty for plain SGD).
-struct Parts<'a> {
-    params: &'a mut [f32],
-    grads: &'a [f32],
-    first: &'a mut [f32],
-    second: &'a mut [f32],
-}
-
-impl<'a> Parts<'a> {
-    /// The first `mid` parameters and the rest.
-    fn split_at(self, mid: usize) -> (Parts<'a>, Parts<'a>) {
-        fn cut(s: &mut [f32], mid: usize) -> (&mut [f32], &mut [f32]) {
-            let mid = mid.min(s.len()); // empty state vectors stay empty
-            s.split_at_mut(mid)
-        }
-        let (p0, p1) = self.params.split_at_mut(mid);
-        let (g0, g1) = self.grads.split_at(mid);
-        let (f0, f1) = cut(self.first, mid);
-        let (s0, s1) = cut(self.second, mid);
-        (
-            Parts {
-                params: p0,
-                grads: g0,
-                first: f0,
-                second: s0,
-            },
-            Parts {
-                params: p1,
-                grads: g1,
-                first: f1,
-                second: s1,
-            },
-        )
-    }
-}
-
-/// One update of a group of parameters (a weight matrix or a bias vector, or a part).
-fn update(optimizer: &Optimizer, parts: Parts<'_>, lr: f32, l2: f32, t: i32) {
-    let Parts {
-        params,
-        grads,
-        first,
-        second,
-    } = parts;
     let grads = &grads[..params.len()];
-    update_with(optimizer, params, |i| grads[i], first, second, lr, l2, t);
+    update_with(
+        optimizer,
+        params,
+        |i| grads[i],
+        first,
+        second,
+        lr,
+        l2,
+        t as i32,
+    );
 }
 
 /// The update rules, reading the gradient of parameter i as `grad(i)`.

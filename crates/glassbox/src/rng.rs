@@ -10,6 +10,24 @@ pub struct Rng {
     s: [u64; 4],
 }
 
+/// A uniform f32 in [0, 1) that depends only on `key` and `counter`: the SplitMix64
+/// mix of the two, from the top 24 bits. For draws that must not depend on the order in
+/// which they are made (dropout masks drawn by several threads).
+pub fn uniform_at(key: u64, counter: u64) -> f32 {
+    // SplitMix64's output for state `key` after `counter + 1` steps.
+    let mut z = key.wrapping_add(counter.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// A key for [`uniform_at`] from a seed and two indices (e.g. a step and a layer).
+pub fn key(seed: u64, a: u64, b: u64) -> u64 {
+    let mut r = Rng::new(seed ^ a.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ b.rotate_left(32));
+    r.next_u64()
+}
+
 impl Rng {
     /// A generator whose whole sequence is fixed by `seed`.
     pub fn new(seed: u64) -> Self {

@@ -83,6 +83,9 @@ impl SpinBarrier {
     /// # Panics
     /// When another thread panicked (see [`SpinBarrier::poison`]) while this one waits.
     pub(crate) fn wait(&self) {
+        if self.threads == 1 {
+            return; // alone: nobody to wait for, nothing to publish
+        }
         let generation = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.threads {
             self.arrived.store(0, Ordering::Relaxed);

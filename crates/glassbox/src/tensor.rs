@@ -23,6 +23,8 @@
 //! ```
 
 use crate::{spin, Error, Result};
+use std::marker::PhantomData;
+use std::ops::Range;
 
 /// A row-major matrix of f32: `rows × cols`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -122,6 +124,321 @@ impl Tensor {
     }
 }
 
+/// A read-only view of a `rows × cols` matrix whose element (i, j) lies `i·rs + j·cs`
+/// values from its start: a whole [`Tensor`] ([`Tensor::view`]), a band of its rows or
+/// columns ([`MatRef::row_band`], [`MatRef::col_band`]), or its transpose ([`MatRef::t`],
+/// which only swaps the strides). Every element a view addresses lies in the buffer it
+/// borrows: the constructors check it.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a> {
+    ptr: *const f32,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+    life: PhantomData<&'a [f32]>,
+}
+
+// SAFETY: a `MatRef` is a shared borrow of f32s, like `&[f32]`.
+unsafe impl Send for MatRef<'_> {}
+unsafe impl Sync for MatRef<'_> {}
+
+/// A view of a `rows × cols` matrix to write, with contiguous rows `rs` values apart:
+/// a whole [`Tensor`] ([`Tensor::view_mut`]) or a band of its rows or columns. It
+/// borrows its elements exclusively, like `&mut [f32]`.
+#[derive(Debug)]
+pub struct MatMut<'a> {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    life: PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: a `MatMut` is an exclusive borrow of f32s, like `&mut [f32]`.
+unsafe impl Send for MatMut<'_> {}
+unsafe impl Sync for MatMut<'_> {}
+
+impl<'a> MatRef<'a> {
+    /// The row-major `rows × cols` matrix at the start of `data`.
+    ///
+    /// # Panics
+    /// If `data` holds fewer than `rows × cols` values.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "{rows} × {cols} view of {} values",
+            data.len()
+        );
+        MatRef {
+            ptr: data.as_ptr(),
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+            life: PhantomData,
+        }
+    }
+
+    /// A view of `rows × cols` values at `ptr` with strides `rs` and `cs`.
+    ///
+    /// # Safety
+    /// Every element the shape and strides address must lie in one live allocation, and
+    /// no thread may write those elements while the view (or one derived from it) lives.
+    pub(crate) unsafe fn from_raw(
+        ptr: *const f32,
+        rows: usize,
+        cols: usize,
+        rs: usize,
+        cs: usize,
+    ) -> Self {
+        MatRef {
+            ptr,
+            rows,
+            cols,
+            rs,
+            cs,
+            life: PhantomData,
+        }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The transpose: the same values, rows and columns swapped.
+    pub fn t(self) -> Self {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    /// Rows `r` only.
+    ///
+    /// # Panics
+    /// If `r` reaches past the last row.
+    pub fn row_band(self, r: Range<usize>) -> Self {
+        assert!(
+            r.start <= r.end && r.end <= self.rows,
+            "rows {r:?} of {}",
+            self.rows
+        );
+        MatRef {
+            ptr: self.ptr.wrapping_add(r.start * self.rs),
+            rows: r.len(),
+            ..self
+        }
+    }
+
+    /// Columns `c` only.
+    ///
+    /// # Panics
+    /// If `c` reaches past the last column.
+    pub fn col_band(self, c: Range<usize>) -> Self {
+        assert!(
+            c.start <= c.end && c.end <= self.cols,
+            "columns {c:?} of {}",
+            self.cols
+        );
+        MatRef {
+            ptr: self.ptr.wrapping_add(c.start * self.cs),
+            cols: c.len(),
+            ..self
+        }
+    }
+
+    /// Element (i, j).
+    ///
+    /// # Panics
+    /// If (i, j) is outside the matrix.
+    #[inline]
+    pub fn at(&self, i: usize, j: usize) -> f32 {
+        assert!(
+            i < self.rows && j < self.cols,
+            "({i}, {j}) of {} × {}",
+            self.rows,
+            self.cols
+        );
+        // SAFETY: (i, j) is inside the matrix, whose every element lies in the buffer.
+        unsafe { *self.ptr.add(i * self.rs + j * self.cs) }
+    }
+
+    /// Row i, when rows are contiguous (column stride 1).
+    ///
+    /// # Panics
+    /// If `i` is not a row, or the view is a transpose whose rows are not contiguous.
+    #[inline]
+    pub fn row(&self, i: usize) -> &'a [f32] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        assert!(
+            self.cs == 1 || self.cols <= 1,
+            "the rows of this view are strided"
+        );
+        // SAFETY: row i's `cols` values are contiguous and inside the buffer.
+        unsafe { std::slice::from_raw_parts(self.ptr.wrapping_add(i * self.rs), self.cols) }
+    }
+}
+
+impl<'a> MatMut<'a> {
+    /// The row-major `rows × cols` matrix at the start of `data`, to write.
+    ///
+    /// # Panics
+    /// If `data` holds fewer than `rows × cols` values.
+    pub fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "{rows} × {cols} view of {} values",
+            data.len()
+        );
+        MatMut {
+            ptr: data.as_mut_ptr(),
+            rows,
+            cols,
+            rs: cols,
+            life: PhantomData,
+        }
+    }
+
+    /// A view of `rows × cols` values at `ptr`, rows `rs` apart, to write.
+    ///
+    /// # Safety
+    /// Every element the shape addresses must lie in one live allocation, and no other
+    /// thread or view may access those elements while this view (or one derived from
+    /// it) lives.
+    pub(crate) unsafe fn from_raw(ptr: *mut f32, rows: usize, cols: usize, rs: usize) -> Self {
+        MatMut {
+            ptr,
+            rows,
+            cols,
+            rs,
+            life: PhantomData,
+        }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// A shorter-lived view of the same elements, so this one can be used again after.
+    pub fn rb_mut(&mut self) -> MatMut<'_> {
+        MatMut {
+            life: PhantomData,
+            ..*self
+        }
+    }
+
+    /// The same elements, to read.
+    pub fn as_ref(&self) -> MatRef<'_> {
+        MatRef {
+            ptr: self.ptr,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: 1,
+            life: PhantomData,
+        }
+    }
+
+    /// Rows `r` only.
+    ///
+    /// # Panics
+    /// If `r` reaches past the last row.
+    pub fn row_band(self, r: Range<usize>) -> Self {
+        assert!(
+            r.start <= r.end && r.end <= self.rows,
+            "rows {r:?} of {}",
+            self.rows
+        );
+        MatMut {
+            ptr: self.ptr.wrapping_add(r.start * self.rs),
+            rows: r.len(),
+            ..self
+        }
+    }
+
+    /// Columns `c` only.
+    ///
+    /// # Panics
+    /// If `c` reaches past the last column.
+    pub fn col_band(self, c: Range<usize>) -> Self {
+        assert!(
+            c.start <= c.end && c.end <= self.cols,
+            "columns {c:?} of {}",
+            self.cols
+        );
+        MatMut {
+            ptr: self.ptr.wrapping_add(c.start),
+            cols: c.len(),
+            ..self
+        }
+    }
+
+    /// The first `r` rows and the rest, two views that do not overlap.
+    pub fn split_at_row(self, r: usize) -> (Self, Self) {
+        let rows = self.rows;
+        let rest = MatMut { ..self };
+        (self.row_band(0..r), rest.row_band(r..rows))
+    }
+
+    /// The first `c` columns and the rest, two views that do not overlap.
+    pub fn split_at_col(self, c: usize) -> (Self, Self) {
+        let cols = self.cols;
+        let rest = MatMut { ..self };
+        (self.col_band(0..c), rest.col_band(c..cols))
+    }
+
+    /// Row i.
+    ///
+    /// # Panics
+    /// If `i` is not a row.
+    #[inline]
+    pub fn row(&self, i: usize) -> &[f32] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        // SAFETY: row i's `cols` values are contiguous, inside the buffer and borrowed.
+        unsafe { std::slice::from_raw_parts(self.ptr.wrapping_add(i * self.rs), self.cols) }
+    }
+
+    /// Row i, to write.
+    ///
+    /// # Panics
+    /// If `i` is not a row.
+    #[inline]
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        assert!(i < self.rows, "row {i} of {}", self.rows);
+        // SAFETY: row i's `cols` values are contiguous, inside the buffer and borrowed
+        // exclusively by this view.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.wrapping_add(i * self.rs), self.cols) }
+    }
+}
+
+impl Tensor {
+    /// The whole matrix as a view.
+    pub fn view(&self) -> MatRef<'_> {
+        MatRef::new(&self.data, self.rows, self.cols)
+    }
+
+    /// The whole matrix as a view to write.
+    pub fn view_mut(&mut self) -> MatMut<'_> {
+        MatMut::new(&mut self.data, self.rows, self.cols)
+    }
+}
+
 /// Whether [`matmul`] reads an operand as stored or transposed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transpose {
@@ -206,8 +523,9 @@ pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 16;
 /// beat both (19 vs 3.3 GFLOP/s on 1×784→30: no packing).
 pub const SMALL_KERNEL_MAX_FLOPS: usize = 16 * 1024;
 
-/// The one matrix product of glassbox: `out ← op(a)·op(b)`, `out ← out + op(a)·op(b)`
-/// or `out ← out + s·op(a)·op(b)` (see [`Accum`]).
+/// The one matrix product of glassbox, on [`Tensor`]s: `out ← op(a)·op(b)`,
+/// `out ← out + op(a)·op(b)` or `out ← out + s·op(a)·op(b)` (see [`Accum`]); the same as
+/// [`gemm`] on the matrices' views.
 ///
 /// Shapes: op(a) is `m × k`, op(b) is `k × n`, `out` must already be `m × n`.
 ///
@@ -222,49 +540,70 @@ pub fn matmul(
     accum: Accum,
     parallelism: Parallelism,
 ) {
-    let (m, k) = match ta {
-        Transpose::No => (a.rows, a.cols),
-        Transpose::Yes => (a.cols, a.rows),
-    };
-    let (k2, n) = match tb {
-        Transpose::No => (b.rows, b.cols),
-        Transpose::Yes => (b.cols, b.rows),
-    };
+    fn op(x: &Tensor, t: Transpose) -> MatRef<'_> {
+        match t {
+            Transpose::No => x.view(),
+            Transpose::Yes => x.view().t(),
+        }
+    }
+    gemm(out.view_mut(), op(a, ta), op(b, tb), accum, parallelism);
+}
+
+/// The matrix product on views: `out ← a·b`, `out ← out + a·b` or `out ← out + s·a·b`.
+/// `a` is `m × k`, `b` is `k × n` (either may be a transpose or a band of a bigger
+/// matrix), `out` is `m × n`.
+///
+/// The kernel depends on the shape: one row (one example) or one inner index go through
+/// the plain loops below, which need no packing; tiny products through a triple loop;
+/// the rest through `matrixmultiply`'s packed, blocked kernels, split between threads
+/// when `parallelism` allows and the product is big enough.
+///
+/// # Panics
+/// If the shapes do not agree.
+pub fn gemm(
+    mut out: MatMut<'_>,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accum: Accum,
+    parallelism: Parallelism,
+) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(
-        k, k2,
-        "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})"
+        k, b.rows,
+        "gemm: inner dimensions differ ({m}×{k} · {}×{n})",
+        b.rows
     );
     assert_eq!(
         (out.rows, out.cols),
         (m, n),
-        "matmul: output is {}×{}, product is {m}×{n}",
+        "gemm: output is {}×{}, product is {m}×{n}",
         out.rows,
         out.cols
     );
     if m == 0 || n == 0 {
         return;
     }
+    let (read, scale) = accum.parts();
     if k == 0 {
-        if accum == Accum::Replace {
-            out.data.fill(0.0);
+        if !read {
+            for i in 0..m {
+                out.row_mut(i).fill(0.0);
+            }
         }
         return;
     }
-    let (read, scale) = accum.parts();
-    // Strides (row stride, column stride) of op(a) and op(b) in their buffers.
-    let (a_rs, a_cs) = match ta {
-        Transpose::No => (a.cols, 1),
-        Transpose::Yes => (1, a.cols),
-    };
-    let (b_rs, b_cs) = match tb {
-        Transpose::No => (b.cols, 1),
-        Transpose::Yes => (1, b.cols),
-    };
     let flops = m * n * k;
 
-    // Online learning (one example) and tiny layers: plain loops, no packing.
-    if m == 1 && b_cs != 1 {
-        // out (1×n) = a_row · op(b), op(b) = Bᵀ with B row-major n×k: n dot products.
+    // One example through a layer (z = x·Wᵀ): n dot products with rows of W = bᵀ.
+    if m == 1 && b.rs == 1 {
+        let gathered: Vec<f32>;
+        let x: &[f32] = if a.cs == 1 {
+            a.row(0)
+        } else {
+            gathered = (0..k).map(|p| a.at(0, p)).collect();
+            &gathered
+        };
+        let w = b.t();
         #[cfg_attr(glassbox_loom, allow(unused_variables))]
         let threads = match parallelism {
             Parallelism::Threads(t) if flops >= PARALLEL_MIN_ROW_FLOPS => t,
@@ -274,51 +613,27 @@ pub fn matmul(
         if threads > 1 {
             let pool = spin::global();
             let shares = threads.min(n.div_ceil(16)).min(pool.capacity());
-            let (a, b) = ((&a.data[..], a_cs), (&b.data[..], b_cs));
             if shares > 1
-                && split_row_times_transposed(pool, shares, &mut out.data, a, b, k, read, scale)
+                && split_row_times_transposed(pool, shares, out.row_mut(0), x, w, read, scale)
             {
                 return;
             }
         }
-        row_times_transposed(&mut out.data, &a.data, a_cs, &b.data, b_cs, k, read, scale);
+        row_times_transposed(out.row_mut(0), x, w, read, scale);
         return;
     }
-    if m == 1 && b_cs == 1 {
-        // out (1×n) = Σ_k a_k · op(b)[k,:]: axpy over contiguous rows of b.
-        row_times_rows(&mut out.data, &a.data, a_cs, &b.data, b_rs, k, read, scale);
+    // One example's error sent down (δ·W): a weighted sum of rows of b.
+    if m == 1 && b.cs == 1 {
+        row_times_rows(out.row_mut(0), a, b, read, scale);
         return;
     }
+    // One inner index: an outer product (the one-example weight gradient δᵀ·x).
     if k == 1 {
-        // Outer product: out[i][j] (+)= a[i] · b[j] (the one-example weight gradient δᵀ·x).
-        outer(
-            &mut out.data,
-            n,
-            &a.data,
-            a_rs,
-            &b.data,
-            b_cs,
-            m,
-            read,
-            scale,
-        );
+        outer(out, a, b, read, scale);
         return;
     }
     if flops <= SMALL_KERNEL_MAX_FLOPS {
-        naive(
-            &mut out.data,
-            n,
-            a,
-            a_rs,
-            a_cs,
-            b,
-            b_rs,
-            b_cs,
-            m,
-            k,
-            read,
-            scale,
-        );
+        naive(out, a, b, read, scale);
         return;
     }
 
@@ -329,72 +644,74 @@ pub fn matmul(
     let beta = if read { 1.0 } else { 0.0 };
     // Split C into `threads` blocks along its longer side, in multiples of 32 so every
     // block keeps whole micro-kernel tiles; each block is an independent product.
-    let (split_rows, len) = if m >= n { (true, m) } else { (false, n) };
+    let split_rows = m >= n;
+    let len = if split_rows { m } else { n };
     let per = len.div_ceil(threads).next_multiple_of(32).min(len);
-    let blocks = len.div_ceil(per);
-    let (a_ptr, b_ptr, c_ptr) = (
-        a.data.as_ptr() as usize,
-        b.data.as_ptr() as usize,
-        out.data.as_mut_ptr() as usize,
-    );
-    let block = move |i: usize| {
-        let start = i * per;
-        let size = per.min(len - start);
-        let (rows, cols) = if split_rows { (size, n) } else { (m, size) };
-        let (a_off, b_off, c_off) = if split_rows {
-            (start * a_rs, 0, start * n)
+    let mut blocks = Vec::with_capacity(len.div_ceil(per));
+    let (mut c, mut a, mut b) = (out, a, b);
+    loop {
+        if (if split_rows { c.rows } else { c.cols }) <= per {
+            blocks.push((c, a, b));
+            break;
+        }
+        if split_rows {
+            let (c0, c1) = c.split_at_row(per);
+            blocks.push((c0, a.row_band(0..per), b));
+            (c, a) = (c1, a.row_band(per..a.rows));
         } else {
-            (0, start * b_cs, start)
-        };
-        // SAFETY: the shape checks above tie m, n, k and the strides to the buffers'
-        // lengths, so every offset and element read or written is in bounds; blocks
-        // write disjoint parts of `out`, which does not alias `a` or `b` (it is
-        // borrowed mutably while they are borrowed shared), and `scope` below outlives
-        // every block.
+            let (c0, c1) = c.split_at_col(per);
+            blocks.push((c0, a, b.col_band(0..per)));
+            (c, b) = (c1, b.col_band(per..b.cols));
+        }
+    }
+    let block = |(c, a, b): (MatMut<'_>, MatRef<'_>, MatRef<'_>)| {
+        // SAFETY: the views guarantee that every element their shapes and strides
+        // address lies in a live buffer; `c` is borrowed exclusively (blocks are
+        // disjoint bands of `out`) and does not overlap `a` or `b`.
         // matrixmultiply's convention: C ← alpha·A·B + beta·C (beta = 0 never reads C).
         unsafe {
             matrixmultiply::sgemm(
-                rows,
-                k,
-                cols,
+                c.rows,
+                a.cols,
+                c.cols,
                 scale,
-                (a_ptr as *const f32).add(a_off),
-                a_rs as isize,
-                a_cs as isize,
-                (b_ptr as *const f32).add(b_off),
-                b_rs as isize,
-                b_cs as isize,
+                a.ptr,
+                a.rs as isize,
+                a.cs as isize,
+                b.ptr,
+                b.rs as isize,
+                b.cs as isize,
                 beta,
-                (c_ptr as *mut f32).add(c_off),
-                n as isize,
+                c.ptr,
+                c.rs as isize,
                 1,
             );
         }
     };
-    if blocks == 1 {
-        block(0);
+    if blocks.len() == 1 {
+        blocks.into_iter().for_each(block);
     } else {
         rayon::scope(|scope| {
-            for i in 1..blocks {
-                scope.spawn(move |_| block(i));
+            let mut blocks = blocks.into_iter();
+            let first = blocks.next().expect("at least one block");
+            for b in blocks {
+                scope.spawn(move |_| block(b));
             }
-            block(0);
+            block(first);
         });
     }
 }
 
 /// [`row_times_transposed`] with the `n` outputs split between `shares` threads of
-/// `pool`, in multiples of 16: each core streams its share of B from its own cache (one
+/// `pool`, in multiples of 16: each core streams its share of W from its own cache (one
 /// image through a 784×512 layer reads 1.6 MB), and the spinning helpers take the work
 /// in well under a microsecond. `false` (and nothing done) when the pool is busy.
-#[allow(clippy::too_many_arguments)]
 fn split_row_times_transposed(
     pool: &spin::Pool,
     shares: usize,
     out: &mut [f32],
-    (a, a_cs): (&[f32], usize),
-    (b, b_cs): (&[f32], usize),
-    k: usize,
+    x: &[f32],
+    w: MatRef<'_>,
     read: bool,
     scale: f32,
 ) -> bool {
@@ -412,91 +729,26 @@ fn split_row_times_transposed(
         // mutably for this whole function, and `pool.run` returns (or unwinds) only
         // after every share has finished.
         let part = unsafe { std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(start), len) };
-        row_times_transposed(part, a, a_cs, &b[start * b_cs..], b_cs, k, read, scale);
+        row_times_transposed(part, x, w.row_band(start..start + len), read, scale);
     };
     pool.run(shares, &share)
 }
 
-/// `c ← a·b + beta·c` on strided buffers, on this thread, with the same kernels
-/// [`matmul`] uses for big products: `a` is `m × k` (element (i, p) at
-/// `a + i·a_rs + p·a_cs`), `b` is `k × n` likewise, and `c` is `m × n` with contiguous
-/// rows `c_rs` apart. `beta` = 0 never reads `c`. For the neuron-split trainer
-/// ([`crate::train`]), whose threads each multiply a band of columns of shared buffers.
-///
-/// # Safety
-/// Every element the shapes and strides address must lie in live allocations; no other
-/// thread may write the elements of `a` and `b` or access the elements of `c` during the
-/// call, and `c` must not overlap `a` or `b`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_strided(
-    (m, k, n): (usize, usize, usize),
-    (a, a_rs, a_cs): (*const f32, usize, usize),
-    (b, b_rs, b_cs): (*const f32, usize, usize),
-    beta: f32,
-    (c, c_rs): (*mut f32, usize),
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        for i in 0..m {
-            let row = std::slice::from_raw_parts_mut(c.add(i * c_rs), n);
-            row.iter_mut()
-                .for_each(|v| *v = if beta == 0.0 { 0.0 } else { *v * beta });
-        }
-        return;
-    }
-    // SAFETY: forwarded from the caller's contract.
-    matrixmultiply::sgemm(
-        m,
-        k,
-        n,
-        1.0,
-        a,
-        a_rs as isize,
-        a_cs as isize,
-        b,
-        b_rs as isize,
-        b_cs as isize,
-        beta,
-        c,
-        c_rs as isize,
-        1,
-    );
-}
-
-/// out[j] ← (out[j] if read) + s·Σ_k a[k·a_cs]·b[j·b_cs + k]: rows of a row-major B
-/// dotted with a (the one-example forward pass z = x·Wᵀ).
-#[allow(clippy::too_many_arguments)]
-fn row_times_transposed(
-    out: &mut [f32],
-    a: &[f32],
-    a_cs: usize,
-    b: &[f32],
-    b_cs: usize,
-    k: usize,
-    read: bool,
-    scale: f32,
-) {
-    let gathered: Vec<f32>;
-    let a: &[f32] = if a_cs == 1 {
-        &a[..k]
-    } else {
-        gathered = (0..k).map(|kk| a[kk * a_cs]).collect();
-        &gathered
-    };
-    let row = |j: usize| &b[j * b_cs..j * b_cs + k];
-    // Four neurons at a time share each load of a.
+/// out[j] ← (out[j] if read) + s·(x · row j of W): the one-example forward pass
+/// z = x·Wᵀ, with W's rows contiguous.
+fn row_times_transposed(out: &mut [f32], x: &[f32], w: MatRef<'_>, read: bool, scale: f32) {
+    let row = |j: usize| w.row(j);
+    // Four neurons at a time share each load of x.
     let done = out.len() / 4 * 4;
     for (q, o) in out.chunks_exact_mut(4).enumerate() {
         let j = 4 * q;
-        let d = dot4(a, [row(j), row(j + 1), row(j + 2), row(j + 3)]);
+        let d = dot4(x, [row(j), row(j + 1), row(j + 2), row(j + 3)]);
         for (o, d) in o.iter_mut().zip(d) {
             *o = if read { *o + scale * d } else { scale * d };
         }
     }
     for (j, o) in out.iter_mut().enumerate().skip(done) {
-        let d = scale * dot(a, row(j));
+        let d = scale * dot(x, row(j));
         *o = if read { *o + d } else { d };
     }
 }
@@ -575,55 +827,33 @@ unsafe fn dot4_avx512(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     out
 }
 
-/// out ← (out if read) + s·Σ_k a[k·a_cs]·b[k·b_rs ..][..n]: a weighted sum of rows of B
-/// (the one-example input gradient δ·W).
-#[allow(clippy::too_many_arguments)]
-fn row_times_rows(
-    out: &mut [f32],
-    a: &[f32],
-    a_cs: usize,
-    b: &[f32],
-    b_rs: usize,
-    k: usize,
-    read: bool,
-    scale: f32,
-) {
-    let n = out.len();
+/// out ← (out if read) + s·Σ_k a[0][k]·(row k of b): a weighted sum of rows of b
+/// (the one-example error sent down, δ·W).
+fn row_times_rows(out: &mut [f32], a: MatRef<'_>, b: MatRef<'_>, read: bool, scale: f32) {
     if !read {
         out.fill(0.0);
     }
-    for kk in 0..k {
-        let s = scale * a[kk * a_cs];
+    for k in 0..a.cols {
+        let s = scale * a.at(0, k);
         if s != 0.0 {
-            axpy(out, s, &b[kk * b_rs..kk * b_rs + n]);
+            axpy(out, s, b.row(k));
         }
     }
 }
 
-/// out[i][j] ← (out[i][j] if read) + s·a[i·a_rs]·b[j·b_cs] (the one-example weight
-/// gradient δᵀ·x, or with s = −η the whole SGD step W ← W − η·δᵀ·x in one pass).
-#[allow(clippy::too_many_arguments)]
-fn outer(
-    out: &mut [f32],
-    n: usize,
-    a: &[f32],
-    a_rs: usize,
-    b: &[f32],
-    b_cs: usize,
-    m: usize,
-    read: bool,
-    scale: f32,
-) {
+/// out[i][j] ← (out[i][j] if read) + s·a[i][0]·b[0][j] (the one-example weight
+/// gradient δᵀ·x).
+fn outer(mut out: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, scale: f32) {
     let gathered: Vec<f32>;
-    let brow: &[f32] = if b_cs == 1 {
-        &b[..n]
+    let brow: &[f32] = if b.cs == 1 {
+        b.row(0)
     } else {
-        gathered = (0..n).map(|j| b[j * b_cs]).collect();
+        gathered = (0..b.cols).map(|j| b.at(0, j)).collect();
         &gathered
     };
-    for i in 0..m {
-        let s = scale * a[i * a_rs];
-        let orow = &mut out[i * n..(i + 1) * n];
+    for i in 0..a.rows {
+        let s = scale * a.at(i, 0);
+        let orow = out.row_mut(i);
         if !read {
             for (o, &x) in orow.iter_mut().zip(brow) {
                 *o = s * x;
@@ -635,28 +865,11 @@ fn outer(
 }
 
 /// The reference kernel: a triple loop, for small products.
-#[allow(clippy::too_many_arguments)]
-fn naive(
-    out: &mut [f32],
-    n: usize,
-    a: &Tensor,
-    a_rs: usize,
-    a_cs: usize,
-    b: &Tensor,
-    b_rs: usize,
-    b_cs: usize,
-    m: usize,
-    k: usize,
-    read: bool,
-    scale: f32,
-) {
-    for i in 0..m {
-        for j in 0..n {
-            let mut s = 0.0;
-            for kk in 0..k {
-                s += a.data[i * a_rs + kk * a_cs] * b.data[kk * b_rs + j * b_cs];
-            }
-            let o = &mut out[i * n + j];
+fn naive(mut out: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, scale: f32) {
+    for i in 0..a.rows {
+        let orow = out.row_mut(i);
+        for (j, o) in orow.iter_mut().enumerate() {
+            let s: f32 = (0..a.cols).map(|p| a.at(i, p) * b.at(p, j)).sum();
             *o = if read { *o + scale * s } else { scale * s };
         }
     }
@@ -915,20 +1128,14 @@ mod tests {
         let a: Vec<f32> = (0..k).map(|_| rng.next_f32() - 0.5).collect();
         let b: Vec<f32> = (0..n * k).map(|_| rng.next_f32() - 0.5).collect();
         let mut expected = vec![0.25; n];
-        row_times_transposed(&mut expected, &a, 1, &b, k, k, true, 0.5);
+        let w = MatRef::new(&b, n, k);
+        row_times_transposed(&mut expected, &a, w, true, 0.5);
         for threads in [1, 2, 3, 4, 8] {
             let pool = crate::spin::Pool::new(threads - 1);
             for shares in 1..=threads {
                 let mut out = vec![0.25; n];
                 assert!(split_row_times_transposed(
-                    &pool,
-                    shares,
-                    &mut out,
-                    (&a, 1),
-                    (&b, k),
-                    k,
-                    true,
-                    0.5
+                    &pool, shares, &mut out, &a, w, true, 0.5
                 ));
                 // Each output is the same dot product, whichever thread computes it.
                 assert_eq!(out, expected, "{shares} shares of a pool of {threads}");

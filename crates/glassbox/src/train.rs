@@ -25,19 +25,19 @@
 //! matrix products split between threads.
 
 use crate::data::{Dataset, Targets};
-use crate::layer::{Dense, DenseGrads};
+use crate::layer::Dense;
 use crate::loss::Loss;
-use crate::metrics::evaluate;
-use crate::network::{argmax, Network, Workspace};
+use crate::metrics::evaluate_with;
+use crate::network::{argmax, Network};
 use crate::optim::{Optimizer, OptimizerState, Schedule};
 use crate::rng::Rng;
-use crate::tensor::Tensor;
+use crate::tensor::Parallelism;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-mod split;
-pub use split::SPLIT_MIN_WORK;
+mod step;
+pub use step::SPLIT_MIN_WORK;
 
 /// Rows per chunk when a full-batch optimiser (Rprop) sums the gradient over the
 /// training set.
@@ -283,7 +283,8 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
-/// Runs training with a [`TrainConfig`].
+/// Runs training with a [`TrainConfig`]: `Trainer::new(config)`, optionally
+/// `.validation(…)`, `.test(…)` and `.observer(…)`, then `.fit(&mut network, &train)`.
 ///
 /// ```
 /// use glassbox::{data::synthetic, Activation, Adam, Init, Loss, Network, Trainer, TrainConfig};
@@ -300,18 +301,36 @@ impl Observer for Silent {}
 ///     batch_size: 16,
 ///     ..TrainConfig::default()
 /// };
-/// let history = Trainer::new(config).fit(&mut net, &data, None, None, &mut glassbox::train::Silent).unwrap();
+/// let history = Trainer::new(config).fit(&mut net, &data).unwrap();
 /// assert!(history.epochs.last().unwrap().train_accuracy.unwrap() > 0.9);
 /// ```
-#[derive(Debug, Clone)]
-pub struct Trainer {
+pub struct Trainer<'a> {
     config: TrainConfig,
+    validation: Option<&'a Dataset>,
+    test: Option<&'a Dataset>,
+    observer: Option<&'a mut (dyn Observer + Send)>,
 }
 
-impl Trainer {
-    /// A trainer for `config`.
+impl std::fmt::Debug for Trainer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("config", &self.config)
+            .field("validation", &self.validation.map(Dataset::len))
+            .field("test", &self.test.map(Dataset::len))
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Trainer<'a> {
+    /// A trainer for `config`, with no validation or test set and no observer.
     pub fn new(config: TrainConfig) -> Self {
-        Trainer { config }
+        Trainer {
+            config,
+            validation: None,
+            test: None,
+            observer: None,
+        }
     }
 
     /// The settings.
@@ -319,11 +338,38 @@ impl Trainer {
         &self.config
     }
 
-    /// Trains `network` on `train`.
+    /// A validation set, measured after every epoch; early stopping watches its loss.
+    /// Without one, [`TrainConfig::validation`] may split one off the training set.
+    pub fn validation(mut self, data: impl Into<Option<&'a Dataset>>) -> Self {
+        self.validation = data.into();
+        self
+    }
+
+    /// A test set, measured after every epoch for the history only: it never
+    /// influences training.
+    pub fn test(mut self, data: impl Into<Option<&'a Dataset>>) -> Self {
+        self.test = data.into();
+        self
+    }
+
+    /// Who hears about progress and may stop training (default: nobody, [`Silent`]).
+    pub fn observer(mut self, observer: &'a mut (dyn Observer + Send)) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Trains `network` on `train`:
     ///
-    /// `validation` is a given validation set (else [`TrainConfig::validation`] may split
-    /// one off `train`); `test` is evaluated after every epoch for the history only —
-    /// it never influences training.
+    /// ```text
+    /// for each epoch:
+    ///     the steps (step.rs: forward, loss, backward, update per batch)
+    ///     measure the validation and test sets
+    ///     report; keep the weights; stop early when validation stops improving
+    /// ```
+    ///
+    /// The network left behind is always one whose every epoch finished: an
+    /// interrupted or diverged epoch is rolled back, and early stopping restores the best
+    /// epoch's weights.
     ///
     /// # Errors
     /// - [`Error::Config`] for impossible settings, a loss that does not fit the output
@@ -332,307 +378,95 @@ impl Trainer {
     /// - [`Error::InputWidth`] / [`Error::Shape`] when the data does not fit the network;
     /// - [`Error::Diverged`] when the loss becomes NaN or infinite — the network then has
     ///   the weights of the last finished epoch.
-    pub fn fit(
-        &self,
-        network: &mut Network,
-        train: &Dataset,
-        validation: Option<&Dataset>,
-        test: Option<&Dataset>,
-        observer: &mut (dyn Observer + Send),
-    ) -> Result<History> {
+    pub fn fit(self, network: &mut Network, train: &Dataset) -> Result<History> {
         // Matrix products share their blocks between the threads of one pool, which
         // the whole loop runs in (see `tensor::with_threads`).
-        crate::tensor::with_threads(self.config.threads, || {
-            self.fit_here(network, train, validation, test, observer)
-        })?
+        let threads = self.config.threads;
+        crate::tensor::with_threads(threads, move || self.fit_here(network, train))?
     }
 
-    fn fit_here(
-        &self,
-        network: &mut Network,
-        train: &Dataset,
-        validation: Option<&Dataset>,
-        test: Option<&Dataset>,
-        observer: &mut (dyn Observer + Send),
-    ) -> Result<History> {
-        let config = &self.config;
-        config.validate()?;
-        network.check_trainable()?;
-        config.loss.check_output(network.output_activation())?;
+    fn fit_here(self, network: &mut Network, train: &Dataset) -> Result<History> {
+        let Trainer {
+            config,
+            validation,
+            test,
+            observer,
+        } = self;
+        let mut silent = Silent;
+        let observer: &mut (dyn Observer + Send) = match observer {
+            Some(o) => o,
+            None => &mut silent,
+        };
         let split;
         let (train, validation) = match (validation, config.validation) {
             (Some(v), _) => (train, Some(v)),
             (None, Validation::Split(fraction)) => {
+                config.validate()?;
                 split = train.split(fraction, config.seed ^ 0x5EED)?;
                 (&split.0, Some(&split.1))
             }
             (None, Validation::None) => (train, None),
         };
-        for data in [Some(train), validation, test].into_iter().flatten() {
-            check_fits(network, data)?;
-        }
-        if train.is_empty() {
-            return Err(Error::EmptyData {
-                what: "training set".into(),
-                message: "no examples to train on".into(),
-            });
-        }
-        if config.early_stopping.is_some() && validation.is_none() {
-            return Err(Error::Config(
-                "early stopping watches the validation loss: give a validation set \
-                 (e.g. a validation split)"
-                    .into(),
-            ));
-        }
-        network.set_threads(config.threads);
+        check(&config, network, train, validation, test)?;
 
-        let mut rng = Rng::new(config.seed);
-        let mut state = OptimizerState::new(&config.optimizer, network.layers());
-        state.set_threads(config.threads);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        let batch_size = if config.optimizer.is_full_batch() {
-            FULL_BATCH_CHUNK_ROWS.min(train.len())
-        } else {
-            config.batch_size.min(train.len())
-        };
-        // Big batches on several threads: every step is shared out by bands of neurons
-        // (see the `split` module). Measured on 784-512-256-10, Adam, batch 128, 2
-        // threads, interleaved: 0.93–1.18 s/epoch, against 1.03–1.43 when the batch was
-        // cut into two halves that each went forward and back on one thread (and
-        // 0.83–0.96 against JAX's 1.05–1.40 in `bench/run.sh`).
-        let split = config.threads > 1
-            && !config.optimizer.is_full_batch()
-            && batch_size >= 2
-            && batch_size * network.parameter_count() / config.threads >= split::SPLIT_MIN_WORK
-            && split::can_split(network);
-        let mut split_buffers = if split {
-            split::Buffers::new(network, train, batch_size, config.dropout > 0.0)
-        } else {
-            split::Buffers::default()
-        };
-        // The one-thread loop's buffers, allocated only when it runs (peak memory is a
-        // goal too): a split step has its own.
-        let (mut ws, mut x, mut x_prev, mut y) = if split {
-            Default::default()
-        } else {
-            (
-                Workspace::new(network, batch_size),
-                Tensor::zeros(batch_size, train.width()),
-                Tensor::zeros(batch_size, train.width()),
-                Tensor::zeros(batch_size, network.outputs()),
-            )
-        };
-        // The gradient summed over the training set, for full-batch optimisers only.
-        let mut sum_grads: Vec<DenseGrads> = if config.optimizer.is_full_batch() {
-            network
-                .layers()
-                .iter()
-                .map(DenseGrads::zeros_like)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let mut last_good: Vec<Dense> = network.layers().to_vec();
-        let mut best: Option<(f64, usize, Vec<Dense>)> = None;
-        let batches_per_epoch = train.len().div_ceil(batch_size);
-        let total_steps = (batches_per_epoch * config.epochs).max(1) as f64;
-        let base_lr = config.optimizer.learning_rate();
+        let mut run = Run::new(&config, network, train);
+        let mut last_good = network.layers().to_vec();
+        let mut early = config.early_stopping.map(EarlyStopping::new);
         let mut history = History {
             epochs: Vec::new(),
             stop: StopReason::Completed,
         };
-
-        'epochs: for epoch in 0..config.epochs {
-            let started = Instant::now();
-            if config.shuffle == Shuffle::EveryEpoch {
-                rng.shuffle(&mut order);
-            }
-            let mut loss_sum = 0.0f64;
-            let mut correct = 0usize;
-            let mut done = 0usize;
-            let mut learning_rate = base_lr;
-            let full_batch = config.optimizer.is_full_batch();
-            if full_batch {
-                for g in &mut sum_grads {
-                    g.weights.as_mut_slice().fill(0.0);
-                    g.biases.fill(0.0);
+        for epoch in 0..config.epochs {
+            let end = run.epoch(network, epoch, observer);
+            let rollback =
+                |network: &mut Network| network.layers_mut().clone_from_slice(&last_good);
+            let steps = match end {
+                EpochEnd::Finished(steps) => steps,
+                EpochEnd::Interrupted => {
+                    rollback(network);
+                    history.stop = StopReason::Interrupted;
+                    break;
                 }
-            }
-            // Online SGD defers the first layer's step into the next forward pass.
-            let online = batch_size == 1
-                && config.dropout == 0.0
-                && matches!(config.optimizer, Optimizer::Sgd(_));
-            let mut pending: Option<f32> = None; // learning rate of the deferred step
-                                                 // The scheduled learning rate of batch b of this epoch.
-            let schedule = |b: usize| {
-                let step = (epoch * batches_per_epoch + b) as f64;
-                base_lr * config.schedule.factor(epoch, step / total_steps)
-            };
-            // What the observer hears after each batch.
-            let progress = |done: usize, loss_sum: f64| BatchProgress {
-                epoch: epoch + 1,
-                epochs: config.epochs,
-                examples_done: done,
-                examples_total: train.len(),
-                loss: loss_sum / done as f64,
-            };
-            if split {
-                let mut diverged = None;
-                let mut interrupted = false;
-                split::run_epoch(
-                    &mut split_buffers,
-                    network,
-                    &mut state,
-                    config,
-                    train,
-                    &order,
-                    batch_size,
-                    &schedule,
-                    &mut rng,
-                    &mut |step| {
-                        if !step.loss.is_finite() {
-                            diverged = Some(step.loss);
-                            return false;
-                        }
-                        loss_sum += step.loss;
-                        correct += count_correct(train, step.rows, step.outputs);
-                        done += step.rows.len();
-                        learning_rate = schedule(step.batch);
-                        interrupted = observer.on_batch(&progress(done, loss_sum)) == Control::Stop;
-                        !interrupted
-                    },
-                );
-                if let Some(loss) = diverged {
-                    network.layers_mut().clone_from_slice(&last_good);
+                EpochEnd::Diverged(loss) => {
+                    rollback(network);
                     return Err(Error::Diverged {
                         epoch: epoch + 1,
                         loss,
                     });
                 }
-                if interrupted {
-                    network.layers_mut().clone_from_slice(&last_good);
-                    history.stop = StopReason::Interrupted;
-                    break 'epochs;
-                }
-            } else {
-                for (b, rows) in order.chunks(batch_size).enumerate() {
-                    learning_rate = schedule(b);
-                    if online {
-                        std::mem::swap(&mut x, &mut x_prev);
-                    }
-                    gather(train, rows, &mut x, &mut y);
-                    if let Some(lr) = pending.take() {
-                        network.forward_after_pending_step(&x, &mut ws, &x_prev, lr, config.l2);
-                    } else if config.dropout > 0.0 {
-                        network.forward_dropout(&x, &mut ws, config.dropout, &mut rng);
-                    } else {
-                        network.forward(&x, &mut ws);
-                    }
-                    // δᴸ carries 1/B: B is the batch, or the whole set for a full-batch step.
-                    let scale = if full_batch {
-                        1.0 / train.len() as f32
-                    } else {
-                        1.0 / rows.len() as f32
-                    };
-                    let batch_loss =
-                        loss_and_output_delta(network, config.loss, &y, &mut ws, scale);
-                    if !batch_loss.is_finite() {
-                        network.layers_mut().clone_from_slice(&last_good);
-                        return Err(Error::Diverged {
-                            epoch: epoch + 1,
-                            loss: batch_loss,
-                        });
-                    }
-                    loss_sum += batch_loss;
-                    correct += count_correct(train, rows, ws.output().as_slice());
-                    done += rows.len();
-                    if online {
-                        network.backward_sgd_deferring_first(&x, &mut ws, learning_rate, config.l2);
-                        pending = Some(learning_rate);
-                    } else if let (Optimizer::Sgd(_), false) = (config.optimizer, full_batch) {
-                        // Plain SGD: the gradient goes straight into the weights.
-                        network.backward_sgd(&x, &mut ws, learning_rate, config.l2);
-                    } else {
-                        network.backward(&x, &mut ws);
-                    }
-                    if full_batch {
-                        for (sum, g) in sum_grads.iter_mut().zip(&ws.grads) {
-                            add_into(sum.weights.as_mut_slice(), g.weights.as_slice());
-                            add_into(&mut sum.biases, &g.biases);
-                        }
-                    } else if !matches!(config.optimizer, Optimizer::Sgd(_)) {
-                        state.step(
-                            &config.optimizer,
-                            network,
-                            &ws.grads,
-                            learning_rate,
-                            config.l2,
-                        );
-                    }
-                    if observer.on_batch(&progress(done, loss_sum)) == Control::Stop {
-                        network.layers_mut().clone_from_slice(&last_good);
-                        history.stop = StopReason::Interrupted;
-                        break 'epochs;
-                    }
-                }
-            }
-            if let Some(lr) = pending.take() {
-                network.apply_pending_step(&x, &ws, lr, config.l2);
-            }
-            if full_batch {
-                state.step(&config.optimizer, network, &sum_grads, 0.0, config.l2);
-                learning_rate = 0.0;
-            }
-            let seconds = started.elapsed().as_secs_f64();
-            network.set_threads(config.threads);
-
-            let val = validation
-                .map(|v| evaluate(network, v, config.loss))
-                .transpose()?;
-            let tst = test
-                .map(|t| evaluate(network, t, config.loss))
-                .transpose()?;
-            if let Some(v) = &val {
-                if !v.loss.is_finite() {
-                    network.layers_mut().clone_from_slice(&last_good);
-                    return Err(Error::Diverged {
-                        epoch: epoch + 1,
-                        loss: v.loss,
-                    });
-                }
+            };
+            let measure = |data: Option<&Dataset>| {
+                data.map(|d| evaluate_with(network, d, config.loss, run.eval_par))
+                    .transpose()
+            };
+            let (val, tst) = (measure(validation)?, measure(test)?);
+            if let Some(v) = val.as_ref().filter(|v| !v.loss.is_finite()) {
+                let loss = v.loss;
+                rollback(network);
+                return Err(Error::Diverged {
+                    epoch: epoch + 1,
+                    loss,
+                });
             }
             let report = EpochReport {
                 epoch: epoch + 1,
-                train_loss: loss_sum / done as f64,
+                train_loss: steps.loss_sum / steps.examples as f64,
                 train_accuracy: matches!(train.targets(), Targets::Classes(_))
-                    .then(|| correct as f64 / done as f64),
+                    .then(|| steps.correct as f64 / steps.examples as f64),
                 validation_loss: val.as_ref().map(|e| e.loss),
                 validation_accuracy: val.as_ref().and_then(|e| e.accuracy),
                 test_loss: tst.as_ref().map(|e| e.loss),
                 test_accuracy: tst.as_ref().and_then(|e| e.accuracy),
-                learning_rate,
-                seconds,
+                learning_rate: steps.learning_rate,
+                seconds: steps.seconds,
             };
             last_good.clone_from_slice(network.layers());
             let control = observer.on_epoch_with_network(&report, network);
             history.epochs.push(report);
-
-            if let (Some(patience), Some(v)) = (config.early_stopping, &val) {
-                match &mut best {
-                    Some((loss, _, _)) if v.loss >= *loss => {}
-                    Some((loss, at, weights)) => {
-                        *loss = v.loss;
-                        *at = epoch + 1;
-                        weights.clone_from_slice(network.layers());
-                    }
-                    None => best = Some((v.loss, epoch + 1, network.layers().to_vec())),
-                }
-                if let Some((_, at, weights)) = &best {
-                    if epoch + 1 - at >= patience {
-                        network.layers_mut().clone_from_slice(weights);
-                        history.stop = StopReason::EarlyStopped { best_epoch: *at };
-                        break;
-                    }
+            if let (Some(early), Some(v)) = (&mut early, &val) {
+                if let Some(best_epoch) = early.after_epoch(epoch + 1, v.loss, network) {
+                    history.stop = StopReason::EarlyStopped { best_epoch };
+                    break;
                 }
             }
             if control == Control::Stop {
@@ -644,34 +478,231 @@ impl Trainer {
     }
 }
 
-/// The loss of the batch that [`Network::forward`] left in `ws`, summed over its rows
-/// against the targets `y`, and the output layer's error δᴸ (with the reduction `scale`,
-/// 1/B) written into `ws.deltas` for back-propagation.
-fn loss_and_output_delta(
+/// Checks the settings, the network and the data before anything runs.
+fn check(
+    config: &TrainConfig,
     network: &Network,
-    loss: Loss,
-    y: &Tensor,
-    ws: &mut Workspace,
-    scale: f32,
-) -> f64 {
-    let out = network.layers().len() - 1;
-    let width = network.outputs();
-    let (z, a, d) = (
-        &ws.weighted_sums[out],
-        &ws.activations[out],
-        &mut ws.deltas[out],
-    );
-    let value = loss.sum(z.as_slice(), a.as_slice(), y.as_slice(), width);
-    loss.output_delta(
-        network.output_activation(),
-        z.as_slice(),
-        a.as_slice(),
-        y.as_slice(),
-        d.as_mut_slice(),
-        width,
-        scale,
-    );
-    value
+    train: &Dataset,
+    validation: Option<&Dataset>,
+    test: Option<&Dataset>,
+) -> Result<()> {
+    config.validate()?;
+    network.check_trainable()?;
+    config.loss.check_output(network.output_activation())?;
+    for data in [Some(train), validation, test].into_iter().flatten() {
+        check_fits(network, data)?;
+    }
+    if train.is_empty() {
+        return Err(Error::EmptyData {
+            what: "training set".into(),
+            message: "no examples to train on".into(),
+        });
+    }
+    if config.early_stopping.is_some() && validation.is_none() {
+        return Err(Error::Config(
+            "early stopping watches the validation loss: give a validation set \
+             (e.g. a validation split)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The state of a run between epochs: the order of the examples, the random numbers,
+/// the optimiser's memory, the step's buffers, and how the steps are run.
+struct Run<'a> {
+    config: &'a TrainConfig,
+    data: &'a Dataset,
+    rng: Rng,
+    order: Vec<usize>,
+    state: OptimizerState,
+    buffers: step::Buffers,
+    batch: usize,
+    /// Threads sharing each step by bands of neurons.
+    threads: usize,
+    /// What the step's matrix products may use.
+    par: Parallelism,
+    /// What evaluation between epochs may use.
+    eval_par: Parallelism,
+}
+
+/// How an epoch's steps ended.
+enum EpochEnd {
+    Finished(StepTotals),
+    /// The observer asked to stop during the epoch.
+    Interrupted,
+    /// A batch's loss was NaN or infinite.
+    Diverged(f64),
+}
+
+/// An epoch's steps, summed up.
+struct StepTotals {
+    loss_sum: f64,
+    correct: usize,
+    examples: usize,
+    learning_rate: f32,
+    seconds: f64,
+}
+
+impl<'a> Run<'a> {
+    fn new(config: &'a TrainConfig, network: &Network, data: &'a Dataset) -> Self {
+        let full_batch = config.optimizer.is_full_batch();
+        let batch = if full_batch {
+            FULL_BATCH_CHUNK_ROWS
+        } else {
+            config.batch_size
+        }
+        .min(data.len());
+        // A step is shared out by bands of neurons when each thread gets enough work;
+        // otherwise one thread runs it, and its big matrix products may use the others.
+        let threads = config.threads.min(rayon::current_num_threads()).max(1);
+        let banded = threads > 1
+            && !full_batch
+            && batch >= 2
+            && batch * network.parameter_count() / threads >= step::SPLIT_MIN_WORK
+            && step::can_split(network);
+        let many = if config.threads > 1 {
+            Parallelism::Threads(config.threads)
+        } else {
+            Parallelism::Sequential
+        };
+        Run {
+            config,
+            data,
+            rng: Rng::new(config.seed),
+            order: (0..data.len()).collect(),
+            state: OptimizerState::new(&config.optimizer, network.layers()),
+            buffers: step::Buffers::new(network, data, batch, config.dropout),
+            batch,
+            threads: if banded { threads } else { 1 },
+            par: if banded {
+                Parallelism::Sequential
+            } else {
+                many
+            },
+            eval_par: many,
+        }
+    }
+
+    /// One epoch: shuffle, then every step, reporting each batch to `observer`.
+    fn epoch(
+        &mut self,
+        network: &mut Network,
+        epoch: usize,
+        observer: &mut (dyn Observer + Send),
+    ) -> EpochEnd {
+        let started = Instant::now();
+        let config = self.config;
+        if config.shuffle == Shuffle::EveryEpoch {
+            self.rng.shuffle(&mut self.order);
+        }
+        let dropout_key = if config.dropout > 0.0 {
+            self.rng.next_u64()
+        } else {
+            0
+        };
+        let full_batch = config.optimizer.is_full_batch();
+        let batches = self.order.len().div_ceil(self.batch);
+        let total_steps = (batches * config.epochs).max(1) as f64;
+        let base_lr = config.optimizer.learning_rate();
+        // The scheduled learning rate of batch b of this epoch.
+        let schedule = |b: usize| {
+            let step = (epoch * batches + b) as f64;
+            base_lr * config.schedule.factor(epoch, step / total_steps)
+        };
+        let mut totals = StepTotals {
+            loss_sum: 0.0,
+            correct: 0,
+            examples: 0,
+            learning_rate: base_lr,
+            seconds: 0.0,
+        };
+        let mut end = None;
+        let data = self.data;
+        let e = step::Epoch {
+            config,
+            data,
+            order: &self.order,
+            batch: self.batch,
+            threads: self.threads,
+            par: self.par,
+            online: self.batch == 1
+                && config.dropout == 0.0
+                && matches!(config.optimizer, Optimizer::Sgd(_)),
+            full_batch,
+            scale: full_batch.then(|| 1.0 / data.len() as f32),
+            learning_rate: &schedule,
+            dropout_key,
+        };
+        step::run_epoch(
+            &mut self.buffers,
+            network,
+            &mut self.state,
+            &e,
+            &mut |step| {
+                if !step.loss.is_finite() {
+                    end = Some(EpochEnd::Diverged(step.loss));
+                    return false;
+                }
+                totals.loss_sum += step.loss;
+                totals.correct += count_correct(data, step.rows, step.outputs);
+                totals.examples += step.rows.len();
+                totals.learning_rate = schedule(step.batch);
+                let progress = BatchProgress {
+                    epoch: epoch + 1,
+                    epochs: config.epochs,
+                    examples_done: totals.examples,
+                    examples_total: data.len(),
+                    loss: totals.loss_sum / totals.examples as f64,
+                };
+                if observer.on_batch(&progress) == Control::Stop {
+                    end = Some(EpochEnd::Interrupted);
+                    return false;
+                }
+                true
+            },
+        );
+        if full_batch {
+            totals.learning_rate = 0.0;
+        }
+        totals.seconds = started.elapsed().as_secs_f64();
+        end.unwrap_or(EpochEnd::Finished(totals))
+    }
+}
+
+/// Early stopping: remembers the epoch with the lowest validation loss and its weights,
+/// and after `patience` epochs without a lower one, puts those weights back.
+struct EarlyStopping {
+    patience: usize,
+    best: Option<(f64, usize, Vec<Dense>)>,
+}
+
+impl EarlyStopping {
+    fn new(patience: usize) -> Self {
+        EarlyStopping {
+            patience,
+            best: None,
+        }
+    }
+
+    /// After epoch `epoch` (from 1) with validation loss `loss`: `Some(best epoch)` when
+    /// training should stop, with the best epoch's weights restored into `network`.
+    fn after_epoch(&mut self, epoch: usize, loss: f64, network: &mut Network) -> Option<usize> {
+        match &mut self.best {
+            Some((best, _, _)) if loss >= *best => {}
+            Some((best, at, weights)) => {
+                (*best, *at) = (loss, epoch);
+                weights.clone_from_slice(network.layers());
+            }
+            None => self.best = Some((loss, epoch, network.layers().to_vec())),
+        }
+        let (_, at, weights) = self.best.as_ref()?;
+        if epoch - at >= self.patience {
+            network.layers_mut().clone_from_slice(weights);
+            return Some(*at);
+        }
+        None
+    }
 }
 
 /// How many of the examples `rows` the outputs `output` (one row each) classify right
@@ -706,23 +737,4 @@ fn check_fits(network: &Network, data: &Dataset) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Copies the examples `rows` into the batch buffers: features into `x`, targets (one-hot
-/// for classes) into `y`.
-fn gather(data: &Dataset, rows: &[usize], x: &mut Tensor, y: &mut Tensor) {
-    let width = data.width();
-    let outputs = data.target_width();
-    x.resize(rows.len(), width);
-    y.resize(rows.len(), outputs);
-    for (i, &r) in rows.iter().enumerate() {
-        x.row_mut(i).copy_from_slice(data.row(r));
-        data.write_target_row(r, y.row_mut(i));
-    }
-}
-
-fn add_into(sum: &mut [f32], x: &[f32]) {
-    for (s, &v) in sum.iter_mut().zip(x) {
-        *s += v;
-    }
 }

@@ -3,7 +3,7 @@
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::tensor::PARALLEL_MIN_FLOPS;
-use glassbox::train::{Shuffle, Silent, SPLIT_MIN_WORK};
+use glassbox::train::{Shuffle, SPLIT_MIN_WORK};
 use glassbox::{Activation, Adam, Init, Loss, Network, Optimizer, Sgd, TrainConfig, Trainer};
 
 const INPUTS: usize = 64;
@@ -55,9 +55,7 @@ fn train_with(
         threads,
         ..TrainConfig::default()
     };
-    Trainer::new(config)
-        .fit(&mut net, data, None, None, &mut Silent)
-        .unwrap();
+    Trainer::new(config).fit(&mut net, data).unwrap();
     net
 }
 

@@ -5,7 +5,6 @@ use glassbox::data::Dataset;
 use glassbox::gradcheck;
 use glassbox::rng::Rng;
 use glassbox::tensor::Tensor;
-use glassbox::train::Silent;
 use glassbox::{Activation, Error, Init, Loss, Network, TrainConfig, Trainer, Workspace};
 
 /// The finite-difference step. Large enough that f32 rounding of the loss stays far
@@ -74,7 +73,8 @@ fn batch(net: &Network, loss: Loss, output: Activation, seed: u64) -> (Vec<f32>,
         );
         let near_kink = net.layers().iter().enumerate().any(|(l, layer)| {
             has_kink(layer.activation())
-                && ws.weighted_sums[l]
+                && ws
+                    .weighted_sums(l)
                     .as_slice()
                     .iter()
                     .any(|z| z.abs() < KINK_MARGIN)
@@ -165,9 +165,7 @@ fn training_a_step_network_is_refused() {
         loss: Loss::CrossEntropy,
         ..TrainConfig::default()
     };
-    let e = Trainer::new(config)
-        .fit(&mut net, &data, None, None, &mut Silent)
-        .unwrap_err();
+    let e = Trainer::new(config).fit(&mut net, &data).unwrap_err();
     assert!(matches!(e, Error::StepNotTrainable { layer: 0 }), "{e}");
     assert_eq!(net, before);
     assert!(matches!(

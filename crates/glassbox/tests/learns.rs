@@ -2,7 +2,7 @@
 //! (98.3 % measured with seeds 1 to 4, 98.1 % with seed 5).
 
 use glassbox::data::{digits, synthetic, Dataset};
-use glassbox::train::{Silent, Validation};
+use glassbox::train::Validation;
 use glassbox::{Activation, Adam, Init, Loss, Network, Sgd, TrainConfig, Trainer};
 
 /// The seed of the article's XOR network (initial weights and shuffling).
@@ -56,9 +56,7 @@ fn the_articles_xor_network_learns_xor() {
         seed: XOR_SEED,
         ..TrainConfig::default()
     };
-    let history = Trainer::new(config)
-        .fit(&mut net, &data, None, None, &mut Silent)
-        .unwrap();
+    let history = Trainer::new(config).fit(&mut net, &data).unwrap();
     assert_eq!(
         accuracy(&net, &data),
         1.0,
@@ -87,9 +85,7 @@ fn synthetic_xor_reaches_full_training_accuracy() {
         seed: SYNTHETIC_XOR_SEED,
         ..TrainConfig::default()
     };
-    Trainer::new(config)
-        .fit(&mut net, &data, None, None, &mut Silent)
-        .unwrap();
+    Trainer::new(config).fit(&mut net, &data).unwrap();
     assert_eq!(accuracy(&net, &data), 1.0);
 }
 
@@ -115,7 +111,8 @@ fn digits_reach_the_stated_test_accuracy() {
         ..TrainConfig::default()
     };
     let history = Trainer::new(config)
-        .fit(&mut net, &train, None, Some(&test), &mut Silent)
+        .test(&test)
+        .fit(&mut net, &train)
         .unwrap();
     let accuracy = history.epochs.last().unwrap().test_accuracy.unwrap();
     assert!(

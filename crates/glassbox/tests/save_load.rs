@@ -3,7 +3,6 @@
 
 use glassbox::data::{digits, Scaler, Scaling};
 use glassbox::io::{self, ModelInfo};
-use glassbox::train::Silent;
 use glassbox::{Activation, Adam, Error, Init, Loss, Network, TrainConfig, Trainer};
 
 const SEED: u64 = 11;
@@ -28,9 +27,7 @@ fn trained() -> (Network, ModelInfo, glassbox::data::Dataset) {
         seed: SEED,
         ..TrainConfig::default()
     };
-    Trainer::new(config)
-        .fit(&mut net, &train, None, None, &mut Silent)
-        .unwrap();
+    Trainer::new(config).fit(&mut net, &train).unwrap();
     let info = ModelInfo {
         class_names: train.class_names().to_vec(),
         scaler: Some(scaler),

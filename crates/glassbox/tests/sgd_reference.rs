@@ -7,7 +7,7 @@
 
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
-use glassbox::train::{Shuffle, Silent, Validation};
+use glassbox::train::{Shuffle, Validation};
 use glassbox::{Activation, Adam, Init, Loss, Network, Optimizer, Sgd, TrainConfig, Trainer};
 
 /// The largest difference accepted between a weight trained in f32 by the engine and
@@ -325,9 +325,7 @@ fn train_and_compare(
         validation: Validation::None,
         ..TrainConfig::default()
     };
-    Trainer::new(config)
-        .fit(&mut net, data, None, None, &mut Silent)
-        .unwrap();
+    Trainer::new(config).fit(&mut net, data).unwrap();
     let mut worst = (0.0f64, String::new());
     let trained = Reference::of(&net); // the engine's trained weights, widened
     for (l, (engine, expected)) in trained.layers.iter().zip(&reference.layers).enumerate() {
@@ -383,9 +381,7 @@ fn assert_trains(net: &Network, data: &Dataset, loss: Loss, optimizer: Optimizer
         shuffle: Shuffle::Never,
         ..TrainConfig::default()
     };
-    Trainer::new(config)
-        .fit(&mut trained, data, None, None, &mut Silent)
-        .unwrap();
+    Trainer::new(config).fit(&mut trained, data).unwrap();
     assert_ne!(trained.layers(), net.layers());
 }
 

@@ -68,10 +68,10 @@ fn momentum_with_a_short_last_batch_agrees_with_one_thread() {
     let mut one = network();
     let mut two = network();
     let h1 = Trainer::new(config(1, momentum))
-        .fit(&mut one, &data, None, None, &mut glassbox::train::Silent)
+        .fit(&mut one, &data)
         .unwrap();
     let h2 = Trainer::new(config(2, momentum))
-        .fit(&mut two, &data, None, None, &mut glassbox::train::Silent)
+        .fit(&mut two, &data)
         .unwrap();
     let worst = largest_difference(&one, &two);
     assert!(worst < 1e-4, "weights differ by up to {worst}");
@@ -110,7 +110,8 @@ fn a_stop_in_the_middle_of_an_epoch_keeps_the_last_finished_epoch() {
     let mut stopped = network();
     let mut stop = StopAfter { after: 5, seen: 0 };
     let history = Trainer::new(config(2, sgd))
-        .fit(&mut stopped, &data, None, None, &mut stop)
+        .observer(&mut stop)
+        .fit(&mut stopped, &data)
         .unwrap();
     assert_eq!(history.stop, StopReason::Interrupted);
     assert_eq!(history.epochs.len(), 1);
@@ -119,13 +120,7 @@ fn a_stop_in_the_middle_of_an_epoch_keeps_the_last_finished_epoch() {
         epochs: 1,
         ..config(2, sgd)
     })
-    .fit(
-        &mut one_epoch,
-        &data,
-        None,
-        None,
-        &mut glassbox::train::Silent,
-    )
+    .fit(&mut one_epoch, &data)
     .unwrap();
     assert_eq!(stopped.layers(), one_epoch.layers());
 }
@@ -139,7 +134,7 @@ fn a_diverging_run_reports_it_and_keeps_finite_weights() {
     }
     .into();
     let err = Trainer::new(config(2, reckless))
-        .fit(&mut net, &data, None, None, &mut glassbox::train::Silent)
+        .fit(&mut net, &data)
         .unwrap_err();
     assert!(matches!(err, Error::Diverged { epoch: 1, .. }), "{err}");
     assert_eq!(

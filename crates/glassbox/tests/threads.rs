@@ -1,5 +1,6 @@
 //! Results do not depend on the thread count: training split between 2, 3, 4 or 8
 //! threads ends where one thread ends (to float rounding), for SGD, momentum and Adam,
+//! with and without dropout,
 //! and predictions on any number of threads equal one thread's. These run with more
 //! threads than this machine has cores on purpose. `GLASSBOX_THREADS=8` (or a
 //! `sched_getaffinity` shim reporting 8 CPUs) also gives the process-wide spinning pool
@@ -9,7 +10,8 @@ mod common;
 use common::largest_difference;
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
-use glassbox::train::{Silent, SPLIT_MIN_WORK};
+use glassbox::tensor::Parallelism;
+use glassbox::train::SPLIT_MIN_WORK;
 use glassbox::{
     Activation, Adam, Init, Loss, Momentum, Network, Optimizer, Sgd, TrainConfig, Trainer,
 };
@@ -42,6 +44,16 @@ fn network(output: Activation) -> Network {
 }
 
 fn train(threads: usize, optimizer: Optimizer, loss: Loss, output: Activation) -> Network {
+    train_with_dropout(threads, optimizer, loss, output, 0.0)
+}
+
+fn train_with_dropout(
+    threads: usize,
+    optimizer: Optimizer,
+    loss: Loss,
+    output: Activation,
+    dropout: f32,
+) -> Network {
     let mut net = network(output);
     let config = TrainConfig {
         loss,
@@ -50,11 +62,10 @@ fn train(threads: usize, optimizer: Optimizer, loss: Loss, output: Activation) -
         batch_size: BATCH,
         seed: 11,
         threads,
+        dropout,
         ..TrainConfig::default()
     };
-    Trainer::new(config)
-        .fit(&mut net, &data(), None, None, &mut Silent)
-        .unwrap();
+    Trainer::new(config).fit(&mut net, &data()).unwrap();
     net
 }
 
@@ -106,6 +117,32 @@ fn adam_on_2_3_4_and_8_threads_agrees_with_one_thread() {
     agrees_with_one_thread(adam, Loss::CrossEntropy, Activation::Softmax);
 }
 
+/// Dropout masks depend on the seed, the step and the neuron, not on which thread draws
+/// them: with dropout too, any thread count ends where one thread ends.
+#[test]
+fn dropout_on_2_3_and_8_threads_agrees_with_one_thread() {
+    let adam: Optimizer = Adam {
+        learning_rate: 1e-3,
+        ..Adam::default()
+    }
+    .into();
+    let (loss, out) = (Loss::CrossEntropy, Activation::Softmax);
+    let one = train_with_dropout(1, adam, loss, out, 0.3);
+    let without = train(1, adam, loss, out);
+    assert!(
+        largest_difference(&one, &without) > 1e-3,
+        "dropout changed nothing"
+    );
+    for threads in [2, 3, 8] {
+        let many = train_with_dropout(threads, adam, loss, out, 0.3);
+        let worst = largest_difference(&one, &many);
+        assert!(
+            worst < 1e-4,
+            "{threads} threads with dropout: weights differ from one thread's by up to {worst}"
+        );
+    }
+}
+
 /// 784-512-256-10 with random weights and inputs, as in the reproduction.
 fn image_network() -> (Network, Vec<f32>) {
     let net = Network::builder(784)
@@ -121,15 +158,15 @@ fn image_network() -> (Network, Vec<f32>) {
 
 #[test]
 fn predictions_on_1_to_8_threads_agree() {
-    let (mut net, images) = image_network();
+    let (net, images) = image_network();
     let one = net.predict(&images).unwrap();
     let first = net.predict(&images[..784]).unwrap();
     for threads in [2, 3, 4, 8] {
-        net.set_threads(threads);
+        let par = Parallelism::Threads(threads);
         // 600 rows: three chunks shared between threads; one row: a product split
         // between the spinning helpers (as many as the process has).
-        let many = net.predict(&images).unwrap();
-        let single = net.predict(&images[..784]).unwrap();
+        let many = net.predict_with(&images, par).unwrap();
+        let single = net.predict_with(&images[..784], par).unwrap();
         for (got, want) in [(&many, &one), (&single, &first)] {
             let worst = got
                 .as_slice()
@@ -146,13 +183,13 @@ fn predictions_on_1_to_8_threads_agree() {
 /// park, as a server or the playground predicts. Every prediction must come back.
 #[test]
 fn one_image_predictions_with_pauses_never_hang() {
-    let (mut net, images) = image_network();
-    net.set_threads(glassbox::threads::available().max(2));
-    let want = net.predict(&images[..784]).unwrap();
+    let (net, images) = image_network();
+    let par = Parallelism::Threads(glassbox::threads::available().max(2));
+    let want = net.predict_with(&images[..784], par).unwrap();
     let started = Instant::now();
     for i in 0..60 {
         std::thread::sleep(Duration::from_millis(if i % 2 == 0 { 3 } else { 0 }));
-        let got = net.predict(&images[..784]).unwrap();
+        let got = net.predict_with(&images[..784], par).unwrap();
         assert_eq!(got, want);
     }
     // A hang shows as a test that never ends; this says how long it took otherwise.

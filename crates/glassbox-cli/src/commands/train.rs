@@ -108,9 +108,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         match &dashboard {
             Some(served) => {
                 let mut watch = glassbox_web::dashboard::Watch::new(&mut observer, served.run());
-                trainer.fit(&mut network, train, validation, test, &mut watch)
+                trainer
+                    .validation(validation)
+                    .test(test)
+                    .observer(&mut watch)
+                    .fit(&mut network, train)
             }
-            None => trainer.fit(&mut network, train, validation, test, &mut observer),
+            None => trainer
+                .validation(validation)
+                .test(test)
+                .observer(&mut observer)
+                .fit(&mut network, train),
         }
     };
     let training_seconds = training.elapsed().as_secs_f64();

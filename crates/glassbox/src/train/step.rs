@@ -1,0 +1,636 @@
+//! The training step: the one piece of code every run executes — one thread or T,
+//! mini-batch, online (one example per step) or full-batch.
+//!
+//! A step is the article's: forward, loss, backward, update. Each formula is a function
+//! of `crate::layer` (`forward`, `dropout`, `gradients`, `error_below`,
+//! `delta_from_error`), of [`crate::loss`] (`sum_and_delta`) and of [`crate::optim`]
+//! (`update_part`); this file only says who computes which part, and when.
+//!
+//! With T threads, thread t owns a band of neurons in every layer (a contiguous run of
+//! rows of W, a multiple of 16 wide): it computes those neurons' weighted sums and
+//! activations for the whole batch, their weight gradients, and their update — the same
+//! functions as one thread, on a band of rows. The output layer, whose softmax and loss
+//! need whole rows, goes forward by bands of examples instead. With one thread every
+//! band is the whole layer and no thread waits. One step of a 784-512-256-10 network on
+//! 2 threads:
+//!
+//! ```text
+//!            thread 0                         thread 1
+//! gather     examples 0..64 → X               examples 64..128 → X
+//!   ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ wait for each other ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//! layer 1    Z¹[:, 0..256] = X·W¹[0..256]ᵀ    Z¹[:, 256..512] = X·W¹[256..512]ᵀ
+//!   ─ ─ ─ wait (layer 2 reads all of A¹) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//! layer 2    Z²[:, 0..128]                    Z²[:, 128..256]
+//!   ─ ─ ─ wait ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//! output     examples 0..64: Z³, softmax, δ³  examples 64..128
+//!   ─ ─ ─ wait (backward reads all of δ³) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//! layer 3    ∂W³ rows 0..10, δ²[:, 0..128]     δ²[:, 128..256]
+//!   ─ ─ ─ wait (δ² is whole; nobody reads W³ any more) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//!            update W³ rows 0..10
+//! layer 2    ∂W² rows 0..128, δ¹[:, 0..256]   ∂W² rows 128..256, δ¹[:, 256..512]
+//!   ─ ─ ─ wait ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//!            update W² rows 0..128            update W² rows 128..256
+//! layer 1    ∂W¹ rows 0..256, update them     ∂W¹ rows 256..512, update them
+//! ```
+//!
+//! Against splitting the batch into halves that each go forward and back through the
+//! whole network, each core reads only its own band of W¹, every weight gradient is
+//! computed once for the whole batch, and no two gradients are added. Every update is
+//! per weight, so the result is the same as the one-thread step up to the order of
+//! additions inside the products; dropout masks depend only on the seed, the step and
+//! the position, so they are the same for any thread count.
+//!
+//! The threads share the batch's buffers and the network's weights through raw
+//! pointers. Each writes only its own band (of columns, rows or examples), and the
+//! waits above order every write before every read of it by another thread: that is
+//! the whole safety argument of this file, and each `unsafe` block names its part.
+
+use super::TrainConfig;
+use crate::activation::Activation;
+use crate::data::Dataset;
+use crate::layer::{self, Dense};
+use crate::network::{Network, Workspace};
+use crate::optim::{update_part, OptimizerState};
+use crate::rng;
+use crate::sync::SpinBarrier;
+use crate::tensor::{MatMut, MatRef, Parallelism, Tensor};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Per thread and batch, at least this much work (batch rows × parameters ÷ threads)
+/// before a step is shared out by bands of neurons: 2 Mi multiply-adds, e.g. batch 128
+/// of 784-512-256-10 (535 818 parameters), but not batch 32 of the 64-128-10 digits net.
+pub const SPLIT_MIN_WORK: usize = 1 << 21;
+
+/// Whether a network can be trained by neuron bands: every hidden activation must act
+/// on each neuron alone (softmax mixes a whole row).
+pub(super) fn can_split(network: &Network) -> bool {
+    let layers = network.layers();
+    layers[..layers.len() - 1]
+        .iter()
+        .all(|l| l.activation() != Activation::Softmax)
+}
+
+/// The batch's buffers, allocated once for the largest batch: the examples (two
+/// buffers, used by turns, so the next step's examples can be gathered while another
+/// thread still reads this step's, and online learning still has the previous example),
+/// the targets, and every layer's z, a, δ, dropout masks and gradients.
+#[derive(Debug, Default)]
+pub(super) struct Buffers {
+    x: [Tensor; 2],
+    y: Tensor,
+    ws: Workspace,
+}
+
+impl Buffers {
+    /// Buffers for batches of up to `batch` rows of `network` on `data`.
+    pub(super) fn new(network: &Network, data: &Dataset, batch: usize, dropout: f32) -> Self {
+        let mut ws = Workspace::new(network, batch);
+        ws.set_dropout(network, dropout);
+        Buffers {
+            x: [
+                Tensor::zeros(batch, data.width()),
+                Tensor::zeros(batch, data.width()),
+            ],
+            y: Tensor::zeros(batch, data.target_width()),
+            ws,
+        }
+    }
+}
+
+/// How an epoch's steps run.
+pub(super) struct Epoch<'a> {
+    pub config: &'a TrainConfig,
+    pub data: &'a Dataset,
+    /// The examples in this epoch's order, taken `batch` at a time.
+    pub order: &'a [usize],
+    pub batch: usize,
+    /// Threads sharing each step by bands of neurons (1: every band is the whole layer).
+    pub threads: usize,
+    /// What the matrix products may use (more than one thread only when `threads` is 1).
+    pub par: Parallelism,
+    /// Online SGD: the first layer's update of one step is made during the next step's
+    /// forward pass (the fast path [`Dense::sgd_step_then_weighted_sums`]).
+    pub online: bool,
+    /// The batches are chunks of one full-batch step: gradients are summed over them and
+    /// the update is made once, after the last.
+    pub full_batch: bool,
+    /// δᴸ's reduction: 1/B for a batch of B, or 1/N for the full batch.
+    pub scale: Option<f32>,
+    /// The learning rate of batch b.
+    pub learning_rate: &'a (dyn Fn(usize) -> f32 + Sync),
+    /// The dropout masks' key for this epoch.
+    pub dropout_key: u64,
+}
+
+/// What the main thread learns after each step's forward pass, to report and decide.
+pub(super) struct StepOutcome<'a> {
+    /// Index of the batch in the epoch.
+    pub batch: usize,
+    /// The examples of the batch.
+    pub rows: &'a [usize],
+    /// The batch's loss, summed over its examples.
+    pub loss: f64,
+    /// The output layer's activations, one row per example.
+    pub outputs: &'a [f32],
+}
+
+/// One epoch: `epoch.order` in steps, each shared by `epoch.threads` threads (this one
+/// and idle threads of the current rayon pool). After each step's forward pass this
+/// thread calls `after_forward`; when it returns false, the epoch ends after that step.
+pub(super) fn run_epoch(
+    buffers: &mut Buffers,
+    network: &mut Network,
+    state: &mut OptimizerState,
+    epoch: &Epoch<'_>,
+    after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool,
+) {
+    let steps = epoch.order.len().div_ceil(epoch.batch);
+    let first_step = state.take_steps(if epoch.full_batch { 1 } else { steps as u32 });
+    let ws = &mut buffers.ws;
+    let layers: Vec<LayerPtrs> = network
+        .layers_mut()
+        .iter_mut()
+        .zip(state.buffers_mut())
+        .zip(&mut ws.grads)
+        .map(|((layer, [wf, ws, bf, bs]), grads)| {
+            let (inputs, outputs, activation) =
+                (layer.inputs(), layer.outputs(), layer.activation());
+            let (weights, biases) = layer.parameters_mut();
+            LayerPtrs {
+                inputs,
+                outputs,
+                activation,
+                weights: Shared::of(weights),
+                biases: Shared::of(biases),
+                grad_weights: Shared::of(grads.weights.as_mut_slice()),
+                grad_biases: Shared::of(&mut grads.biases),
+                state: [wf, ws, bf, bs].map(|s| (!s.is_empty()).then(|| Shared::of(s))),
+            }
+        })
+        .collect();
+    let all = |ts: &mut Vec<Tensor>| -> Vec<Shared> {
+        ts.iter_mut()
+            .map(|t| Shared::of(t.as_mut_slice()))
+            .collect()
+    };
+    let [x0, x1] = &mut buffers.x;
+    let ctx = Context {
+        epoch,
+        steps,
+        first_step,
+        layers,
+        x: [Shared::of(x0.as_mut_slice()), Shared::of(x1.as_mut_slice())],
+        y: Shared::of(buffers.y.as_mut_slice()),
+        z: all(&mut ws.weighted_sums),
+        a: all(&mut ws.activations),
+        d: all(&mut ws.deltas),
+        masks: all(&mut ws.masks),
+        dropped: all(&mut ws.dropped),
+        barrier: SpinBarrier::new(epoch.threads),
+        stop: AtomicBool::new(false),
+        losses: (0..epoch.threads).map(|_| AtomicU64::new(0)).collect(),
+    };
+    if epoch.threads == 1 {
+        ctx.work(0, Some(after_forward));
+        return;
+    }
+    // The helpers are jobs on the rayon pool the trainer runs in (`tensor::with_threads`
+    // starts one of `config.threads` threads), whose other threads are idle here: the
+    // trainer never asks for more helpers than the pool has threads, or a helper would
+    // wait for a thread that is spinning at a barrier.
+    rayon::in_place_scope(|scope| {
+        let ctx = &ctx;
+        for t in 1..epoch.threads {
+            scope.spawn(move |_| ctx.work(t, None));
+        }
+        ctx.work(0, Some(after_forward));
+    });
+}
+
+/// A buffer that several threads read and write in disjoint parts: a pointer and the
+/// buffer's length. Every view made of it is checked against the length, so the bounds
+/// half of each `unsafe` block below is checked, and its argument is only about which
+/// thread touches which part when.
+#[derive(Clone, Copy)]
+struct Shared {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: `Shared` is only a pointer and a length; the module docs give the rule (own
+// bands, ordered by the barrier) under which the threads use it.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn of(s: &mut [f32]) -> Self {
+        Shared {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+        }
+    }
+
+    /// The row-major `rows × cols` matrix at the start of the buffer, to read.
+    ///
+    /// # Safety
+    /// While the view (or a view made from it) is used, no thread writes the elements
+    /// it reads.
+    ///
+    /// # Panics
+    /// When the matrix does not fit in the buffer.
+    unsafe fn read<'a>(self, rows: usize, cols: usize) -> MatRef<'a> {
+        assert!(
+            rows * cols <= self.len,
+            "{rows}×{cols} outside {}",
+            self.len
+        );
+        MatRef::from_raw(self.ptr, rows, cols, cols, 1)
+    }
+
+    /// The row-major `rows × cols` matrix at the start of the buffer, to write.
+    ///
+    /// # Safety
+    /// While the view (or a view made from it) is used, no other thread accesses the
+    /// elements it reads or writes (callers narrow it to their own band at once).
+    ///
+    /// # Panics
+    /// When the matrix does not fit in the buffer.
+    unsafe fn write<'a>(self, rows: usize, cols: usize) -> MatMut<'a> {
+        assert!(
+            rows * cols <= self.len,
+            "{rows}×{cols} outside {}",
+            self.len
+        );
+        MatMut::from_raw(self.ptr, rows, cols, cols)
+    }
+
+    /// Elements `start..start + len`, to write.
+    ///
+    /// # Safety
+    /// While the slice lives, no other thread may access these elements.
+    ///
+    /// # Panics
+    /// When the range is outside the buffer.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
+        assert!(
+            start + len <= self.len,
+            "{start}+{len} outside {}",
+            self.len
+        );
+        std::slice::from_raw_parts_mut(self.ptr.add(start), len)
+    }
+
+    /// Elements `start..start + len`, to read.
+    ///
+    /// # Safety
+    /// While the slice lives, no thread may write these elements.
+    ///
+    /// # Panics
+    /// When the range is outside the buffer.
+    unsafe fn slice_ref<'a>(self, start: usize, len: usize) -> &'a [f32] {
+        assert!(
+            start + len <= self.len,
+            "{start}+{len} outside {}",
+            self.len
+        );
+        std::slice::from_raw_parts(self.ptr.add(start), len)
+    }
+}
+
+/// One layer, as the threads see it.
+struct LayerPtrs {
+    inputs: usize,
+    outputs: usize,
+    activation: Activation,
+    weights: Shared,
+    biases: Shared,
+    grad_weights: Shared,
+    grad_biases: Shared,
+    /// Optimiser state: weights' first and second, biases' first and second.
+    state: [Option<Shared>; 4],
+}
+
+struct Context<'a> {
+    epoch: &'a Epoch<'a>,
+    steps: usize,
+    first_step: u32,
+    layers: Vec<LayerPtrs>,
+    x: [Shared; 2],
+    y: Shared,
+    z: Vec<Shared>,
+    a: Vec<Shared>,
+    d: Vec<Shared>,
+    masks: Vec<Shared>,
+    dropped: Vec<Shared>,
+    barrier: SpinBarrier,
+    /// Set by thread 0 before a wait; every thread leaves after that wait.
+    stop: AtomicBool,
+    /// Each thread's share of the batch loss (f64 bits).
+    losses: Vec<AtomicU64>,
+}
+
+/// Thread t's band of `n` items: bands are multiples of 16 wide (whole vector tiles).
+fn band(n: usize, threads: usize, t: usize) -> Range<usize> {
+    let per = n.div_ceil(threads).next_multiple_of(16);
+    let start = (t * per).min(n);
+    start..(start + per).min(n)
+}
+
+/// Thread t's band of a batch's `rows` examples.
+fn row_band(rows: usize, threads: usize, t: usize) -> Range<usize> {
+    let per = rows.div_ceil(threads);
+    let start = (t * per).min(rows);
+    start..(start + per).min(rows)
+}
+
+impl Context<'_> {
+    /// Thread t's part of every step of the epoch.
+    fn work(&self, t: usize, mut after_forward: Option<&mut dyn FnMut(StepOutcome<'_>) -> bool>) {
+        let _poison = PoisonOnUnwind(&self.barrier);
+        let e = self.epoch;
+        let (threads, last) = (e.threads, self.layers.len() - 1);
+        let dropout = e.config.dropout > 0.0;
+        // Online learning: the learning rate and the step of the first layer's update
+        // still to be made (during the next forward pass, or after the last step).
+        let mut pending: Option<(f32, u32, Shared)> = None;
+        for (b, rows) in e.order.chunks(e.batch).enumerate() {
+            let n = rows.len();
+            let x = self.x[b % 2];
+            let mine = row_band(n, threads, t);
+            // SAFETY (gather): thread t alone writes rows `mine` of x and y. The other
+            // buffer of x is the one the previous step read, and every thread passed
+            // this step's first wait only after finishing the previous step.
+            unsafe {
+                let (width, outputs) = (e.data.width(), e.data.target_width());
+                for i in mine.clone() {
+                    let r = rows[i];
+                    x.slice(i * width, width).copy_from_slice(e.data.row(r));
+                    e.data
+                        .write_target_row(r, self.y.slice(i * outputs, outputs));
+                }
+            }
+            self.barrier.wait();
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+
+            // Forward: hidden layers by bands of neurons, the output by bands of examples.
+            let step = self.first_step + if e.full_batch { 0 } else { b as u32 };
+            for (l, layer) in self.layers.iter().enumerate() {
+                let (inputs, outputs, f) = (layer.inputs, layer.outputs, layer.activation);
+                if l < last {
+                    let cols = band(outputs, threads, t);
+                    let fused = if l == 0 { pending.take() } else { None };
+                    // SAFETY: columns `cols` of z, a, mask and dropped are this thread's;
+                    // the input was completed before the last wait; rows `cols` of W
+                    // and b are written only by this thread, in its update.
+                    unsafe {
+                        let mut z = self.z[l].write(n, outputs).col_band(cols.clone());
+                        let mut a = self.a[l].write(n, outputs).col_band(cols.clone());
+                        if let Some((lr, _, prev)) = fused {
+                            // Online (one thread, one example): the fast path.
+                            Dense::sgd_step_then_weighted_sums(
+                                layer.weights.slice(0, outputs * inputs),
+                                layer.biases.slice(0, outputs),
+                                prev.slice_ref(0, inputs),
+                                self.d[0].slice_ref(0, outputs),
+                                lr,
+                                e.config.l2,
+                                x.slice_ref(0, inputs),
+                                z.row_mut(0),
+                            );
+                            f.forward(z.row(0), a.row_mut(0), outputs);
+                        } else {
+                            layer::forward(
+                                self.input_of(l, x).read(n, inputs),
+                                layer.weights.read(outputs, inputs).row_band(cols.clone()),
+                                layer.biases.slice_ref(cols.start, cols.len()),
+                                f,
+                                z,
+                                a.rb_mut(),
+                                e.par,
+                            );
+                        }
+                        if dropout {
+                            layer::dropout(
+                                a.as_ref(),
+                                self.masks[l].write(n, outputs).col_band(cols.clone()),
+                                self.dropped[l].write(n, outputs).col_band(cols.clone()),
+                                e.config.dropout,
+                                rng::key(e.dropout_key, b as u64, l as u64),
+                                (0, cols.start, outputs),
+                            );
+                        }
+                    }
+                } else {
+                    // SAFETY: rows `mine` of z, a and δ of the output layer are this
+                    // thread's; W of the output layer is read by all and written by
+                    // none until the backward pass.
+                    let loss = unsafe {
+                        layer::forward(
+                            self.input_of(l, x).read(n, inputs).row_band(mine.clone()),
+                            layer.weights.read(outputs, inputs),
+                            layer.biases.slice_ref(0, outputs),
+                            f,
+                            self.z[l].write(n, outputs).row_band(mine.clone()),
+                            self.a[l].write(n, outputs).row_band(mine.clone()),
+                            e.par,
+                        );
+                        let (start, len) = (mine.start * outputs, mine.len() * outputs);
+                        e.config.loss.sum_and_delta(
+                            f,
+                            self.z[l].slice_ref(start, len),
+                            self.a[l].slice_ref(start, len),
+                            self.y.slice_ref(start, len),
+                            self.d[l].slice(start, len),
+                            outputs,
+                            e.scale.unwrap_or(1.0 / n as f32),
+                        )
+                    };
+                    self.losses[t].store(loss.to_bits(), Ordering::Relaxed);
+                }
+                self.barrier.wait();
+            }
+            if let Some(report) = after_forward.as_deref_mut() {
+                let loss = self
+                    .losses
+                    .iter()
+                    .map(|l| f64::from_bits(l.load(Ordering::Relaxed)))
+                    .sum();
+                let width = self.layers[last].outputs;
+                // SAFETY: the output layer's activations were completed before the last
+                // wait, and no thread writes them before the next step's first wait,
+                // which this thread reaches only after `report` returns.
+                let outputs = unsafe { self.a[last].slice_ref(0, n * width) };
+                if !report(StepOutcome {
+                    batch: b,
+                    rows,
+                    loss,
+                    outputs,
+                }) {
+                    self.stop.store(true, Ordering::Release);
+                }
+            }
+
+            // Backward, from the output layer down: weight gradients by bands of
+            // neurons, and each layer's δ by the bands of the layer below.
+            let lr = (e.learning_rate)(b);
+            let accumulate = e.full_batch && b > 0;
+            let update = !e.full_batch || b + 1 == self.steps;
+            for (l, layer) in self.layers.iter().enumerate().rev() {
+                let (inputs, outputs) = (layer.inputs, layer.outputs);
+                let rows_w = band(outputs, threads, t);
+                let deferred = e.online && l == 0;
+                // SAFETY: rows `rows_w` of this layer's gradients are this thread's; δ
+                // of this layer and its input were completed before the last wait.
+                unsafe {
+                    let delta = self.d[l].read(n, outputs);
+                    if !deferred {
+                        layer::gradients(
+                            delta.col_band(rows_w.clone()),
+                            self.input_of(l, x).read(n, inputs),
+                            layer
+                                .grad_weights
+                                .write(outputs, inputs)
+                                .row_band(rows_w.clone()),
+                            layer.grad_biases.slice(rows_w.start, rows_w.len()),
+                            accumulate,
+                            e.par,
+                        );
+                    }
+                    if l > 0 {
+                        // SAFETY: columns `cols` of δ below are this thread's; all of W
+                        // is read here and updated only after the next wait.
+                        let cols = band(inputs, threads, t);
+                        let mut g = self.d[l - 1].write(n, inputs).col_band(cols.clone());
+                        layer::error_below(
+                            delta,
+                            layer.weights.read(outputs, inputs).col_band(cols.clone()),
+                            g.rb_mut(),
+                            e.par,
+                        );
+                        let band_of = |s: Shared| s.read(n, inputs).col_band(cols.clone());
+                        layer::delta_from_error(
+                            self.layers[l - 1].activation,
+                            band_of(self.z[l - 1]),
+                            band_of(self.a[l - 1]),
+                            dropout.then(|| band_of(self.masks[l - 1])),
+                            g,
+                        );
+                    }
+                }
+                if l > 0 {
+                    self.barrier.wait();
+                }
+                if update && !deferred {
+                    // SAFETY: after the wait above no thread reads this layer's weights
+                    // again in this step; rows `rows_w` are this thread's.
+                    unsafe { self.update(layer, rows_w, lr, step) };
+                }
+            }
+            if e.online {
+                pending = Some((lr, step, x));
+            }
+        }
+        if let Some((lr, step, x)) = pending {
+            // The last example's first-layer update, by the general path: its gradient,
+            // then the update. SAFETY: online learning runs on this thread alone.
+            unsafe {
+                let layer = &self.layers[0];
+                let (inputs, outputs) = (layer.inputs, layer.outputs);
+                layer::gradients(
+                    self.d[0].read(1, outputs),
+                    x.read(1, inputs),
+                    layer.grad_weights.write(outputs, inputs),
+                    layer.grad_biases.slice(0, outputs),
+                    false,
+                    e.par,
+                );
+                self.update(layer, 0..outputs, lr, step);
+            }
+        }
+    }
+
+    /// The optimiser's update of neurons `rows` of `layer`, from their gradients.
+    ///
+    /// # Safety
+    /// No other thread may access these rows of W and b, their gradients or their
+    /// optimiser state during the call.
+    unsafe fn update(&self, layer: &LayerPtrs, rows: Range<usize>, lr: f32, step: u32) {
+        let config = self.epoch.config;
+        let part = |s: Option<Shared>, start, len| match s {
+            Some(s) => s.slice(start, len),
+            None => &mut [],
+        };
+        let [wf, ws, bf, bs] = layer.state;
+        let (start, len) = (rows.start * layer.inputs, rows.len() * layer.inputs);
+        update_part(
+            &config.optimizer,
+            layer.weights.slice(start, len),
+            layer.grad_weights.slice_ref(start, len),
+            part(wf, start, len),
+            part(ws, start, len),
+            lr,
+            config.l2,
+            step,
+        );
+        let (start, len) = (rows.start, rows.len());
+        update_part(
+            &config.optimizer,
+            layer.biases.slice(start, len),
+            layer.grad_biases.slice_ref(start, len),
+            part(bf, start, len),
+            part(bs, start, len),
+            lr,
+            0.0,
+            step,
+        );
+    }
+
+    /// What layer `l` reads: the batch, or the layer below's activations (after
+    /// dropout when there is dropout).
+    fn input_of(&self, l: usize, x: Shared) -> Shared {
+        match l {
+            0 => x,
+            _ if self.epoch.config.dropout > 0.0 => self.dropped[l - 1],
+            _ => self.a[l - 1],
+        }
+    }
+}
+
+/// Poisons the barrier when its thread unwinds, so the others do not wait forever.
+struct PoisonOnUnwind<'a>(&'a SpinBarrier);
+
+impl Drop for PoisonOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poison();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_cover_every_item_once() {
+        for n in [1, 10, 15, 16, 17, 30, 256, 512, 1000] {
+            for threads in 1..=5 {
+                let mut next = 0;
+                for t in 0..threads {
+                    let b = band(n, threads, t);
+                    assert_eq!(b.start, next.min(n));
+                    next = b.end.max(next);
+                    let r = row_band(n, threads, t);
+                    assert!(r.end <= n);
+                }
+                assert_eq!(next, n, "n = {n}, threads = {threads}");
+                let rows: usize = (0..threads).map(|t| row_band(n, threads, t).len()).sum();
+                assert_eq!(rows, n);
+            }
+        }
+    }
+}

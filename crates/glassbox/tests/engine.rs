@@ -1,0 +1,122 @@
+//! One engine: the trainer's step (`train/step.rs`) is the library's step. A run of
+//! `Trainer::fit` ends with the weights of a loop a reader can write from the public
+//! API — `Network::forward`, `Network::output_error`, `Network::backward`,
+//! `OptimizerState::step` — for random shapes, activations, losses and optimisers,
+//! mini-batch and online. Online SGD (batch 1) takes the fast path
+//! (`Dense::sgd_step_then_weighted_sums`), so this also shows the fast path equal to
+//! the general one.
+
+mod common;
+use common::largest_difference;
+use glassbox::data::Dataset;
+use glassbox::optim::OptimizerState;
+use glassbox::rng::Rng;
+use glassbox::tensor::Tensor;
+use glassbox::train::Shuffle;
+use glassbox::{
+    Activation, Adam, Init, Loss, Momentum, Network, Optimizer, Sgd, TrainConfig, Trainer,
+    Workspace,
+};
+
+/// The article's loop, from the public API: every batch forward, δᴸ, backward, update.
+fn by_hand(net: &mut Network, data: &Dataset, config: &TrainConfig) {
+    let mut state = OptimizerState::new(&config.optimizer, net.layers());
+    let lr = config.optimizer.learning_rate();
+    let order: Vec<usize> = (0..data.len()).collect();
+    for _ in 0..config.epochs {
+        for rows in order.chunks(config.batch_size) {
+            let mut x = Tensor::zeros(rows.len(), data.width());
+            let mut y = Tensor::zeros(rows.len(), data.target_width());
+            for (i, &r) in rows.iter().enumerate() {
+                x.row_mut(i).copy_from_slice(data.row(r));
+                data.write_target_row(r, y.row_mut(i));
+            }
+            let mut ws = Workspace::new(net, rows.len());
+            net.forward(&x, &mut ws);
+            net.output_error(config.loss, &y, &mut ws, 1.0 / rows.len() as f32);
+            net.backward(&x, &mut ws);
+            state.step(&config.optimizer, net, ws.all_gradients(), lr, config.l2);
+        }
+    }
+}
+
+fn random_case(seed: u64) -> (Network, Dataset, TrainConfig) {
+    let mut rng = Rng::new(seed);
+    let inputs = 1 + rng.below(40);
+    let classes = 2 + rng.below(4);
+    let hidden = [Activation::Sigmoid, Activation::Tanh, Activation::Relu];
+    let mut builder = Network::builder(inputs);
+    for _ in 0..1 + rng.below(3) {
+        builder = builder.dense(1 + rng.below(50), hidden[rng.below(hidden.len())]);
+    }
+    let (output, loss) = match rng.below(3) {
+        0 => (Activation::Softmax, Loss::CrossEntropy),
+        1 => (Activation::Sigmoid, Loss::Mse),
+        _ => (Activation::Identity, Loss::Mse),
+    };
+    let net = builder
+        .dense(classes, output)
+        .build(Init::Xavier, seed)
+        .unwrap();
+    let rows = 20 + rng.below(60);
+    let x = (0..rows * inputs).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let labels = (0..rows).map(|_| rng.below(classes)).collect();
+    let names = (0..classes).map(|c| c.to_string()).collect();
+    let data = Dataset::classification(x, inputs, labels, names).unwrap();
+    let optimizer: Optimizer = match rng.below(3) {
+        0 => Sgd {
+            learning_rate: 0.05,
+        }
+        .into(),
+        1 => Momentum {
+            learning_rate: 0.02,
+            momentum: 0.9,
+        }
+        .into(),
+        _ => Adam {
+            learning_rate: 3e-3,
+            ..Adam::default()
+        }
+        .into(),
+    };
+    let config = TrainConfig {
+        loss,
+        optimizer,
+        epochs: 2,
+        // Batch 1 with SGD is online learning: the fast path.
+        batch_size: [1, 1, 7, 16][rng.below(4)],
+        shuffle: Shuffle::Never,
+        l2: [0.0, 1e-3][rng.below(2)],
+        seed,
+        ..TrainConfig::default()
+    };
+    (net, data, config)
+}
+
+#[test]
+fn the_trainers_step_is_the_loop_written_from_the_public_api() {
+    let mut online = 0;
+    for seed in 0..40 {
+        let (start, data, config) = random_case(seed);
+        online += usize::from(config.batch_size == 1 && config.optimizer.name() == "sgd");
+        let mut trained = start.clone();
+        Trainer::new(config.clone())
+            .fit(&mut trained, &data)
+            .unwrap();
+        let mut by_loop = start.clone();
+        by_hand(&mut by_loop, &data, &config);
+        assert!(
+            largest_difference(&trained, &start) > 1e-4,
+            "case {seed}: nothing was learnt"
+        );
+        let worst = largest_difference(&trained, &by_loop);
+        assert!(
+            worst < 1e-5,
+            "case {seed} ({} batch {}, {}): the trainer and the loop differ by {worst}",
+            config.optimizer.name(),
+            config.batch_size,
+            config.loss
+        );
+    }
+    assert!(online >= 3, "only {online} online cases");
+}
