@@ -225,7 +225,7 @@ impl Dense {
 /// ```
 ///
 /// The bias is written into z first and the product added to it.
-pub(crate) fn forward(
+pub fn forward(
     x: MatRef<'_>,
     w: MatRef<'_>,
     b: &[f32],
@@ -254,7 +254,7 @@ pub(crate) fn forward(
 /// Whether element (i, j) of the layer is kept depends only on `key` (seed, step,
 /// layer) and (i, j) — `first` is the band's first (row, column) in the layer, `width`
 /// the layer's — so every split of a step between threads draws the same masks.
-pub(crate) fn dropout(
+pub fn dropout(
     a: MatRef<'_>,
     mut mask: MatMut<'_>,
     mut dropped: MatMut<'_>,
@@ -288,7 +288,7 @@ pub(crate) fn dropout(
 /// δ already carries the 1/B of the mean loss (see [`crate::loss`]), so nothing is
 /// divided here. With `accumulate` the gradients are added to `gw` and `gb` (a gradient
 /// summed over the chunks of a full batch).
-pub(crate) fn gradients(
+pub fn gradients(
     delta: MatRef<'_>,
     x: MatRef<'_>,
     gw: MatMut<'_>,
@@ -314,7 +314,7 @@ pub(crate) fn gradients(
 
 /// The error sent to the layer below, for the inputs whose weight columns `w` holds
 /// (`out × inputs`): ∂C/∂x = δ·w, written into `out` (`batch × inputs`).
-pub(crate) fn error_below(delta: MatRef<'_>, w: MatRef<'_>, out: MatMut<'_>, par: Parallelism) {
+pub fn error_below(delta: MatRef<'_>, w: MatRef<'_>, out: MatMut<'_>, par: Parallelism) {
     tensor::gemm(out, delta, w, Accum::Replace, par);
 }
 
@@ -323,7 +323,7 @@ pub(crate) fn error_below(delta: MatRef<'_>, w: MatRef<'_>, out: MatMut<'_>, par
 /// ```text
 /// δ = ∂C/∂a ⊙ mask ⊙ f′(z)      (mask only with dropout: the layer above saw a ⊙ mask)
 /// ```
-pub(crate) fn delta_from_error(
+pub fn delta_from_error(
     f: Activation,
     z: MatRef<'_>,
     a: MatRef<'_>,

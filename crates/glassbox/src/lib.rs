@@ -56,6 +56,33 @@
 //! ∂C/∂W and the updated weights — and [`gradcheck`] checks back-propagation against
 //! finite differences.
 //!
+//! ## The code that runs is the code that explains
+//!
+//! Each formula is written once, beside its maths, and every path calls it — one thread
+//! or many, a batch or one example, [`Network::backward`] or the trainer:
+//!
+//! | formula | where |
+//! |---|---|
+//! | zˡ = aˡ⁻¹·Wˡᵀ + bˡ, aˡ = f(zˡ) | [`layer::forward`], with f from [`Activation::forward`] |
+//! | dropout mask, ã = a ⊙ mask | [`layer::dropout`] |
+//! | C and δᴸ = ∂C/∂zᴸ | [`Loss::sum_and_delta`] |
+//! | ∂C/∂W = δᵀ·a, ∂C/∂b = Σ δ | [`layer::gradients`] |
+//! | δˡ⁻¹ = (δˡ·Wˡ) ⊙ f′(zˡ⁻¹) | [`layer::error_below`], then [`layer::delta_from_error`] with [`Activation::backward`] |
+//! | w ← w − η·g, momentum, Adam, Rprop | [`optim`]'s `update_part` |
+//! | every matrix product | [`tensor::gemm`] |
+//!
+//! The trainer's step (`train/step.rs`) only says who computes which part: with T
+//! threads each owns a band of every layer's neurons and calls the same functions on
+//! its band of rows. The one specialised path — online SGD's update of the first layer
+//! fused with the next example's weighted sums (`Dense::sgd_step_then_weighted_sums`) —
+//! is documented as such and tested equal to the general one (`tests/engine.rs`).
+//!
+//! A tour of the step the benchmark runs (784-512-256-10, Adam, batch 128, 2 threads):
+//! [`Trainer::fit`] (`train.rs`) → `Run::epoch` → `step::run_epoch` → `Context::work`,
+//! which for the output layer calls [`Loss::sum_and_delta`] (δᴸ = (p − y)/B), then for
+//! each layer below [`layer::error_below`] and [`layer::delta_from_error`]
+//! (δˡ = (δˡ⁺¹·Wˡ⁺¹) ⊙ f′(zˡ)), [`layer::gradients`] and `optim::update_part`.
+//!
 //! ## 5. The whole story: train, evaluate, save
 //!
 //! ```
@@ -95,9 +122,9 @@
 //! | [`threads`] | how many threads: the physical cores, or `GLASSBOX_THREADS` |
 //! | `spin`, `sync` | helper threads and a barrier that wait by spinning (model-checked with loom) |
 //! | [`activation`] | f and f′ for step, identity, sigmoid, tanh, ReLU, leaky ReLU, softmax |
-//! | [`layer`], [`network`] | forward pass and back-propagation |
+//! | [`layer`], [`network`] | the formulas of a layer; forward pass and back-propagation |
 //! | [`loss`], [`init`], [`optim`] | losses, initial weights, optimisers and schedules |
-//! | [`train`], [`metrics`] | the training loop, observers, history; accuracy, confusion, F1 |
+//! | [`train`], [`metrics`] | the epoch loop and the step (`train/step.rs`), observers, history; accuracy, confusion, F1 |
 //! | [`data`] | datasets and loaders: IDX, CSV, image folders, synthetic, embedded digits |
 //! | [`io`] | model files (safetensors) |
 //! | [`interop`] | ONNX export; PyTorch (`nn.Sequential`) export and import |

@@ -34,9 +34,8 @@ use crate::tensor::{Parallelism, Tensor};
 use crate::{Error, Result};
 
 /// Rows per chunk when [`Network::predict`] and evaluation run a large input: big
-/// enough for fast matrix products, small enough that the buffers stay small (with
-/// 1 024 rows the 784-512-256-10 network's evaluation buffers took 13 MB of the 17 MB
-/// that training added to the data's footprint; with 256 they take 3 MB).
+/// enough for fast matrix products, small enough that the buffers stay small (figures
+/// in bench/RESULTS.md).
 pub const PREDICT_CHUNK_ROWS: usize = 256;
 
 /// A multilayer perceptron: an input width and dense layers from the input side.

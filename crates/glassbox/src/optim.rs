@@ -415,9 +415,8 @@ fn update_with(
 ///
 /// A weight whose gradient stays 0 (a dead ReLU's, say) has its running averages decay
 /// geometrically — β₂ = 0.999 takes tens of thousands of steps to cross the subnormal
-/// floats (below 1.2e-38), and arithmetic on subnormals is about 100× slower on x86.
-/// Measured: a 784-512-256-10 Adam epoch slowed from 1.2 s to 2.3 s over 30 epochs as
-/// more and more of v became subnormal. 1e-30 is far below anything that moves a weight
+/// floats (below 1.2e-38), and arithmetic on subnormals is much slower on x86 (long
+/// Adam runs slowed down twofold: bench/RESULTS.md). 1e-30 is far below anything that moves a weight
 /// (the step divides by √v + ε with ε = 1e-8).
 pub const FLUSH_BELOW: f32 = 1e-30;
 

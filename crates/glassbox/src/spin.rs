@@ -1,9 +1,9 @@
 //! Helper threads that wait by spinning, for work too short to wake a sleeping thread.
 //!
-//! One image through a 784-512-256-10 network takes about 10 µs of arithmetic on each of
-//! two cores, if each core streams half of the 2 MB of weights from its own cache. A
-//! thread pool that sleeps between jobs (rayon) needs several microseconds to wake a
-//! thread, as much as the work itself. The helpers here keep checking for work for
+//! One image through a 784-512-256-10 network is microseconds of arithmetic on each
+//! core, if each core streams its part of the 2 MB of weights from its own cache. A
+//! thread pool that sleeps between jobs (rayon) needs about as long to wake a thread
+//! as the work itself. The helpers here keep checking for work for
 //! [`SPIN_FOR`] after their last job, so a steady caller — a service answering one
 //! request after another, a benchmark loop — hands work over in well under a
 //! microsecond; after that they park (and the next hand-over wakes them, slowly, once).

@@ -39,8 +39,8 @@ const SPINS_BEFORE_YIELD: u32 = 1 << 12;
 const SPINS_BEFORE_YIELD: u32 = 0;
 
 /// A barrier for a fixed number of threads that waits by spinning, then by yielding
-/// the CPU: a step of a 784-512-256-10 network waits six times in about 2 ms, and
-/// waking a sleeping thread takes tens of microseconds.
+/// the CPU: a training step waits several times in a few milliseconds, and waking a
+/// sleeping thread takes tens of microseconds.
 ///
 /// With more threads than CPUs, a spinning thread would keep the CPU from the thread it
 /// waits for, so then every wait yields at once.

@@ -511,16 +511,11 @@ pub fn with_threads<R: Send>(threads: usize, work: impl FnOnce() -> R + Send) ->
 /// split; the article's 784×30 is not).
 pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 16;
 
-/// Below this many multiply-adds (or with a single row or column), [`matmul`] uses the
+/// Below this many multiply-adds (or with a single row or column), [`gemm`] uses the
 /// simple kernels in this file, which start instantly and stay in cache; above it,
-/// `matrixmultiply`'s packed, blocked AVX-512 kernels, split across threads here.
-///
-/// Decision, measured with `cargo bench --bench matmul` (2-core Xeon, Sapphire Rapids,
-/// AVX-512, one thread, GFLOP/s): `matrixmultiply` 0.3.11 vs `gemm` 0.19 —
-/// 95 vs 46 on 128×784→512 (forward), 137 vs 70 on the 512×784 weight gradient at
-/// batch 128, 61 vs 50 on 128×512→256, 57 vs 50 on 10 000×784→512. `gemm` 0.19 ran its
-/// AVX2 kernels on this CPU. For one-row products (online learning) the loops here
-/// beat both (19 vs 3.3 GFLOP/s on 1×784→30: no packing).
+/// `matrixmultiply`'s packed, blocked kernels, split across threads here. Why
+/// `matrixmultiply` and these thresholds: `cargo bench --bench matmul`, figures in
+/// bench/RESULTS.md.
 pub const SMALL_KERNEL_MAX_FLOPS: usize = 16 * 1024;
 
 /// The one matrix product of glassbox, on [`Tensor`]s: `out ← op(a)·op(b)`,
@@ -783,8 +778,8 @@ unsafe fn dot4_avx512(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     let mut acc = [[_mm512_setzero_ps(); 4]; 4];
 
     // Large buffers start 16 bytes past a page boundary (the allocator's header), so a
-    // 64-byte load would straddle two cache lines, which costs 20% of the bandwidth
-    // (42 vs 52 GB/s from L2 here). When the four rows share their offset from a line
+    // 64-byte load would straddle two cache lines, which costs bandwidth (figures in
+    // bench/RESULTS.md). When the four rows share their offset from a line
     // (rows of 784 or 512 floats do), the first few values go in a masked step of their
     // own and every later load is aligned.
     let offset = |p: *const f32| (p as usize % 64) / 4;
@@ -963,7 +958,7 @@ fn sum_partials_avx512(p: [std::arch::x86_64::__m512; 4]) -> f32 {
 /// w ← keep·w + s·x_prev, then returns w·x: one sweep over `w` (online SGD's step
 /// for one neuron fused with its next weighted sum). Sums in the same lanes as [`dot`].
 #[inline]
-pub fn axpy_then_dot(w: &mut [f32], keep: f32, s: f32, x_prev: &[f32], x: &[f32]) -> f32 {
+pub(crate) fn axpy_then_dot(w: &mut [f32], keep: f32, s: f32, x_prev: &[f32], x: &[f32]) -> f32 {
     const LANES: usize = 16;
     let n = w.len().min(x_prev.len()).min(x.len());
     let (w, x_prev, x) = (&mut w[..n], &x_prev[..n], &x[..n]);

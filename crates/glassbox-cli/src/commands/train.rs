@@ -10,7 +10,8 @@ use crate::spec::Source;
 use anyhow::{bail, Context, Result};
 use glassbox::data::{Dataset, Scaler, Scaling};
 use glassbox::io::ModelInfo;
-use glassbox::metrics::{evaluate, Evaluation};
+use glassbox::metrics::{evaluate_with, Evaluation};
+use glassbox::tensor::Parallelism;
 use glassbox::train::{History, StopReason, Validation};
 use glassbox::{Error, Network, Trainer};
 use serde_json::json;
@@ -147,15 +148,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
 
     let loss = plan.config.loss;
-    let train_eval = evaluate(&network, &parts.train, loss)?;
-    let validation_eval = match &parts.validation {
-        Some(v) => Some(evaluate(&network, v, loss)?),
-        None => None,
+    let par = match plan.config.threads {
+        1 => Parallelism::Sequential,
+        n => Parallelism::Threads(n),
     };
-    let test_eval = match &parts.test {
-        Some(t) => Some(evaluate(&network, t, loss)?),
-        None => None,
-    };
+    let measure = |data: &Dataset| evaluate_with(&network, data, loss, par);
+    let train_eval = measure(&parts.train)?;
+    let validation_eval = parts.validation.as_ref().map(measure).transpose()?;
+    let test_eval = parts.test.as_ref().map(measure).transpose()?;
     let report = Report {
         args,
         plan: &plan,
