@@ -17,12 +17,12 @@
 //! always one whose every epoch finished: an interrupted epoch is rolled back, a diverged
 //! one too, and early stopping restores the best epoch's weights.
 //!
-//! With [`TrainConfig::threads`] above 1, a mini-batch step with enough work (see
-//! [`SPLIT_MIN_WORK`]) is shared out by bands of neurons: each thread computes, for the
-//! whole batch, its own neurons' outputs, their weight gradients and their update, and
-//! the threads wait for each other between layers (the diagram is in `train/split.rs`).
-//! Smaller steps, online learning and full-batch Rprop run on one thread, their large
-//! matrix products split between threads.
+//! Every step runs the code of `train/step.rs`. With [`TrainConfig::threads`] above 1, a
+//! mini-batch step with enough work (see [`SPLIT_MIN_WORK`]) is shared out by bands of
+//! neurons: each thread calls the same layer functions on its own neurons, for the whole
+//! batch, and the threads wait for each other between layers (the diagram is in
+//! `train/step.rs`). Smaller steps, online learning and full-batch Rprop run on one
+//! thread, their large matrix products split between threads.
 
 use crate::data::{Dataset, Targets};
 use crate::layer::Dense;
