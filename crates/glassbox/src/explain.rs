@@ -139,23 +139,9 @@ pub fn explain(
     let x = Tensor::from_vec(1, input.len(), input.to_vec())?; // [1, in]
     let mut ws = Workspace::new(network, 1);
     network.forward(&x, &mut ws);
-    let last = network.layers().len() - 1;
     // One example: the mean loss is the example's loss and δᴸ carries no 1/B (scale 1).
-    let cost = loss.sum(
-        ws.weighted_sums[last].as_slice(),
-        ws.activations[last].as_slice(),
-        target,
-        outputs,
-    );
-    loss.output_delta(
-        network.output_activation(),
-        ws.weighted_sums[last].as_slice(),
-        ws.activations[last].as_slice(),
-        target,
-        ws.deltas[last].as_mut_slice(),
-        outputs,
-        1.0,
-    );
+    let y = Tensor::from_vec(1, outputs, target.to_vec())?;
+    let cost = network.output_error(loss, &y, &mut ws, 1.0);
     network.backward(&x, &mut ws);
 
     let rows = |t: &Tensor| -> Vec<Vec<f32>> { (0..t.rows()).map(|j| t.row(j).to_vec()).collect() };

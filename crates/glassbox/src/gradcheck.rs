@@ -185,20 +185,12 @@ pub fn check(
 
     let x = Tensor::from_vec(rows, width, inputs.to_vec())?; // [rows, in]
     let mut ws = Workspace::new(network, rows);
-    let last = network.layers().len() - 1;
 
     // Back-propagation: δᴸ with the 1/B of the mean loss, then every layer's gradients.
     network.forward(&x, &mut ws);
     mean_loss(network, &x, targets, loss, &mut ws)?; // refuses a non-finite loss up front
-    loss.output_delta(
-        network.output_activation(),
-        ws.weighted_sums[last].as_slice(),
-        ws.activations[last].as_slice(),
-        targets,
-        ws.deltas[last].as_mut_slice(),
-        outputs,
-        1.0 / rows as f32,
-    );
+    let y = Tensor::from_vec(rows, outputs, targets.to_vec())?;
+    network.output_error(loss, &y, &mut ws, 1.0 / rows as f32);
     network.backward(&x, &mut ws);
     let backprop = ws.grads.clone();
 
