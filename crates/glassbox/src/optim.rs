@@ -274,6 +274,45 @@ impl OptimizerState {
 }
 
 impl OptimizerState {
+    /// Every state vector with a name (`{layer}.weight.first`, …), for checkpoints;
+    /// empty ones (state the optimiser does not keep) are left out.
+    pub(crate) fn named_buffers(&self) -> Vec<(String, &[f32])> {
+        let mut out = Vec::new();
+        for (l, slots) in self.slots.iter().enumerate() {
+            for (part, slot) in ["weight", "bias"].iter().zip(slots) {
+                for (which, v) in [("first", &slot.first), ("second", &slot.second)] {
+                    if !v.is_empty() {
+                        out.push((format!("{l}.{part}.{which}"), &v[..]));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// [`OptimizerState::named_buffers`], to restore.
+    pub(crate) fn named_buffers_mut(&mut self) -> Vec<(String, &mut [f32])> {
+        let mut out = Vec::new();
+        for (l, slots) in self.slots.iter_mut().enumerate() {
+            for (part, slot) in ["weight", "bias"].iter().zip(slots.iter_mut()) {
+                let Slot { first, second } = slot;
+                for (which, v) in [("first", first), ("second", second)] {
+                    if !v.is_empty() {
+                        out.push((format!("{l}.{part}.{which}"), &mut v[..]));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Sets the step count (a resumed run continues Adam's bias corrections).
+    pub(crate) fn set_steps(&mut self, steps: u32) {
+        self.step = steps;
+    }
+}
+
+impl OptimizerState {
     /// Counts `steps` steps taken outside [`OptimizerState::step`] (by the neuron-split
     /// trainer, which updates parts of layers with [`update_part`]) and returns the
     /// number of the first of them, counting from 1.

@@ -45,6 +45,16 @@ impl Rng {
         }
     }
 
+    /// The generator's whole state (for checkpoints).
+    pub fn state(&self) -> [u64; 4] {
+        self.s
+    }
+
+    /// A generator continuing from a [`Rng::state`].
+    pub fn from_state(s: [u64; 4]) -> Self {
+        Rng { s }
+    }
+
     /// The next 64 random bits (xoshiro256++).
     pub fn next_u64(&mut self) -> u64 {
         let s = &mut self.s;

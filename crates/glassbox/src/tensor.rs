@@ -26,12 +26,92 @@ use crate::{spin, Error, Result};
 use std::marker::PhantomData;
 use std::ops::Range;
 
-/// A row-major matrix of f32: `rows × cols`.
+/// A row-major matrix of f32: `rows × cols`, its values starting on a 64-byte cache
+/// line.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Tensor {
     rows: usize,
     cols: usize,
-    data: Vec<f32>,
+    data: Aligned,
+}
+
+/// 16 floats on a cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+/// A buffer of f32 that starts on a cache line, so that where a row of weights starts
+/// relative to a cache line depends only on its index, never on where the allocator
+/// put the buffer: the one-row kernel ([`dot4`]) chooses its load pattern, and so the
+/// order of its additions, by that offset, and the same weights must give the same
+/// sums in every run (a resumed run ends bit for bit where an uninterrupted one does).
+#[derive(Clone, Default)]
+struct Aligned {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl Aligned {
+    fn zeros(len: usize) -> Self {
+        Aligned {
+            lines: vec![Line::default(); len.div_ceil(16)],
+            len,
+        }
+    }
+
+    fn from_slice(values: &[f32]) -> Self {
+        let mut a = Aligned::zeros(values.len());
+        a.as_mut_slice().copy_from_slice(values);
+        a
+    }
+
+    /// Makes the buffer `len` long, keeping the values it has (new ones are 0).
+    fn resize(&mut self, len: usize) {
+        if len > self.len {
+            let old = self.len;
+            self.lines.resize(len.div_ceil(16), Line::default());
+            self.len = len;
+            self.as_mut_slice()[old..].fill(0.0);
+        } else {
+            self.len = len;
+        }
+    }
+
+    fn as_slice(&self) -> &[f32] {
+        // SAFETY: `lines` holds at least `len` floats (16 per line), contiguous: a
+        // `Line` is `repr(C)` over `[f32; 16]`, so an array of lines is an array of floats.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<f32>(), self.len) }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as in `as_slice`, borrowed exclusively.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<f32>(), self.len) }
+    }
+}
+
+impl PartialEq for Aligned {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl std::fmt::Debug for Aligned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
+impl std::ops::Deref for Aligned {
+    type Target = [f32];
+    fn deref(&self) -> &[f32] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for Aligned {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        self.as_mut_slice()
+    }
 }
 
 impl Tensor {
@@ -40,7 +120,7 @@ impl Tensor {
         Tensor {
             rows,
             cols,
-            data: vec![0.0; rows * cols],
+            data: Aligned::zeros(rows * cols),
         }
     }
 
@@ -56,7 +136,11 @@ impl Tensor {
                 data.len()
             )));
         }
-        Ok(Tensor { rows, cols, data })
+        Ok(Tensor {
+            rows,
+            cols,
+            data: Aligned::from_slice(&data),
+        })
     }
 
     /// Rows (examples, or output neurons for a weight matrix).
@@ -101,12 +185,12 @@ impl Tensor {
     pub fn resize(&mut self, rows: usize, cols: usize) {
         self.rows = rows;
         self.cols = cols;
-        self.data.resize(rows * cols, 0.0);
+        self.data.resize(rows * cols);
     }
 
     /// Consumes the matrix and returns its values, row-major.
     pub fn into_vec(self) -> Vec<f32> {
-        self.data
+        self.data.to_vec()
     }
 
     /// Column sums: `out[j] = Σ_i self[i][j]` (the bias gradient Σ_rows δ).

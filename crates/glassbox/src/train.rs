@@ -34,9 +34,12 @@ use crate::rng::Rng;
 use crate::tensor::Parallelism;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::time::Instant;
 
+mod checkpoint;
 mod step;
+pub use checkpoint::Checkpoint;
 pub use step::SPLIT_MIN_WORK;
 
 /// Rows per chunk when a full-batch optimiser (Rprop) sums the gradient over the
@@ -309,6 +312,10 @@ pub struct Trainer<'a> {
     validation: Option<&'a Dataset>,
     test: Option<&'a Dataset>,
     observer: Option<&'a mut (dyn Observer + Send)>,
+    /// Where to write checkpoints, and every how many epochs.
+    checkpoint: Option<(PathBuf, usize)>,
+    /// Where to continue from.
+    resume: Option<Checkpoint>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -318,6 +325,8 @@ impl std::fmt::Debug for Trainer<'_> {
             .field("validation", &self.validation.map(Dataset::len))
             .field("test", &self.test.map(Dataset::len))
             .field("observer", &self.observer.is_some())
+            .field("checkpoint", &self.checkpoint)
+            .field("resume", &self.resume.as_ref().map(Checkpoint::epoch))
             .finish()
     }
 }
@@ -330,6 +339,8 @@ impl<'a> Trainer<'a> {
             validation: None,
             test: None,
             observer: None,
+            checkpoint: None,
+            resume: None,
         }
     }
 
@@ -349,6 +360,25 @@ impl<'a> Trainer<'a> {
     /// influences training.
     pub fn test(mut self, data: impl Into<Option<&'a Dataset>>) -> Self {
         self.test = data.into();
+        self
+    }
+
+    /// Writes a [`Checkpoint`] to `path` after every `every` epochs (and after the last,
+    /// and when training stops early or is stopped), atomically: a crash leaves the
+    /// previous checkpoint whole. `every` 0 counts as 1.
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>, every: usize) -> Self {
+        self.checkpoint = Some((path.into(), every.max(1)));
+        self
+    }
+
+    /// Continues the run `from` was written by: the network given to [`Trainer::fit`]
+    /// (which must have the checkpoint's architecture) gets its weights, and training
+    /// goes on from the epoch after it, with its optimiser state, random numbers,
+    /// example order, history and early-stopping state. With the same settings (only
+    /// `epochs` may differ) and thread count, the weights at the end are the same, bit
+    /// for bit, as those of a run that was never interrupted.
+    pub fn resume(mut self, from: Checkpoint) -> Self {
+        self.resume = Some(from);
         self
     }
 
@@ -391,6 +421,8 @@ impl<'a> Trainer<'a> {
             validation,
             test,
             observer,
+            checkpoint,
+            resume,
         } = self;
         let mut silent = Silent;
         let observer: &mut (dyn Observer + Send) = match observer {
@@ -410,13 +442,23 @@ impl<'a> Trainer<'a> {
         check(&config, network, train, validation, test)?;
 
         let mut run = Run::new(&config, network, train);
-        let mut last_good = network.layers().to_vec();
         let mut early = config.early_stopping.map(EarlyStopping::new);
         let mut history = History {
             epochs: Vec::new(),
             stop: StopReason::Completed,
         };
-        for epoch in 0..config.epochs {
+        let mut first = 0;
+        if let Some(from) = resume {
+            first = from.state.epoch;
+            let stop = from.state.stop;
+            run.resume(&config, network, from, &mut history, &mut early)?;
+            if let Some(stop) = stop {
+                history.stop = stop;
+                return Ok(history);
+            }
+        }
+        let mut last_good = network.layers().to_vec();
+        for epoch in first..config.epochs {
             let end = run.epoch(network, epoch, observer);
             let rollback =
                 |network: &mut Network| network.layers_mut().clone_from_slice(&last_good);
@@ -463,11 +505,27 @@ impl<'a> Trainer<'a> {
             last_good.clone_from_slice(network.layers());
             let control = observer.on_epoch_with_network(&report, network);
             history.epochs.push(report);
+            let mut stop = None;
             if let (Some(early), Some(v)) = (&mut early, &val) {
                 if let Some(best_epoch) = early.after_epoch(epoch + 1, v.loss, network) {
-                    history.stop = StopReason::EarlyStopped { best_epoch };
-                    break;
+                    stop = Some(StopReason::EarlyStopped { best_epoch });
                 }
+            }
+            if let Some((path, every)) = &checkpoint {
+                let last = epoch + 1 == config.epochs;
+                if (epoch + 1) % every == 0 || last || stop.is_some() || control == Control::Stop {
+                    let done = if last {
+                        Some(StopReason::Completed)
+                    } else {
+                        stop
+                    };
+                    run.checkpoint(epoch + 1, done, network, &history, &early)
+                        .save(path)?;
+                }
+            }
+            if let Some(stop) = stop {
+                history.stop = stop;
+                break;
             }
             if control == Control::Stop {
                 history.stop = StopReason::Interrupted;
@@ -582,6 +640,93 @@ impl<'a> Run<'a> {
             },
             eval_par: many,
         }
+    }
+
+    /// The run's state after `epoch` epochs, with `network`'s weights.
+    fn checkpoint(
+        &self,
+        epoch: usize,
+        stop: Option<StopReason>,
+        network: &Network,
+        history: &History,
+        early: &Option<EarlyStopping>,
+    ) -> Checkpoint {
+        let best = early.as_ref().and_then(|e| e.best.as_ref());
+        Checkpoint {
+            state: checkpoint::State {
+                config: self.config.clone(),
+                epoch,
+                stop,
+                rng: self.rng.state().map(|w| w.to_string()),
+                steps: self.state.steps(),
+                history: history.epochs.clone(),
+                best: best.map(|(loss, at, _)| (*loss, *at)),
+                activations: network.layers().iter().map(Dense::activation).collect(),
+            },
+            network: network.clone(),
+            optimizer: self.state.clone(),
+            order: self.order.clone(),
+            best_weights: best.map(|(_, _, w)| w.clone()),
+        }
+    }
+
+    /// Puts the run, `network`, the history and early stopping where `from` left them.
+    fn resume(
+        &mut self,
+        config: &TrainConfig,
+        network: &mut Network,
+        from: Checkpoint,
+        history: &mut History,
+        early: &mut Option<EarlyStopping>,
+    ) -> Result<()> {
+        let mismatch = |what: &str| {
+            Error::Config(format!(
+                "cannot resume: the checkpoint's {what} differs from this run's"
+            ))
+        };
+        let same_but_epochs = TrainConfig {
+            epochs: config.epochs,
+            ..from.state.config.clone()
+        };
+        if &same_but_epochs != config {
+            return Err(mismatch("training settings"));
+        }
+        let shape = |n: &Network| {
+            n.layers()
+                .iter()
+                .map(|l| (l.inputs(), l.outputs(), l.activation()))
+                .collect::<Vec<_>>()
+        };
+        if shape(network) != shape(&from.network) {
+            return Err(mismatch("network architecture"));
+        }
+        let n = self.order.len();
+        let mut seen = vec![false; n];
+        for &i in &from.order {
+            if i >= n || std::mem::replace(&mut seen[i], true) {
+                return Err(mismatch("example order (is it the same data?)"));
+            }
+        }
+        if from.order.len() != n {
+            return Err(mismatch("number of training examples"));
+        }
+        let mut rng = [0u64; 4];
+        for (word, text) in rng.iter_mut().zip(&from.state.rng) {
+            *word = text
+                .parse()
+                .map_err(|_| mismatch("random generator state (it is not a number)"))?;
+        }
+        network.layers_mut().clone_from_slice(from.network.layers());
+        self.rng = Rng::from_state(rng);
+        self.order = from.order;
+        self.state = from.optimizer;
+        history.epochs = from.state.history;
+        if let (Some(early), Some((loss, at)), Some(weights)) =
+            (early.as_mut(), from.state.best, from.best_weights)
+        {
+            early.best = Some((loss, at, weights));
+        }
+        Ok(())
     }
 
     /// One epoch: shuffle, then every step, reporting each batch to `observer`.
