@@ -177,6 +177,20 @@ pub struct TrainArgs {
     /// Where to save the trained model.
     #[arg(long, value_name = "MODEL", default_value = DEFAULT_MODEL)]
     pub out: PathBuf,
+    /// Write a checkpoint to DIR (created when missing) after every epoch, or every
+    /// --checkpoint-every epochs: the weights, the optimiser's state, the random state,
+    /// the example order and the history, atomically. `--resume DIR` continues from it.
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub checkpoint_every: usize,
+    /// Continue the run checkpointed in DIR, ending with the same weights, bit for bit,
+    /// as a run never interrupted. Alone (`glassbox train --resume DIR`) it repeats the
+    /// command line that made the checkpoint; with other flags they must describe the
+    /// same run (only --epochs may change).
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// Draw loss and accuracy per epoch (train vs test) to a .png or .svg file.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,

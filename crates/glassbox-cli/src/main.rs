@@ -27,7 +27,14 @@ macro_rules! outln {
 pub(crate) use outln;
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    let argv = match commands::train::expand_resume(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(error::exit_code(&err));
+        }
+    };
+    let cli = match args::Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version are "errors" that go to stdout and succeed.

@@ -12,10 +12,11 @@ use glassbox::data::{Dataset, Scaler, Scaling};
 use glassbox::io::ModelInfo;
 use glassbox::metrics::{evaluate_with, Evaluation};
 use glassbox::tensor::Parallelism;
-use glassbox::train::{History, StopReason, Validation};
+use glassbox::train::{Checkpoint, History, StopReason, Validation};
 use glassbox::{Error, Network, Trainer};
 use serde_json::json;
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// XORed into `--seed` for the validation split, so it differs from the test split.
@@ -68,8 +69,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut config = plan.config.clone();
     // The validation split was made above, before scaling.
     config.validation = Validation::None;
-    let trainer = Trainer::new(config);
+    let mut trainer = Trainer::new(config);
     let mut observer = Progress::new(display);
+    if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
+        trainer = trainer.checkpoint(checkpoint_file(dir), args.checkpoint_every);
+    }
+    if let Some(dir) = &args.resume {
+        let from = Checkpoint::load(checkpoint_file(dir))
+            .with_context(|| format!("--resume {}", dir.display()))?;
+        observer.line(&format!(
+            "resuming from {} after epoch {}",
+            dir.display(),
+            from.epoch()
+        ));
+        trainer = trainer.resume(from);
+    } else if let Some(dir) = &args.checkpoint {
+        save_command_line(dir)?;
+    }
     observer.line(&format!(
         "training {} on {}: {} training examples{}{}",
         architecture(&network),
@@ -189,6 +205,73 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 }
 
 /// Fails early, before any training, when `path` could not be written.
+/// The checkpoint file in a --checkpoint directory.
+fn checkpoint_file(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.safetensors")
+}
+
+/// The command line that started a checkpointed run, beside its checkpoint.
+fn command_file(dir: &Path) -> PathBuf {
+    dir.join("command.json")
+}
+
+/// Creates the --checkpoint directory and records this command line in it, so that
+/// `glassbox train --resume DIR` alone can repeat it.
+fn save_command_line(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "--checkpoint {}: cannot create the directory",
+            dir.display()
+        )
+    })?;
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|a| {
+            usage(format!(
+                "--checkpoint: the argument {a:?} is not UTF-8 text"
+            ))
+        })?;
+    let json = serde_json::to_vec_pretty(&argv)?;
+    glassbox::io::write_atomically(&command_file(dir), &json)
+        .with_context(|| format!("--checkpoint {}", dir.display()))?;
+    Ok(())
+}
+
+/// The command line to run: this process's, or, for `train --resume DIR` alone, the one
+/// recorded in DIR with `--resume DIR` added.
+///
+/// # Errors
+/// When DIR holds no readable command line.
+pub fn expand_resume(argv: Vec<OsString>) -> Result<Vec<OsString>> {
+    let text: Vec<Option<&str>> = argv.iter().map(|a| a.to_str()).collect();
+    let dir = match text.get(1..) {
+        Some([Some("train"), Some("--resume"), Some(dir)]) => dir.to_string(),
+        Some([Some("train"), Some(flag)]) if flag.starts_with("--resume=") => {
+            flag["--resume=".len()..].to_string()
+        }
+        _ => return Ok(argv),
+    };
+    let path = command_file(Path::new(&dir));
+    let text = std::fs::read(&path).map_err(|e| {
+        usage(format!(
+            "--resume {dir}: {}: {e} (is it a --checkpoint directory?)",
+            path.display()
+        ))
+    })?;
+    let recorded: Vec<String> = serde_json::from_slice(&text).map_err(|e| {
+        usage(format!(
+            "--resume {dir}: {}: not a recorded command line ({e})",
+            path.display()
+        ))
+    })?;
+    let mut expanded = vec![argv[0].clone()];
+    expanded.extend(recorded.into_iter().map(OsString::from));
+    expanded.extend([OsString::from("--resume"), OsString::from(dir)]);
+    Ok(expanded)
+}
+
 pub(crate) fn check_output_path(path: &Path, flag: &str) -> Result<()> {
     if path.is_dir() {
         return Err(usage(format!(
