@@ -67,8 +67,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 /// The value of the `format` metadata key in every file glassbox writes.
 pub const FORMAT: &str = "glassbox";
@@ -220,61 +219,57 @@ fn to_bytes(path: &Path, network: &Network, info: &ModelInfo) -> Result<Vec<u8>>
         .map_err(|e| Error::format(path, "header", format!("cannot encode safetensors: {e:?}")))
 }
 
-/// Distinguishes temporary files of saves running at once in one process.
-static SAVES: AtomicUsize = AtomicUsize::new(0);
-
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it
-/// over `path`. On failure the temporary file is removed and `path` is untouched.
-/// Every file glassbox writes goes through here (models, ONNX and PyTorch exports).
+/// Writes `bytes` to `path` atomically: to a temporary file beside it (`tempfile`'s
+/// `NamedTempFile`, in the same directory so that the rename stays on one file system),
+/// flushed to disk, then renamed over `path`. A reader sees the old file or the new one,
+/// never half of one; on failure the temporary file is removed and an existing `path` is
+/// left as it was. Every file glassbox writes goes through here: models, ONNX and PyTorch
+/// exports, data sets, and the command line's plots and histories.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path` when it is a directory, its directory does not exist, or
-/// the file cannot be written or renamed.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file name (the path ends in `..` or `/`)",
-            ),
-        )
-    })?;
+/// [`Error::Io`] naming `path` when it is a directory or ends in `..`, its directory does
+/// not exist, or the file cannot be written or renamed.
+pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    let failed = |kind, message: &str| Error::io(path, std::io::Error::new(kind, message));
+    let Some(name) = path.file_name() else {
+        return Err(failed(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name (the path ends in `..` or `/`)",
+        ));
+    };
     if path.is_dir() {
-        return Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory; give a file name for the model",
-            ),
+        return Err(failed(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory; give a file name",
         ));
     }
     let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     };
-    let temporary = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        SAVES.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = fs::File::create(&temporary)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&temporary, path))
-        // Named after the target: the temporary file is an implementation detail.
-        .map_err(|e| Error::io(path, e));
-    if let Err(e) = written {
-        // Best effort: the temporary file may not even exist (its directory is missing).
-        let _ = fs::remove_file(&temporary);
-        return Err(e);
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // The permissions of a new file (0o666 less the umask), not tempfile's private 0o600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
     }
+    // Errors are named after the target: the temporary file is an implementation detail,
+    // and it is removed when `temporary` is dropped without being persisted.
+    let mut temporary = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
+    temporary
+        .write_all(bytes)
+        .and_then(|()| temporary.as_file().sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    temporary
+        .persist(path)
+        .map_err(|e| Error::io(path, e.error))?;
     // Make the rename itself durable. Some platforms cannot open a directory to sync it;
     // the file is already complete and in place, so that is not an error.
-    if let Ok(directory) = fs::File::open(&dir) {
+    if let Ok(directory) = fs::File::open(dir) {
         let _ = directory.sync_all();
     }
     Ok(())
@@ -841,6 +836,28 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["blocked", "m.safetensors"]);
+    }
+
+    #[test]
+    fn write_atomically_replaces_a_file_whole_with_the_usual_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            // As a file created by fs::write: 0o666 less the umask, not tempfile's 0o600.
+            use std::os::unix::fs::PermissionsExt;
+            let plain = dir.path().join("plain.txt");
+            fs::write(&plain, b"x").unwrap();
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&path), mode(&plain));
+        }
+        // A path ending in `..` names no file.
+        let e = write_atomically(dir.path().join(".."), b"x").unwrap_err();
+        assert!(message(&e).contains("not a file name"), "{e}");
     }
 
     #[test]

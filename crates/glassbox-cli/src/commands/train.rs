@@ -414,7 +414,9 @@ fn write_history_csv(path: &Path, history: &History) -> Result<()> {
             r.seconds
         );
     }
-    plot::write_atomically(path, text.as_bytes())
+    glassbox::io::write_atomically(path, text.as_bytes())
+        .context("writing the training history")?;
+    Ok(())
 }
 
 /// What a finished run reports.

@@ -704,18 +704,21 @@ fn hex_prefix(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// Writes `bytes` to `path`, gzip-compressed when `gzip` is true.
+/// Writes `bytes` to `path` atomically ([`crate::io::write_atomically`]), gzip-compressed
+/// when `gzip` is true.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = std::io::BufWriter::new(file);
-    if gzip {
-        let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        encoder.write_all(bytes).map_err(|e| Error::io(path, e))?;
-        writer = encoder.finish().map_err(|e| Error::io(path, e))?;
-    } else {
-        writer.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    if !gzip {
+        return crate::io::write_atomically(path, bytes);
     }
-    writer.flush().map_err(|e| Error::io(path, e))
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::default(),
+    );
+    let compressed = encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| Error::io(path, e))?;
+    crate::io::write_atomically(path, &compressed)
 }
 
 #[cfg(test)]
