@@ -6,7 +6,7 @@
 //! defaults and checks every value once, so each validation message lives here (or in
 //! the library's own checks, which the conversion calls).
 
-use crate::error::usage;
+use crate::error::{library_message, usage};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use glassbox::data::csv::LabelColumn;
@@ -536,8 +536,13 @@ impl TryFrom<&TrainArgs> for TrainPlan {
                 "--early-stopping watches the validation loss: add --validation-split F",
             ));
         }
-        loss.check_output(output)
-            .map_err(|e| usage(e.to_string()))?;
+        if let Err(e) = loss.check_output(output) {
+            let needed = loss.required_output().unwrap_or(output);
+            return Err(usage(format!(
+                "--loss {loss}: {}; use --output {needed}, or --loss mse",
+                library_message(e)
+            )));
+        }
         Ok(TrainPlan {
             hidden,
             layers_given: args.layers.is_some(),
@@ -606,7 +611,21 @@ mod tests {
         assert_eq!(p.config.loss, Loss::CrossEntropy);
         let p = plan(&["--regression"]).unwrap();
         assert_eq!((p.config.loss, p.output), (Loss::Mse, Activation::Identity));
-        assert!(plan(&["--loss", "cross-entropy", "--output", "sigmoid"]).is_err());
+        let err = plan(&["--loss", "cross-entropy", "--output", "sigmoid"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--loss cross-entropy: cross-entropy needs a softmax output layer (it has sigmoid); \
+             use --output softmax, or --loss mse"
+        );
+        let err = plan(&["--loss", "binary-cross-entropy", "--regression"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("use --output sigmoid, or --loss mse"),
+            "{err}"
+        );
     }
 
     #[test]

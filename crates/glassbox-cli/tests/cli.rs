@@ -685,6 +685,29 @@ fn a_thread_count_in_the_environment_that_is_not_a_number_is_refused() {
 }
 
 #[test]
+fn a_loss_that_does_not_fit_the_output_layer_names_the_flags() {
+    let dir = tempdir();
+    let err = fails(
+        dir.path(),
+        &["train", "--loss", "cross-entropy", "--output", "sigmoid"],
+        2,
+    );
+    assert!(
+        err.ends_with(
+            "--loss cross-entropy: cross-entropy needs a softmax output layer (it has sigmoid); \
+             use --output softmax, or --loss mse"
+        ),
+        "{err}"
+    );
+    // explain's built-in network has a sigmoid output; explain has no --output.
+    let err = fails(dir.path(), &["explain", "--loss", "cross-entropy"], 2);
+    assert!(
+        err.ends_with("(it has sigmoid); use --loss mse, or leave --loss out"),
+        "{err}"
+    );
+}
+
+#[test]
 fn training_a_step_activation_explains_why_not() {
     let dir = tempdir();
     let err = fails(dir.path(), &["train", "--activation", "step"], 2);
