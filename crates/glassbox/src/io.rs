@@ -27,8 +27,9 @@
 //! model is either replaced whole or left as it was. [`load`] checks everything before it
 //! builds a network: the file is safetensors, the architecture parses, every tensor is
 //! there with dtype F32 and the shape the architecture says, and every weight is a
-//! finite number. A file of weights alone (exported from PyTorch, say) loads with
-//! [`load_weights_into`] into a network built to match.
+//! finite number. [`load_any`] also takes a file of weights alone (exported from
+//! PyTorch, say) and says which it found: [`Loaded::Model`], or [`Loaded::Weights`] to
+//! load into a network built to match ([`Weights::load_into`], [`load_weights_into`]).
 //!
 //! # Examples
 //!
@@ -67,7 +68,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The value of the `format` metadata key in every file glassbox writes.
 pub const FORMAT: &str = "glassbox";
@@ -275,28 +276,67 @@ pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Reads a model file that [`save`] wrote: the network and its [`ModelInfo`].
+/// What a safetensors file holds, as [`load_any`] finds it.
+#[derive(Debug)]
+pub enum Loaded {
+    /// A glassbox model file, as [`save`] writes it.
+    Model {
+        /// The network: its architecture and weights.
+        network: Network,
+        /// What was saved with it: class names, scaler, image shape, loss.
+        info: ModelInfo,
+    },
+    /// A file of tensors without a glassbox architecture (weights exported from PyTorch,
+    /// say): they fill a network built to match, with [`Weights::load_into`].
+    Weights(Weights),
+}
+
+/// The tensors of a safetensors file that has no glassbox architecture, kept to be
+/// loaded into a network built to match ([`Weights::load_into`]).
+#[derive(Debug, Clone)]
+pub struct Weights {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Weights {
+    /// The file the weights came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copies the weights into `network`: layer l's tensors `layers.{l}.weight` and
+    /// `layers.{l}.bias` must have the shapes of its weights and biases. The network is
+    /// changed only when every check passes.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming the file when a tensor is missing, is not F32, has
+    /// another shape than the network's layer, or holds a NaN or infinite value, or when
+    /// the file has tensors of more layers than the network.
+    pub fn load_into(&self, network: &mut Network) -> Result<()> {
+        let (tensors, _) = parse(&self.path, &self.bytes)?;
+        fill(&self.path, &tensors, network)
+    }
+}
+
+/// Reads a safetensors file and says what it holds: a glassbox model (its network and
+/// [`ModelInfo`]), or tensors alone ([`Loaded::Weights`]) for a network built to match.
 ///
 /// # Errors
 /// - [`Error::Io`] naming the file when it cannot be read;
-/// - [`Error::Format`] naming the file when it is not safetensors, has no glassbox
-///   architecture in its metadata (use [`load_weights_into`] for weights alone), or when
-///   a tensor is missing, is not F32, has another shape than the architecture says, or
-///   holds a NaN or infinite value.
-pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
+/// - [`Error::Format`] naming the file when it is not safetensors, or when it has a
+///   glassbox architecture and a tensor is missing, is not F32, has another shape than
+///   the architecture says, or holds a NaN or infinite value.
+pub fn load_any(path: impl AsRef<Path>) -> Result<Loaded> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = parse(path, &bytes)?;
-    let architecture =
-        match architecture(path, &metadata)? {
-            Some(a) => a,
-            None => return Err(Error::format(
-                path,
-                "metadata",
-                "no glassbox architecture (the `model` metadata is missing): a file of weights \
-                 alone loads into a network built to match, with io::load_weights_into",
-            )),
-        };
+    let Some(architecture) = architecture(path, &metadata)? else {
+        return Ok(Loaded::Weights(Weights {
+            path: path.to_path_buf(),
+            bytes,
+        }));
+    };
     check_architecture(path, &architecture)?;
     let shapes = architecture.weight_shapes();
     let parameters = read_parameters(path, &tensors, &shapes)?;
@@ -308,7 +348,28 @@ pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
         .map_err(|e| Error::format(path, "model", e.to_string()))?;
     let network =
         Network::from_layers(layers).map_err(|e| Error::format(path, "model", e.to_string()))?;
-    Ok((network, architecture.info))
+    Ok(Loaded::Model {
+        network,
+        info: architecture.info,
+    })
+}
+
+/// Reads a model file that [`save`] wrote: the network and its [`ModelInfo`].
+///
+/// # Errors
+/// As [`load_any`]; and [`Error::Format`] when the file has no glassbox architecture in
+/// its metadata (use [`load_any`] or [`load_weights_into`] for weights alone).
+pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
+    let path = path.as_ref();
+    match load_any(path)? {
+        Loaded::Model { network, info } => Ok((network, info)),
+        Loaded::Weights(_) => Err(Error::format(
+            path,
+            "metadata",
+            "no glassbox architecture (the `model` metadata is missing): a file of weights \
+             alone loads into a network built to match, with io::load_weights_into",
+        )),
+    }
 }
 
 /// Reads the weights and biases of the file at `path` into `network`, whose
@@ -344,19 +405,26 @@ pub fn load_weights_into(path: impl AsRef<Path>, network: &mut Network) -> Resul
         }
         None => ModelInfo::default(),
     };
+    fill(path, &tensors, network)?;
+    Ok(info)
+}
+
+/// Copies the tensors `layers.{l}.weight` and `layers.{l}.bias` into `network`'s layers,
+/// after checking every one of them.
+fn fill(path: &Path, tensors: &SafeTensors<'_>, network: &mut Network) -> Result<()> {
     let shapes: Vec<[usize; 2]> = network
         .layers()
         .iter()
         .map(|l| [l.outputs(), l.inputs()])
         .collect();
-    let parameters = read_parameters(path, &tensors, &shapes)?;
+    let parameters = read_parameters(path, tensors, &shapes)?;
     for (layer, (weights, biases)) in network.layers_mut().iter_mut().zip(parameters) {
         // `read_parameters` checked every shape against `shapes`, taken from the layers.
         let (w, b) = layer.parameters_mut();
         w.copy_from_slice(weights.as_slice());
         b.copy_from_slice(&biases);
     }
-    Ok(info)
+    Ok(())
 }
 
 /// `inputs-units-units… (activation, …)`, for messages.
@@ -633,6 +701,12 @@ mod tests {
         let (loaded, loaded_info) = load(&path).unwrap();
         assert_eq!(loaded_info, info());
         assert_eq!(loaded.layers(), net.layers());
+        match load_any(&path).unwrap() {
+            Loaded::Model { network, info: i } => {
+                assert_eq!((network, i), (loaded.clone(), info()))
+            }
+            Loaded::Weights(_) => panic!("a model file is a model"),
+        }
         let x = [0.1, -0.7, 2.5, 1.0, 0.0, -3.0];
         let (a, b) = (net.predict(&x).unwrap(), loaded.predict(&x).unwrap());
         let bits = |t: &Tensor| t.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -895,6 +969,17 @@ mod tests {
 
         let e = load(&path).unwrap_err();
         assert!(message(&e).contains("load_weights_into"), "{e}");
+        let Loaded::Weights(weights) = load_any(&path).unwrap() else {
+            panic!("a file without an architecture is weights alone");
+        };
+        assert_eq!(weights.path(), path);
+        let mut filled = Network::builder(3)
+            .dense(4, Activation::LeakyRelu { alpha: 0.2 })
+            .dense(2, Activation::Softmax)
+            .build(Init::Xavier, 78)
+            .unwrap();
+        weights.load_into(&mut filled).unwrap();
+        assert_eq!(filled.layers(), net.layers());
 
         let mut target = Network::builder(3)
             .dense(4, Activation::LeakyRelu { alpha: 0.2 })
