@@ -319,6 +319,99 @@ fn read_table(path: &Path, text: &[u8], options: &CsvOptions) -> Result<(Dataset
     Ok((data, lines))
 }
 
+/// Rows of features read from a CSV file to run a network on ([`load_inputs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// `lines.len() × width` features, row-major.
+    pub features: Vec<f32>,
+    /// Features per row.
+    pub width: usize,
+    /// The line each row starts on (1-based).
+    pub lines: Vec<usize>,
+}
+
+/// Reads the rows of a CSV file (or gzip-compressed CSV) as inputs for a network that
+/// takes `width` features. When `label` is `None` and the first record has `width`
+/// fields, every column is a feature and the first record is a header when none of its
+/// fields is a number. Any other file is read as [`load`] reads it (a header, and a label
+/// column chosen by `label`, else [`LabelColumn::Auto`]) and its labels are dropped; its
+/// rows may then have another width than `width`, which the caller checks.
+///
+/// # Errors
+/// As [`load`]; for a file of features alone, [`Error::Format`] naming the line for a row
+/// of another length than `width` or a field that is not a finite number (with its
+/// 1-based column), and [`Error::EmptyData`] when there are no rows.
+pub fn load_inputs(
+    path: impl AsRef<Path>,
+    width: usize,
+    label: Option<&LabelColumn>,
+) -> Result<Inputs> {
+    let path = path.as_ref();
+    let bytes = read_maybe_gzip(path)?;
+    let mut records = Records::new(path, &bytes);
+    let features_only = label.is_none() && records.next()?.is_some() && records.len() == width;
+    if !features_only {
+        let options = CsvOptions {
+            label_column: label.cloned().unwrap_or_default(),
+            regression: false,
+        };
+        let (data, lines) = read_table(path, &bytes, &options)?;
+        return Ok(Inputs {
+            features: data.features().to_vec(),
+            width: data.width(),
+            lines,
+        });
+    }
+
+    let finite = |field: &str| field.parse::<f32>().ok().filter(|x| x.is_finite());
+    let mut records = Records::new(path, &bytes);
+    let mut features = Vec::new();
+    let mut lines = Vec::new();
+    let mut first = true;
+    while let Some(line) = records.next()? {
+        if std::mem::take(&mut first) && records.fields().all(|f| finite(f).is_none()) {
+            continue; // the header
+        }
+        if records.len() != width {
+            return Err(Error::format(
+                path,
+                format!("line {line}"),
+                format!(
+                    "expected {width} fields (one per input), found {}",
+                    records.len()
+                ),
+            ));
+        }
+        for (column, field) in records.fields().enumerate() {
+            match finite(field) {
+                Some(x) => features.push(x),
+                None => {
+                    return Err(Error::format(
+                        path,
+                        format!("line {line}"),
+                        format!(
+                            "column {}: expected a finite number, found {field:?}",
+                            column + 1
+                        ),
+                    ))
+                }
+            }
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(Error::EmptyData {
+            what: path.display().to_string(),
+            message: "no rows of features".into(),
+        });
+    }
+    Ok(Inputs {
+        features,
+        width,
+        lines,
+    })
+}
+
 /// Parses one numeric field, which must be a finite number.
 fn parse_number(path: &Path, line: usize, column: &str, field: &str) -> Result<f32> {
     match field.parse::<f32>() {
@@ -669,6 +762,57 @@ mod tests {
             "x0,label\n1,\"a,b\"\n2,plain\n3,\"say \"\"hi\"\"\"\n4,\"two\nlines\"\n"
         );
         assert_eq!(load(&path, &CsvOptions::default()).unwrap(), data);
+    }
+
+    #[test]
+    fn inputs_are_features_alone_or_a_table_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two columns for a network of two inputs: all features, the header optional.
+        for (name, text) in [
+            ("bare.csv", "1,2\n\n3,\"4\"\n"),
+            ("header.csv", "a,b\n1,2\n\n3,4\n"),
+        ] {
+            let inputs = load_inputs(write(&dir, name, text), 2, None).unwrap();
+            assert_eq!(inputs.features, [1.0, 2.0, 3.0, 4.0], "{name}");
+            assert_eq!(inputs.width, 2);
+        }
+        let inputs = load_inputs(write(&dir, "h.csv", "a,b\n1,2\n\n3,4\n"), 2, None).unwrap();
+        assert_eq!(inputs.lines, [2, 4]);
+        // One more column: a table whose label column is dropped.
+        let path = write(&dir, "labelled.csv", "a,b,label\n1,2,x\n3,4,y\n");
+        let inputs = load_inputs(&path, 2, None).unwrap();
+        assert_eq!(
+            (inputs.features, inputs.lines),
+            (vec![1.0, 2.0, 3.0, 4.0], vec![2, 3])
+        );
+        let path = write(&dir, "id.csv", "id,f,g\n7,1,2\n8,3,4\n");
+        let inputs = load_inputs(&path, 3, Some(&LabelColumn::Name("id".into()))).unwrap();
+        assert_eq!(
+            (inputs.width, inputs.features),
+            (2, vec![1.0, 2.0, 3.0, 4.0])
+        );
+
+        let message = load_inputs(write(&dir, "bad.csv", "1,2\n3,x\n"), 2, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("bad.csv: line 2: column 2: expected a finite number, found \"x\""),
+            "{message}"
+        );
+        let message = load_inputs(write(&dir, "ragged.csv", "1,2\n3\n"), 2, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("ragged.csv: line 2: expected 2 fields (one per input), found 1"),
+            "{message}"
+        );
+        let message = load_inputs(write(&dir, "empty.csv", "a,b\n"), 2, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("empty.csv: the data set is empty"),
+            "{message}"
+        );
     }
 
     #[test]
