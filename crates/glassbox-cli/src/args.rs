@@ -18,8 +18,8 @@ use std::path::PathBuf;
 
 /// Hidden layer widths when `--layers` is not given. With the other defaults (Adam,
 /// η = 0.001, batch 32, 30 epochs) one layer of 128 reaches 97.5–98% on the embedded
-/// digits' test set for seeds 1–3 in well under a second; 64 neurons gave 96.9%, 256 no
-/// more than 128 (measured with `glassbox train --layers N --seed S --json`).
+/// digits' test set for seeds 1–3; 64 neurons gave 96.9%, 256 no more than 128
+/// (measured with `glassbox train --layers N --seed S --json`).
 pub const DEFAULT_HIDDEN: &[usize] = &[128];
 /// Epochs when `--epochs` is not given.
 pub const DEFAULT_EPOCHS: usize = 30;
@@ -431,8 +431,8 @@ pub fn default_threads() -> usize {
 }
 
 /// `--threads`, checked: 0 is refused; more than the cores glassbox counts is reduced to
-/// that count, with a note to show (threads waiting for each other by spinning on
-/// shared cores made a training step 3× slower).
+/// that count, with a note to show: threads that wait for each other by spinning take
+/// turns on shared cores, which slows every step (bench/RESULTS.md has the figure).
 pub fn resolve_threads(requested: Option<usize>) -> Result<(usize, Option<String>)> {
     let cores = default_threads();
     match requested {
