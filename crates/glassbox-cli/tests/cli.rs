@@ -703,7 +703,7 @@ fn write_weights_alone(path: &Path, shapes: &[[usize; 2]]) {
         }
     }
     let mut text = Value::Object(header).to_string();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
