@@ -6,7 +6,7 @@
 //! defaults and checks every value once, so each validation message lives here (or in
 //! the library's own checks, which the conversion calls).
 
-use crate::error::usage;
+use crate::error::{library_message, usage};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use glassbox::data::csv::LabelColumn;
@@ -18,8 +18,8 @@ use std::path::PathBuf;
 
 /// Hidden layer widths when `--layers` is not given. With the other defaults (Adam,
 /// η = 0.001, batch 32, 30 epochs) one layer of 128 reaches 97.5–98% on the embedded
-/// digits' test set for seeds 1–3 in well under a second; 64 neurons gave 96.9%, 256 no
-/// more than 128 (measured with `glassbox train --layers N --seed S --json`).
+/// digits' test set for seeds 1–3; 64 neurons gave 96.9%, 256 no more than 128
+/// (measured with `glassbox train --layers N --seed S --json`).
 pub const DEFAULT_HIDDEN: &[usize] = &[128];
 /// Epochs when `--epochs` is not given.
 pub const DEFAULT_EPOCHS: usize = 30;
@@ -445,8 +445,8 @@ pub fn default_threads() -> usize {
 }
 
 /// `--threads`, checked: 0 is refused; more than the cores glassbox counts is reduced to
-/// that count, with a note to show (threads waiting for each other by spinning on
-/// shared cores made a training step 3× slower).
+/// that count, with a note to show: threads that wait for each other by spinning take
+/// turns on shared cores, which slows every step (bench/RESULTS.md has the figure).
 pub fn resolve_threads(requested: Option<usize>) -> Result<(usize, Option<String>)> {
     let cores = default_threads();
     match requested {
@@ -550,8 +550,13 @@ impl TryFrom<&TrainArgs> for TrainPlan {
                 "--early-stopping watches the validation loss: add --validation-split F",
             ));
         }
-        loss.check_output(output)
-            .map_err(|e| usage(e.to_string()))?;
+        if let Err(e) = loss.check_output(output) {
+            let needed = loss.required_output().unwrap_or(output);
+            return Err(usage(format!(
+                "--loss {loss}: {}; use --output {needed}, or --loss mse",
+                library_message(e)
+            )));
+        }
         Ok(TrainPlan {
             hidden,
             layers_given: args.layers.is_some(),
@@ -620,7 +625,21 @@ mod tests {
         assert_eq!(p.config.loss, Loss::CrossEntropy);
         let p = plan(&["--regression"]).unwrap();
         assert_eq!((p.config.loss, p.output), (Loss::Mse, Activation::Identity));
-        assert!(plan(&["--loss", "cross-entropy", "--output", "sigmoid"]).is_err());
+        let err = plan(&["--loss", "cross-entropy", "--output", "sigmoid"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "--loss cross-entropy: cross-entropy needs a softmax output layer (it has sigmoid); \
+             use --output softmax, or --loss mse"
+        );
+        let err = plan(&["--loss", "binary-cross-entropy", "--regression"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("use --output sigmoid, or --loss mse"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -48,6 +48,15 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(message.into()))
 }
 
+/// A library error's own words, for a message that puts the flag at fault in front:
+/// a configuration error without the "invalid configuration: " of its display.
+pub fn library_message(e: glassbox::Error) -> String {
+    match e {
+        glassbox::Error::Config(message) => message,
+        other => other.to_string(),
+    }
+}
+
 /// The exit code for an error chain.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {

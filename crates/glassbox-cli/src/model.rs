@@ -4,7 +4,7 @@
 use crate::args::DataArgs;
 use anyhow::{bail, Result};
 use glassbox::data::Dataset;
-use glassbox::io::ModelInfo;
+use glassbox::io::{Loaded, ModelInfo};
 use glassbox::{Activation, Loss, Network};
 use std::path::{Path, PathBuf};
 
@@ -19,22 +19,24 @@ pub struct Model {
 }
 
 impl Model {
-    /// Loads `path`.
+    /// Loads the model file `path`; a file of weights alone is refused with a message
+    /// that says what can be done with it.
     pub fn load(path: &Path) -> Result<Model> {
-        if !path.exists() {
-            bail!(
-                "{}: no such model file (train one with `glassbox train --out {}`)",
+        match open(path)? {
+            Loaded::Model { network, info } => Ok(Model {
+                network,
+                info,
+                path: path.to_path_buf(),
+            }),
+            Loaded::Weights(_) => bail!(
+                "{}: weights without a glassbox architecture (a PyTorch state dict?): make a \
+                 model of them with `glassbox import --torch {} --activations …`, or train \
+                 from them with `glassbox train --init-from {} --layers …`",
+                path.display(),
                 path.display(),
                 path.display()
-            );
+            ),
         }
-        // The library's errors name the file, the record and what was expected.
-        let (network, info) = glassbox::io::load(path)?;
-        Ok(Model {
-            network,
-            info,
-            path: path.to_path_buf(),
-        })
     }
 
     /// The loss to measure the model with: the one it was trained with, else the usual
@@ -91,6 +93,19 @@ impl Model {
         }
         Ok(data)
     }
+}
+
+/// Reads `path`: a model file, or weights alone. The library's errors name the file, the
+/// record and what was expected.
+pub fn open(path: &Path) -> Result<Loaded> {
+    if !path.exists() {
+        bail!(
+            "{}: no such model file (train one with `glassbox train --out {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(glassbox::io::load_any(path)?)
 }
 
 /// " (images of H×W×C)" when the model knows its inputs are images.

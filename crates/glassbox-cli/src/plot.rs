@@ -3,18 +3,18 @@
 //! the file's extension.
 //!
 //! Text is drawn with DejaVu Sans, embedded in the binary (plotters' `ab_glyph`
-//! feature), so nothing has to be installed: no font-kit, no fontconfig. Files are
-//! drawn under a temporary name in the same directory and renamed into place, so an
-//! error never leaves half a picture behind.
+//! feature), so nothing has to be installed: no font-kit, no fontconfig. A picture is
+//! drawn in memory and written with [`glassbox::io::write_atomically`], so an error
+//! never leaves half a picture behind.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use glassbox::data::ImageShape;
 use glassbox::metrics::ConfusionMatrix;
 use glassbox::train::History;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Once;
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
@@ -80,7 +80,7 @@ pub fn save(path: &Path, figure: &Figure) -> Result<()> {
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     let size = figure.size();
-    let result = match extension.as_str() {
+    let drawn = match extension.as_str() {
         "svg" => {
             let mut text = String::new();
             {
@@ -88,51 +88,35 @@ pub fn save(path: &Path, figure: &Figure) -> Result<()> {
                 draw(&root, figure)?;
                 root.present().map_err(|e| anyhow!("{e}"))?;
             }
-            write_atomically(path, text.as_bytes())
+            Ok(text.into_bytes())
         }
         "png" => {
-            let temporary = temporary_path(path);
-            let drawn = (|| {
-                let root = BitMapBackend::new(&temporary, size).into_drawing_area();
+            let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3]; // RGB
+            {
+                let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
                 draw(&root, figure)?;
-                root.present().map_err(|e| anyhow!("{e}"))
-            })();
-            match drawn.and_then(|()| Ok(std::fs::rename(&temporary, path)?)) {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    let _ = std::fs::remove_file(&temporary);
-                    Err(e)
-                }
+                root.present().map_err(|e| anyhow!("{e}"))?;
             }
+            encode_png(&pixels, size)
         }
-        _ => bail!("the file name must end in .png or .svg"),
+        _ => Err(anyhow!("the file name must end in .png or .svg")),
     };
-    result.with_context(|| format!("{}: cannot draw the picture", path.display()))
+    drawn
+        .and_then(|bytes| Ok(glassbox::io::write_atomically(path, &bytes)?))
+        .with_context(|| format!("{}: cannot draw the picture", path.display()))
 }
 
-/// `dir/.name.tmp-PID.ext`: beside `path`, so the rename stays on one file system.
-fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let extension = path
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}.{extension}", std::process::id()))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let temporary = temporary_path(path);
-    let result = std::fs::write(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .with_context(|| format!("{}: cannot write the file", path.display()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
+/// RGB pixels, row by row, as the bytes of a PNG file.
+fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>> {
+    use image::ImageEncoder;
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes).write_image(
+        pixels,
+        width,
+        height,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(bytes)
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> Result<()> {

@@ -684,6 +684,100 @@ fn a_thread_count_in_the_environment_that_is_not_a_number_is_refused() {
     }
 }
 
+/// Writes a safetensors file of weights alone, as PyTorch's `save_file` writes the
+/// state dict of an `nn.ModuleList` named `layers`: no glassbox metadata. `shapes` holds
+/// `[out, in]` per layer; the values are small and distinct.
+fn write_weights_alone(path: &Path, shapes: &[[usize; 2]]) {
+    let mut header = serde_json::Map::new();
+    let mut data: Vec<u8> = Vec::new();
+    for (l, &[out, inputs]) in shapes.iter().enumerate() {
+        for (name, shape) in [("weight", vec![out, inputs]), ("bias", vec![out])] {
+            let start = data.len();
+            for i in 0..shape.iter().product::<usize>() {
+                data.extend_from_slice(&(0.1 * (i as f32 + 1.0) / (l as f32 + 1.0)).to_le_bytes());
+            }
+            header.insert(
+                format!("layers.{l}.{name}"),
+                serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
+            );
+        }
+    }
+    let mut text = Value::Object(header).to_string();
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.extend_from_slice(&data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn weights_without_an_architecture_start_training_but_are_no_model() {
+    let dir = tempdir();
+    let d = dir.path();
+    write_weights_alone(&d.join("w.safetensors"), &[[3, 2], [2, 3]]);
+    let train = |layers: &'static str| {
+        vec![
+            "train",
+            "--data",
+            "xor:100",
+            "--init-from",
+            "w.safetensors",
+            "--layers",
+            layers,
+            "--epochs",
+            "1",
+        ]
+    };
+    let mut args = train("3");
+    args.push("--json");
+    let report = last_json(&ok(d, &args));
+    assert_eq!(report["architecture"], serde_json::json!([2, 3, 2]));
+    let err = fails(d, &train("4"), 1);
+    assert!(
+        err.contains(
+            "--init-from w.safetensors: the file holds weights but no architecture, and they do \
+             not fit the network the flags describe (2 → 4 (relu) → 2 (softmax))"
+        ) && err.contains("layers.0.weight has shape [3, 2], the architecture says [4, 2]"),
+        "{err}"
+    );
+    let err = fails(
+        d,
+        &["evaluate", "--model", "w.safetensors", "--data", "xor"],
+        1,
+    );
+    assert!(
+        err.contains("w.safetensors: weights without a glassbox architecture")
+            && err.contains("glassbox import --torch w.safetensors")
+            && err.contains("glassbox train --init-from w.safetensors"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_loss_that_does_not_fit_the_output_layer_names_the_flags() {
+    let dir = tempdir();
+    let err = fails(
+        dir.path(),
+        &["train", "--loss", "cross-entropy", "--output", "sigmoid"],
+        2,
+    );
+    assert!(
+        err.ends_with(
+            "--loss cross-entropy: cross-entropy needs a softmax output layer (it has sigmoid); \
+             use --output softmax, or --loss mse"
+        ),
+        "{err}"
+    );
+    // explain's built-in network has a sigmoid output; explain has no --output.
+    let err = fails(dir.path(), &["explain", "--loss", "cross-entropy"], 2);
+    assert!(
+        err.ends_with("(it has sigmoid); use --loss mse, or leave --loss out"),
+        "{err}"
+    );
+}
+
 #[test]
 fn training_a_step_activation_explains_why_not() {
     let dir = tempdir();

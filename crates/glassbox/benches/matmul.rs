@@ -5,8 +5,7 @@
 //! batch 128 (forward z = A·Wᵀ, weight gradient δᵀ·A, input gradient δ·W), plus the
 //! article network's one-example products. The bench first measures this machine's fp32
 //! multiply-add peak (independent AVX-512 FMAs, one thread per core) and prints it, so
-//! the GFLOP/s below can be read against it: ≈ 172 GFLOP/s per core and ≈ 336 for two on
-//! the 2-core Sapphire Rapids Xeon used here.
+//! the GFLOP/s below can be read against it (bench/RESULTS.md has one machine's peak).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glassbox::rng::Rng;

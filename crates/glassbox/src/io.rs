@@ -27,8 +27,9 @@
 //! model is either replaced whole or left as it was. [`load`] checks everything before it
 //! builds a network: the file is safetensors, the architecture parses, every tensor is
 //! there with dtype F32 and the shape the architecture says, and every weight is a
-//! finite number. A file of weights alone (exported from PyTorch, say) loads with
-//! [`load_weights_into`] into a network built to match.
+//! finite number. [`load_any`] also takes a file of weights alone (exported from
+//! PyTorch, say) and says which it found: [`Loaded::Model`], or [`Loaded::Weights`] to
+//! load into a network built to match ([`Weights::load_into`], [`load_weights_into`]).
 //!
 //! # Examples
 //!
@@ -68,7 +69,6 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The value of the `format` metadata key in every file glassbox writes.
 pub const FORMAT: &str = "glassbox";
@@ -220,88 +220,123 @@ fn to_bytes(path: &Path, network: &Network, info: &ModelInfo) -> Result<Vec<u8>>
         .map_err(|e| Error::format(path, "header", format!("cannot encode safetensors: {e:?}")))
 }
 
-/// Distinguishes temporary files of saves running at once in one process.
-static SAVES: AtomicUsize = AtomicUsize::new(0);
-
-/// Writes `bytes` to a temporary file beside `path`, flushes it to disk and renames it
-/// over `path`. On failure the temporary file is removed and `path` is untouched.
-/// Every file glassbox writes goes through here (models, ONNX and PyTorch exports).
+/// Writes `bytes` to `path` atomically: to a temporary file beside it (`tempfile`'s
+/// `NamedTempFile`, in the same directory so that the rename stays on one file system),
+/// flushed to disk, then renamed over `path`. A reader sees the old file or the new one,
+/// never half of one; on failure the temporary file is removed and an existing `path` is
+/// left as it was. Every file glassbox writes goes through here: models, ONNX and PyTorch
+/// exports, data sets, and the command line's plots and histories.
 ///
 /// # Errors
-/// [`Error::Io`] naming `path` when it is a directory, its directory does not exist, or
-/// the file cannot be written or renamed.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file name (the path ends in `..` or `/`)",
-            ),
-        )
-    })?;
+/// [`Error::Io`] naming `path` when it is a directory or ends in `..`, its directory does
+/// not exist, or the file cannot be written or renamed.
+pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+    let path = path.as_ref();
+    let failed = |kind, message: &str| Error::io(path, std::io::Error::new(kind, message));
+    let Some(name) = path.file_name() else {
+        return Err(failed(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name (the path ends in `..` or `/`)",
+        ));
+    };
     if path.is_dir() {
-        return Err(Error::io(
-            path,
-            std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory; give a file name for the model",
-            ),
+        return Err(failed(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory; give a file name",
         ));
     }
     let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
     };
-    let temporary = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        SAVES.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = fs::File::create(&temporary)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| fs::rename(&temporary, path))
-        // Named after the target: the temporary file is an implementation detail.
-        .map_err(|e| Error::io(path, e));
-    if let Err(e) = written {
-        // Best effort: the temporary file may not even exist (its directory is missing).
-        let _ = fs::remove_file(&temporary);
-        return Err(e);
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // The permissions of a new file (0o666 less the umask), not tempfile's private 0o600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
     }
+    // Errors are named after the target: the temporary file is an implementation detail,
+    // and it is removed when `temporary` is dropped without being persisted.
+    let mut temporary = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
+    temporary
+        .write_all(bytes)
+        .and_then(|()| temporary.as_file().sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    temporary
+        .persist(path)
+        .map_err(|e| Error::io(path, e.error))?;
     // Make the rename itself durable. Some platforms cannot open a directory to sync it;
     // the file is already complete and in place, so that is not an error.
-    if let Ok(directory) = fs::File::open(&dir) {
+    if let Ok(directory) = fs::File::open(dir) {
         let _ = directory.sync_all();
     }
     Ok(())
 }
 
-/// Reads a model file that [`save`] wrote: the network and its [`ModelInfo`].
+/// What a safetensors file holds, as [`load_any`] finds it.
+#[derive(Debug)]
+pub enum Loaded {
+    /// A glassbox model file, as [`save`] writes it.
+    Model {
+        /// The network: its architecture and weights.
+        network: Network,
+        /// What was saved with it: class names, scaler, image shape, loss.
+        info: ModelInfo,
+    },
+    /// A file of tensors without a glassbox architecture (weights exported from PyTorch,
+    /// say): they fill a network built to match, with [`Weights::load_into`].
+    Weights(Weights),
+}
+
+/// The tensors of a safetensors file that has no glassbox architecture, kept to be
+/// loaded into a network built to match ([`Weights::load_into`]).
+#[derive(Debug, Clone)]
+pub struct Weights {
+    path: PathBuf,
+    bytes: Vec<u8>,
+}
+
+impl Weights {
+    /// The file the weights came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copies the weights into `network`: layer l's tensors `layers.{l}.weight` and
+    /// `layers.{l}.bias` must have the shapes of its weights and biases. The network is
+    /// changed only when every check passes.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming the file when a tensor is missing, is not F32, has
+    /// another shape than the network's layer, or holds a NaN or infinite value, or when
+    /// the file has tensors of more layers than the network.
+    pub fn load_into(&self, network: &mut Network) -> Result<()> {
+        let (tensors, _) = parse(&self.path, &self.bytes)?;
+        fill(&self.path, &tensors, network)
+    }
+}
+
+/// Reads a safetensors file and says what it holds: a glassbox model (its network and
+/// [`ModelInfo`]), or tensors alone ([`Loaded::Weights`]) for a network built to match.
 ///
 /// # Errors
 /// - [`Error::Io`] naming the file when it cannot be read;
-/// - [`Error::Format`] naming the file when it is not safetensors, has no glassbox
-///   architecture in its metadata (use [`load_weights_into`] for weights alone), or when
-///   a tensor is missing, is not F32, has another shape than the architecture says, or
-///   holds a NaN or infinite value.
-pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
+/// - [`Error::Format`] naming the file when it is not safetensors, or when it has a
+///   glassbox architecture and a tensor is missing, is not F32, has another shape than
+///   the architecture says, or holds a NaN or infinite value.
+pub fn load_any(path: impl AsRef<Path>) -> Result<Loaded> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = parse(path, &bytes)?;
-    let architecture =
-        match architecture(path, &metadata)? {
-            Some(a) => a,
-            None => return Err(Error::format(
-                path,
-                "metadata",
-                "no glassbox architecture (the `model` metadata is missing): a file of weights \
-                 alone loads into a network built to match, with io::load_weights_into",
-            )),
-        };
+    let Some(architecture) = architecture(path, &metadata)? else {
+        return Ok(Loaded::Weights(Weights {
+            path: path.to_path_buf(),
+            bytes,
+        }));
+    };
     check_architecture(path, &architecture)?;
     let shapes = architecture.weight_shapes();
     let parameters = read_parameters(path, &tensors, &shapes)?;
@@ -313,7 +348,28 @@ pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
         .map_err(|e| Error::format(path, "model", e.to_string()))?;
     let network =
         Network::from_layers(layers).map_err(|e| Error::format(path, "model", e.to_string()))?;
-    Ok((network, architecture.info))
+    Ok(Loaded::Model {
+        network,
+        info: architecture.info,
+    })
+}
+
+/// Reads a model file that [`save`] wrote: the network and its [`ModelInfo`].
+///
+/// # Errors
+/// As [`load_any`]; and [`Error::Format`] when the file has no glassbox architecture in
+/// its metadata (use [`load_any`] or [`load_weights_into`] for weights alone).
+pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
+    let path = path.as_ref();
+    match load_any(path)? {
+        Loaded::Model { network, info } => Ok((network, info)),
+        Loaded::Weights(_) => Err(Error::format(
+            path,
+            "metadata",
+            "no glassbox architecture (the `model` metadata is missing): a file of weights \
+             alone loads into a network built to match, with io::load_weights_into",
+        )),
+    }
 }
 
 /// Reads the weights and biases of the file at `path` into `network`, whose
@@ -349,19 +405,26 @@ pub fn load_weights_into(path: impl AsRef<Path>, network: &mut Network) -> Resul
         }
         None => ModelInfo::default(),
     };
+    fill(path, &tensors, network)?;
+    Ok(info)
+}
+
+/// Copies the tensors `layers.{l}.weight` and `layers.{l}.bias` into `network`'s layers,
+/// after checking every one of them.
+fn fill(path: &Path, tensors: &SafeTensors<'_>, network: &mut Network) -> Result<()> {
     let shapes: Vec<[usize; 2]> = network
         .layers()
         .iter()
         .map(|l| [l.outputs(), l.inputs()])
         .collect();
-    let parameters = read_parameters(path, &tensors, &shapes)?;
+    let parameters = read_parameters(path, tensors, &shapes)?;
     for (layer, (weights, biases)) in network.layers_mut().iter_mut().zip(parameters) {
         // `read_parameters` checked every shape against `shapes`, taken from the layers.
         let (w, b) = layer.parameters_mut();
         w.copy_from_slice(weights.as_slice());
         b.copy_from_slice(&biases);
     }
-    Ok(info)
+    Ok(())
 }
 
 /// `inputs-units-units… (activation, …)`, for messages.
@@ -638,6 +701,12 @@ mod tests {
         let (loaded, loaded_info) = load(&path).unwrap();
         assert_eq!(loaded_info, info());
         assert_eq!(loaded.layers(), net.layers());
+        match load_any(&path).unwrap() {
+            Loaded::Model { network, info: i } => {
+                assert_eq!((network, i), (loaded.clone(), info()))
+            }
+            Loaded::Weights(_) => panic!("a model file is a model"),
+        }
         let x = [0.1, -0.7, 2.5, 1.0, 0.0, -3.0];
         let (a, b) = (net.predict(&x).unwrap(), loaded.predict(&x).unwrap());
         let bits = |t: &Tensor| t.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -844,6 +913,28 @@ mod tests {
     }
 
     #[test]
+    fn write_atomically_replaces_a_file_whole_with_the_usual_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            // As a file created by fs::write: 0o666 less the umask, not tempfile's 0o600.
+            use std::os::unix::fs::PermissionsExt;
+            let plain = dir.path().join("plain.txt");
+            fs::write(&plain, b"x").unwrap();
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode();
+            assert_eq!(mode(&path), mode(&plain));
+        }
+        // A path ending in `..` names no file.
+        let e = write_atomically(dir.path().join(".."), b"x").unwrap_err();
+        assert!(message(&e).contains("not a file name"), "{e}");
+    }
+
+    #[test]
     fn weights_alone_load_into_a_matching_network() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("torch.safetensors");
@@ -878,6 +969,17 @@ mod tests {
 
         let e = load(&path).unwrap_err();
         assert!(message(&e).contains("load_weights_into"), "{e}");
+        let Loaded::Weights(weights) = load_any(&path).unwrap() else {
+            panic!("a file without an architecture is weights alone");
+        };
+        assert_eq!(weights.path(), path);
+        let mut filled = Network::builder(3)
+            .dense(4, Activation::LeakyRelu { alpha: 0.2 })
+            .dense(2, Activation::Softmax)
+            .build(Init::Xavier, 78)
+            .unwrap();
+        weights.load_into(&mut filled).unwrap();
+        assert_eq!(filled.layers(), net.layers());
 
         let mut target = Network::builder(3)
             .dense(4, Activation::LeakyRelu { alpha: 0.2 })

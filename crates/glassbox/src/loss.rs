@@ -53,22 +53,39 @@ impl Loss {
         }
     }
 
-    /// Checks that this loss can be paired with an output layer of `output` activation.
+    /// The output activation this loss must be paired with, if any: softmax for
+    /// cross-entropy and sigmoid for binary cross-entropy (their fused gradients assume
+    /// those outputs); `None` for MSE, which fits any output layer.
+    pub fn required_output(&self) -> Option<Activation> {
+        match self {
+            Loss::Mse => None,
+            Loss::CrossEntropy => Some(Activation::Softmax),
+            Loss::BinaryCrossEntropy => Some(Activation::Sigmoid),
+        }
+    }
+
+    /// Checks that this loss can be paired with an output layer of `output` activation
+    /// (see [`Loss::required_output`]).
     ///
     /// # Errors
     /// [`Error::Config`] for cross-entropy without softmax and binary cross-entropy
-    /// without sigmoid: their fused gradients assume those outputs.
+    /// without sigmoid.
     pub fn check_output(&self, output: Activation) -> Result<()> {
-        match (self, output) {
-            (Loss::CrossEntropy, Activation::Softmax) => Ok(()),
-            (Loss::CrossEntropy, o) => Err(Error::Config(format!(
-                "cross-entropy needs a softmax output layer (it has {o}); use --output softmax, or --loss mse"
+        match self.required_output() {
+            Some(needed) if needed != output => Err(Error::Config(format!(
+                "{} needs a {needed} output layer (it has {output})",
+                self.words()
             ))),
-            (Loss::BinaryCrossEntropy, Activation::Sigmoid) => Ok(()),
-            (Loss::BinaryCrossEntropy, o) => Err(Error::Config(format!(
-                "binary cross-entropy needs a sigmoid output layer (it has {o}); use --output sigmoid"
-            ))),
-            (Loss::Mse, _) => Ok(()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The loss's name in words: "binary cross-entropy".
+    fn words(&self) -> &'static str {
+        match self {
+            Loss::Mse => "mean squared error",
+            Loss::CrossEntropy => "cross-entropy",
+            Loss::BinaryCrossEntropy => "binary cross-entropy",
         }
     }
 
@@ -201,9 +218,19 @@ mod tests {
 
     #[test]
     fn losses_refuse_mismatched_outputs() {
-        assert!(Loss::CrossEntropy
+        let e = Loss::CrossEntropy
             .check_output(Activation::Sigmoid)
-            .is_err());
+            .unwrap_err();
+        // The library names no command-line flag; the command line adds its own.
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: cross-entropy needs a softmax output layer (it has sigmoid)"
+        );
+        assert_eq!(
+            Loss::BinaryCrossEntropy.required_output(),
+            Some(Activation::Sigmoid)
+        );
+        assert_eq!(Loss::Mse.required_output(), None);
         assert!(Loss::BinaryCrossEntropy
             .check_output(Activation::Softmax)
             .is_err());

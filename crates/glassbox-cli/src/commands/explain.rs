@@ -12,7 +12,7 @@
 //! ```
 
 use crate::args::ExplainArgs;
-use crate::error::usage;
+use crate::error::{library_message, usage};
 use crate::model::Model;
 use crate::outln;
 use crate::spec::Source;
@@ -114,6 +114,12 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             ))
         }
     };
+    if let Err(e) = loss.check_output(network.output_activation()) {
+        return Err(usage(format!(
+            "--loss {loss}: {}; use --loss mse, or leave --loss out",
+            library_message(e)
+        )));
+    }
     let trace = explain(&network, &input, &target, loss, args.lr)?;
     if args.json {
         outln!("{}", to_json(&trace, &network, loss, &origin, &class_names));

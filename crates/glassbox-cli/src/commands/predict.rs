@@ -10,7 +10,7 @@ use crate::args::{DataArgs, PredictArgs};
 use crate::model::Model;
 use crate::outln;
 use anyhow::{bail, Context, Result};
-use glassbox::data::csv::{self, CsvOptions};
+use glassbox::data::csv;
 use glassbox::data::image_folder;
 use glassbox::network::argmax;
 use serde_json::json;
@@ -142,90 +142,21 @@ fn read_csv_rows(
     label_column: Option<&str>,
     out: &mut Vec<f32>,
 ) -> Result<Vec<usize>> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let first = text.lines().find(|l| !l.trim().is_empty());
-    let columns = first.map_or(0, |l| l.split(',').count());
-    let gzip = bytes.starts_with(&[0x1f, 0x8b]);
-    if !gzip && label_column.is_none() && columns == width {
-        return features_only(path, &text, width, out);
-    }
-    // A label column: the library's loader, which also reads gzip.
-    let options = DataArgs {
-        label_column: label_column.map(str::to_string),
-        regression: false,
-    };
-    let data = csv::load(
-        path,
-        &CsvOptions {
-            label_column: options.label_column(),
+    let label = label_column.map(|column| {
+        DataArgs {
+            label_column: Some(column.to_string()),
             regression: false,
-        },
-    )?;
-    if data.width() != width {
+        }
+        .label_column()
+    });
+    let inputs = csv::load_inputs(path, width, label.as_ref())?;
+    if inputs.width != width {
         bail!(
             "{}: rows have {} features (plus a label column) but the model takes {width}",
             path.display(),
-            data.width()
+            inputs.width
         );
     }
-    out.extend_from_slice(data.features());
-    // The loader skips the header and blank lines; count data lines the same way.
-    Ok(text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .skip(1)
-        .map(|(i, _)| i + 1)
-        .collect())
-}
-
-/// Reads a CSV file whose every column is a feature; the first line is a header when
-/// it is not all numbers.
-fn features_only(path: &Path, text: &str, width: usize, out: &mut Vec<f32>) -> Result<Vec<usize>> {
-    let mut lines = Vec::new();
-    let mut seen_first = false;
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line
-            .split(',')
-            .map(|f| f.trim().trim_matches('"'))
-            .collect();
-        let numbers: Vec<Option<f32>> = fields
-            .iter()
-            .map(|f| f.parse::<f32>().ok().filter(|x| x.is_finite()))
-            .collect();
-        let is_first = !seen_first;
-        seen_first = true;
-        if is_first && numbers.iter().all(Option::is_none) {
-            continue; // the header
-        }
-        if fields.len() != width {
-            bail!(
-                "{}: line {}: expected {width} fields (the model's inputs), found {}",
-                path.display(),
-                i + 1,
-                fields.len()
-            );
-        }
-        for (column, (field, number)) in fields.iter().zip(&numbers).enumerate() {
-            match number {
-                Some(x) => out.push(*x),
-                None => bail!(
-                    "{}: line {}: column {}: expected a finite number, found {field:?}",
-                    path.display(),
-                    i + 1,
-                    column + 1
-                ),
-            }
-        }
-        lines.push(i + 1);
-    }
-    if lines.is_empty() {
-        bail!("{}: no rows to predict", path.display());
-    }
-    Ok(lines)
+    out.extend_from_slice(&inputs.features);
+    Ok(inputs.lines)
 }

@@ -2,14 +2,14 @@
 
 use crate::args::{TrainArgs, TrainPlan};
 use crate::error::{usage, Interrupted};
-use crate::model::{relabel, Model};
+use crate::model::{self, relabel, Model};
 use crate::outln;
 use crate::plot::{self, Figure};
 use crate::progress::{self, percent, Display, Progress};
 use crate::spec::Source;
 use anyhow::{bail, Context, Result};
 use glassbox::data::{Dataset, Scaler, Scaling};
-use glassbox::io::ModelInfo;
+use glassbox::io::{Loaded, ModelInfo, Weights};
 use glassbox::metrics::{evaluate_with, Evaluation};
 use glassbox::tensor::Parallelism;
 use glassbox::train::{Checkpoint, History, StopReason, Validation};
@@ -234,7 +234,7 @@ fn save_command_line(dir: &Path) -> Result<()> {
             ))
         })?;
     let json = serde_json::to_vec_pretty(&argv)?;
-    glassbox::io::write_atomically(&command_file(dir), &json)
+    glassbox::io::write_atomically(command_file(dir), &json)
         .with_context(|| format!("--checkpoint {}", dir.display()))?;
     Ok(())
 }
@@ -382,17 +382,20 @@ enum Initial {
     /// A glassbox model file: architecture, weights and information.
     Model(Model),
     /// A file of weights alone (no glassbox architecture in it), e.g. from PyTorch.
-    Weights(std::path::PathBuf),
+    Weights(Weights),
 }
 
 impl Initial {
-    /// Loads `path`, telling a model apart from weights alone.
+    /// Loads `path`, a model or weights alone.
     fn load(path: &Path) -> Result<Initial> {
-        match Model::load(path) {
-            Ok(model) => Ok(Initial::Model(model)),
-            Err(e) if is_weights_only(&e) => Ok(Initial::Weights(path.to_path_buf())),
-            Err(e) => Err(e.context("--init-from")),
-        }
+        Ok(match model::open(path).context("--init-from")? {
+            Loaded::Model { network, info } => Initial::Model(Model {
+                network,
+                info,
+                path: path.to_path_buf(),
+            }),
+            Loaded::Weights(weights) => Initial::Weights(weights),
+        })
     }
 
     /// The scaler of a model file.
@@ -402,20 +405,6 @@ impl Initial {
             Initial::Weights(_) => None,
         }
     }
-}
-
-/// Whether a load failed only because the file has no glassbox architecture.
-///
-/// The library reports that as a format error of the "metadata" record; it has no
-/// variant of its own, so the message is matched here.
-fn is_weights_only(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<Error>(),
-            Some(Error::Format { record, message, .. })
-                if record == "metadata" && message.starts_with("no glassbox architecture")
-        )
-    })
 }
 
 /// The network to train: from `--init-from` (its architecture, or the flags' with its
@@ -438,13 +427,14 @@ fn build_network(
     };
     let network = match initial {
         None => from_flags()?,
-        Some(Initial::Weights(path)) => {
+        Some(Initial::Weights(weights)) => {
             // Weights alone: the flags say the architecture, the file fills it.
             let mut network = from_flags()?;
-            glassbox::io::load_weights_into(path, &mut network).with_context(|| {
+            weights.load_into(&mut network).with_context(|| {
                 format!(
-                    "--init-from {}: the file holds weights but no architecture, and they do                      not fit the network the flags describe ({})",
-                    path.display(),
+                    "--init-from {}: the file holds weights but no architecture, and they do \
+                     not fit the network the flags describe ({})",
+                    weights.path().display(),
                     architecture(&network)
                 )
             })?;
@@ -505,7 +495,9 @@ fn write_history_csv(path: &Path, history: &History) -> Result<()> {
             r.seconds
         );
     }
-    plot::write_atomically(path, text.as_bytes())
+    glassbox::io::write_atomically(path, text.as_bytes())
+        .context("writing the training history")?;
+    Ok(())
 }
 
 /// What a finished run reports.

@@ -12,11 +12,14 @@
 //! lexicographically otherwise, and their names are the label texts. For regression
 //! ([`CsvOptions::regression`]) the label is one real-valued target.
 //!
-//! The format accepted: fields separated by commas, each optionally in double quotes
-//! (`""` inside quotes is one `"`; a quoted field cannot span lines), spaces around fields
-//! trimmed, blank lines skipped, a trailing `\r` allowed. A file that starts with the gzip
-//! magic bytes is decompressed first, whatever its name. Errors name the file and the line
-//! (1-based; the header is line 1 when the file does not start with blank lines).
+//! Fields are read by the [`csv`](https://docs.rs/csv) crate: separated by commas, each
+//! optionally in double quotes (RFC 4180: `""` inside quotes is one `"`, and a quoted field
+//! may hold commas and line breaks), records ending in `\n` or `\r\n`. Spaces around a
+//! field are trimmed; a quoted field starts with its quote (`a, "b, c"` has three fields).
+//! Blank lines are skipped, a UTF-8 byte-order mark is ignored, and a double quote that is
+//! never closed is an error. A file that starts with the gzip magic bytes is decompressed
+//! first, whatever its name. Errors name the file and the line a record starts on (1-based,
+//! counting blank lines), and the column.
 //!
 //! # Examples
 //!
@@ -35,7 +38,7 @@
 //! # }
 //! ```
 
-use super::{has_gz_name, read_maybe_gzip, write_file, Dataset, Targets};
+use super::{has_gz_name, read_text, write_file, Dataset, Targets};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,61 +68,126 @@ pub struct CsvOptions {
 /// The header names [`LabelColumn::Auto`] looks for, compared ignoring case.
 const AUTO_LABEL_NAMES: [&str; 4] = ["label", "class", "target", "y"];
 
-/// Splits one line into trimmed fields, honouring double quotes. `Err` holds a message.
-fn split_fields(line: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    loop {
-        // One field: skip leading spaces, then either a quoted or a plain run.
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-            chars.next();
+/// The records of a CSV text, read by the `csv` crate, with the line each starts on.
+struct Records<'a> {
+    path: &'a Path,
+    text: &'a [u8],
+    reader: ::csv::Reader<&'a [u8]>,
+    record: ::csv::StringRecord,
+}
+
+impl<'a> Records<'a> {
+    fn new(path: &'a Path, text: &'a [u8]) -> Self {
+        let reader = ::csv::ReaderBuilder::new()
+            .has_headers(false) // the header is read as a record, to report its errors
+            .flexible(true) // rows of another length are reported with the header's count
+            .from_reader(text);
+        Records {
+            path,
+            text,
+            reader,
+            record: ::csv::StringRecord::new(),
         }
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => {
-                        return Err(format!(
-                            "field {} opens a double quote that is never closed",
-                            fields.len() + 1
-                        ))
-                    }
-                }
+    }
+
+    /// Reads the next record that is not blank; returns the line it starts on, or `None`
+    /// at the end of the text. Its fields are then [`Records::field`].
+    fn next(&mut self) -> Result<Option<usize>> {
+        loop {
+            let read = self.reader.read_record(&mut self.record);
+            // Where the reader stood before the record, blank lines included.
+            let start = self
+                .record
+                .position()
+                .cloned()
+                .unwrap_or_else(::csv::Position::new);
+            let line = self.line_of(&start);
+            match read {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => return Err(self.error(line, &e)),
             }
-            while chars.peek().is_some_and(|c| *c == ' ' || *c == '\t') {
-                chars.next();
+            if self.record.len() == 1 && self.record[0].trim().is_empty() {
+                continue; // a line of spaces
             }
-            match chars.peek() {
-                None | Some(',') => {}
-                Some(c) => {
-                    return Err(format!(
-                        "field {}: unexpected {c:?} after the closing double quote",
-                        fields.len() + 1
-                    ))
-                }
+            if self.reader.position().byte() as usize == self.text.len() {
+                self.check_quotes_closed(start.byte(), line)?;
             }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                field.push(c);
-                chars.next();
-            }
-            field.truncate(field.trim_end().len());
+            return Ok(Some(line));
         }
-        fields.push(field);
-        match chars.next() {
-            Some(',') => continue,
-            _ => return Ok(fields),
+    }
+
+    /// The number of fields of the current record.
+    fn len(&self) -> usize {
+        self.record.len()
+    }
+
+    /// Field `i` of the current record, trimmed.
+    fn field(&self, i: usize) -> &str {
+        self.record[i].trim()
+    }
+
+    /// The fields of the current record, trimmed.
+    fn fields(&self) -> impl Iterator<Item = &str> {
+        self.record.iter().map(str::trim)
+    }
+
+    /// The line of the first record at or after `start`: the reader's position counts
+    /// the blank lines it skips before a record as part of it.
+    fn line_of(&self, start: &::csv::Position) -> usize {
+        let skipped = self.text[start.byte() as usize..]
+            .iter()
+            .take_while(|&&b| b == b'\n' || b == b'\r')
+            .filter(|&&b| b == b'\n')
+            .count();
+        start.line() as usize + skipped
+    }
+
+    /// The crate reads a double quote that is never closed as a field running to the end
+    /// of the text, without an error; a record that reached the end is checked for one
+    /// here, from `start`, by following the quotes as the crate does.
+    fn check_quotes_closed(&self, start: u64, line: usize) -> Result<()> {
+        #[derive(PartialEq)]
+        enum State {
+            FieldStart,
+            Unquoted,
+            Quoted,
+            QuoteInQuoted,
         }
+        let mut state = State::FieldStart;
+        let mut field = 1;
+        for &b in &self.text[start as usize..] {
+            state = match (state, b) {
+                (State::Quoted, b'"') => State::QuoteInQuoted,
+                (State::Quoted, _) => State::Quoted,
+                (State::FieldStart | State::QuoteInQuoted, b'"') => State::Quoted,
+                (_, b',') => {
+                    field += 1;
+                    State::FieldStart
+                }
+                (_, b'\n' | b'\r') => State::FieldStart,
+                _ => State::Unquoted,
+            };
+        }
+        if state == State::Quoted {
+            return Err(Error::format(
+                self.path,
+                format!("line {line}"),
+                format!("field {field} opens a double quote that is never closed"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// An error of the `csv` crate at the record starting on `line`.
+    fn error(&self, line: usize, e: &::csv::Error) -> Error {
+        let message = match e.kind() {
+            ::csv::ErrorKind::Utf8 { err, .. } => {
+                format!("field {} is not valid UTF-8 text", err.field() + 1)
+            }
+            _ => e.to_string(),
+        };
+        Error::format(self.path, format!("line {line}"), message)
     }
 }
 
@@ -167,35 +235,26 @@ fn find_label_column(path: &Path, header: &[String], choice: &LabelColumn) -> Re
 /// # Errors
 /// [`Error::Io`] when the file cannot be read; [`Error::EmptyData`] when it has no header
 /// or no rows after the header; [`Error::Format`] naming the file and line for text that
-/// is not UTF-8, a non-numeric or non-finite (nan, inf) feature (with the column name
-/// and the text), a row with a different number of fields than the header, a label
-/// column that is not there (listing the columns), a header with only the label column,
-/// or an empty label.
+/// is not UTF-8, a double quote that is never closed, a non-numeric or non-finite (nan,
+/// inf) feature (with the column name and the text), a row with a different number of
+/// fields than the header, a label column that is not there (listing the columns), a
+/// header with only the label column, or an empty label.
 pub fn load(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset> {
     let path = path.as_ref();
-    let bytes = read_maybe_gzip(path)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::format(path, format!("line {line}"), "the text is not valid UTF-8")
-    })?;
+    let bytes = read_text(path)?;
+    read_table(path, &bytes, options).map(|(data, _lines)| data)
+}
 
-    // Lines numbered from 1, blank ones skipped.
-    let mut lines = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.strip_suffix('\r').unwrap_or(line)))
-        .filter(|(_, line)| !line.trim().is_empty());
-
-    let (header_line, header_text) = lines.next().ok_or_else(|| Error::EmptyData {
-        what: path.display().to_string(),
-        message: "the file is empty: expected a header row and then examples".into(),
-    })?;
-    let header = split_fields(header_text)
-        .map_err(|message| Error::format(path, format!("line {header_line}"), message))?;
+/// Reads a CSV text with a header row: the data set, and the line each row starts on.
+fn read_table(path: &Path, text: &[u8], options: &CsvOptions) -> Result<(Dataset, Vec<usize>)> {
+    let mut records = Records::new(path, text);
+    let Some(header_line) = records.next()? else {
+        return Err(Error::EmptyData {
+            what: path.display().to_string(),
+            message: "the file is empty: expected a header row and then examples".into(),
+        });
+    };
+    let header: Vec<String> = records.fields().map(str::to_string).collect();
     let label_column = find_label_column(path, &header, &options.label_column)?;
     let columns = header.len();
     if columns < 2 {
@@ -213,56 +272,144 @@ pub fn load(path: impl AsRef<Path>, options: &CsvOptions) -> Result<Dataset> {
     let mut features = Vec::new();
     let mut label_texts: Vec<String> = Vec::new();
     let mut targets = Vec::new();
-    for (line_number, line) in lines {
-        let record = || format!("line {line_number}");
-        let fields =
-            split_fields(line).map_err(|message| Error::format(path, record(), message))?;
-        if fields.len() != columns {
+    let mut lines = Vec::new();
+    while let Some(line) = records.next()? {
+        if records.len() != columns {
             return Err(Error::format(
                 path,
-                record(),
+                format!("line {line}"),
                 format!(
                     "expected {columns} fields (as in the header), found {}",
-                    fields.len()
+                    records.len()
                 ),
             ));
         }
-        for (column, field) in fields.iter().enumerate() {
-            if column == label_column {
-                continue;
+        for (column, field) in records.fields().enumerate() {
+            if column != label_column {
+                features.push(parse_number(path, line, &header[column], field)?);
             }
-            features.push(parse_number(path, line_number, &header[column], field)?);
         }
-        let label = &fields[label_column];
+        let label = records.field(label_column);
         if options.regression {
-            targets.push(parse_number(
-                path,
-                line_number,
-                &header[label_column],
-                label,
-            )?);
+            targets.push(parse_number(path, line, &header[label_column], label)?);
         } else if label.is_empty() {
             return Err(Error::format(
                 path,
-                record(),
+                format!("line {line}"),
                 format!("the label column {:?} is empty", header[label_column]),
             ));
         } else {
-            label_texts.push(label.clone());
+            label_texts.push(label.to_string());
         }
+        lines.push(line);
     }
-    if features.is_empty() {
+    if lines.is_empty() {
         return Err(Error::EmptyData {
             what: path.display().to_string(),
             message: "only a header row: expected examples after it".into(),
         });
     }
 
-    if options.regression {
-        return Dataset::regression(features, width, targets, 1);
+    let data = if options.regression {
+        Dataset::regression(features, width, targets, 1)?
+    } else {
+        let (labels, class_names) = classes_of(&label_texts);
+        Dataset::classification(features, width, labels, class_names)?
+    };
+    Ok((data, lines))
+}
+
+/// Rows of features read from a CSV file to run a network on ([`load_inputs`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// `lines.len() × width` features, row-major.
+    pub features: Vec<f32>,
+    /// Features per row.
+    pub width: usize,
+    /// The line each row starts on (1-based).
+    pub lines: Vec<usize>,
+}
+
+/// Reads the rows of a CSV file (or gzip-compressed CSV) as inputs for a network that
+/// takes `width` features. When `label` is `None` and the first record has `width`
+/// fields, every column is a feature and the first record is a header when none of its
+/// fields is a number. Any other file is read as [`load`] reads it (a header, and a label
+/// column chosen by `label`, else [`LabelColumn::Auto`]) and its labels are dropped; its
+/// rows may then have another width than `width`, which the caller checks.
+///
+/// # Errors
+/// As [`load`]; for a file of features alone, [`Error::Format`] naming the line for a row
+/// of another length than `width` or a field that is not a finite number (with its
+/// 1-based column), and [`Error::EmptyData`] when there are no rows.
+pub fn load_inputs(
+    path: impl AsRef<Path>,
+    width: usize,
+    label: Option<&LabelColumn>,
+) -> Result<Inputs> {
+    let path = path.as_ref();
+    let bytes = read_text(path)?;
+    let mut records = Records::new(path, &bytes);
+    let features_only = label.is_none() && records.next()?.is_some() && records.len() == width;
+    if !features_only {
+        let options = CsvOptions {
+            label_column: label.cloned().unwrap_or_default(),
+            regression: false,
+        };
+        let (data, lines) = read_table(path, &bytes, &options)?;
+        return Ok(Inputs {
+            features: data.features().to_vec(),
+            width: data.width(),
+            lines,
+        });
     }
-    let (labels, class_names) = classes_of(&label_texts);
-    Dataset::classification(features, width, labels, class_names)
+
+    let finite = |field: &str| field.parse::<f32>().ok().filter(|x| x.is_finite());
+    let mut records = Records::new(path, &bytes);
+    let mut features = Vec::new();
+    let mut lines = Vec::new();
+    let mut first = true;
+    while let Some(line) = records.next()? {
+        if std::mem::take(&mut first) && records.fields().all(|f| finite(f).is_none()) {
+            continue; // the header
+        }
+        if records.len() != width {
+            return Err(Error::format(
+                path,
+                format!("line {line}"),
+                format!(
+                    "expected {width} fields (one per input), found {}",
+                    records.len()
+                ),
+            ));
+        }
+        for (column, field) in records.fields().enumerate() {
+            match finite(field) {
+                Some(x) => features.push(x),
+                None => {
+                    return Err(Error::format(
+                        path,
+                        format!("line {line}"),
+                        format!(
+                            "column {}: expected a finite number, found {field:?}",
+                            column + 1
+                        ),
+                    ))
+                }
+            }
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        return Err(Error::EmptyData {
+            what: path.display().to_string(),
+            message: "no rows of features".into(),
+        });
+    }
+    Ok(Inputs {
+        features,
+        width,
+        lines,
+    })
 }
 
 /// Parses one numeric field, which must be a finite number.
@@ -307,24 +454,18 @@ fn classes_of(texts: &[String]) -> (Vec<usize>, Vec<String>) {
     }
 }
 
-/// Quotes a field when it holds a comma, a quote or surrounding spaces.
-fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) || field.trim() != field {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
-    }
-}
-
 /// Writes `data` as CSV with the header `x0,x1,…,label` that [`load`] reads back: class
-/// names for classification, the value for regression. Floats are written in their
-/// shortest exact form, so the round trip is exact. A name ending in `.gz` is
-/// gzip-compressed.
+/// names for classification (quoted by the `csv` crate when they hold a comma, a quote or
+/// a line break), the value for regression. Floats are written in their shortest exact
+/// form, so the round trip is exact (class names are trimmed when read back). A name
+/// ending in `.gz` is gzip-compressed. The file is written atomically
+/// ([`crate::io::write_atomically`]).
 ///
 /// # Errors
 /// [`Error::Shape`] for regression with more than one target per row (one label column
 /// holds one value); [`Error::Io`] when the file cannot be written.
 pub fn save(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
+    use std::fmt::Write as _;
     let path = path.as_ref();
     if let Targets::Values { width, .. } = data.targets() {
         if *width != 1 {
@@ -333,22 +474,30 @@ pub fn save(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
             )));
         }
     }
-    let mut text = String::with_capacity(data.features().len() * 8);
-    for j in 0..data.width() {
-        text.push_str(&format!("x{j},"));
-    }
-    text.push_str("label\n");
+    let io_error = |e: ::csv::Error| Error::io(path, e.into());
+    let mut writer = ::csv::Writer::from_writer(Vec::with_capacity(data.features().len() * 8));
+    let header = (0..data.width())
+        .map(|j| format!("x{j}"))
+        .chain(["label".to_string()]);
+    writer.write_record(header).map_err(io_error)?;
+    let mut field = String::new();
     for i in 0..data.len() {
         for x in data.row(i) {
-            text.push_str(&format!("{x},"));
+            field.clear();
+            let _ = write!(field, "{x}"); // writing to a String cannot fail
+            writer.write_field(&field).map_err(io_error)?;
         }
         match data.targets() {
-            Targets::Classes(labels) => text.push_str(&quote(&data.class_names()[labels[i]])),
-            Targets::Values { values, .. } => text.push_str(&values[i].to_string()),
+            Targets::Classes(labels) => writer.write_field(&data.class_names()[labels[i]]),
+            Targets::Values { values, .. } => writer.write_field(values[i].to_string()),
         }
-        text.push('\n');
+        .map_err(io_error)?;
+        writer.write_record(None::<&[u8]>).map_err(io_error)?;
     }
-    write_file(path, text.as_bytes(), has_gz_name(path))
+    let text = writer
+        .into_inner()
+        .map_err(|e| Error::io(path, e.into_error()))?;
+    write_file(path, &text, has_gz_name(path))
 }
 
 #[cfg(test)]
@@ -516,6 +665,152 @@ mod tests {
         let message = error("a,label\n1,\n", &options);
         assert!(
             message.contains("line 2: the label column \"label\" is empty"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_commas_quotes_and_line_breaks() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "a,label\n1,\"x, \"\"y\"\"\"\n2,\"two\nlines\"\n3,z\n";
+        let path = write(&dir, "q.csv", text);
+        let data = load(&path, &CsvOptions::default()).unwrap();
+        assert_eq!(data.features(), &[1.0, 2.0, 3.0]);
+        assert_eq!(data.class_names(), ["two\nlines", "x, \"y\"", "z"]);
+        // The line of a record after a multi-line field counts the field's lines.
+        let message = error(
+            "a,label\n1,\"two\nlines\"\nthree,z\n",
+            &CsvOptions::default(),
+        );
+        assert!(
+            message.contains("bad.csv: line 4: column \"a\""),
+            "{message}"
+        );
+        // A quote that opens after a space is text: a plain field, cut at the comma.
+        let message = error("a,b,label\n1, \"2,3\",x\n", &CsvOptions::default());
+        assert!(
+            message.contains("line 2: expected 3 fields (as in the header), found 4"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lines_count_blank_lines_and_crlf_endings() {
+        let options = CsvOptions::default();
+        let message = error("\r\n\r\na,label\r\n\r\n1,x\r\n  \r\n\r\nz,y\r\n", &options);
+        assert!(
+            message.contains("bad.csv: line 8: column \"a\": expected a number, found \"z\""),
+            "{message}"
+        );
+        let message = error("\n\nlabel\n", &options);
+        assert!(
+            message.contains("bad.csv: line 3: only the label column"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "bom.csv", "\u{feff}label,x\nb,1\na,2\n");
+        let data = load(&path, &CsvOptions::default()).unwrap();
+        assert_eq!(data.class_names(), ["a", "b"]);
+        assert_eq!(data.features(), &[1.0, 2.0]);
+    }
+
+    #[test]
+    fn unclosed_quotes_and_bad_utf8_name_line_and_field() {
+        let options = CsvOptions::default();
+        // Without a final line break, and after a field with line breaks in it.
+        let message = error("a,label\n1,x\n2,\"y", &options);
+        assert!(
+            message.contains("line 3: field 2 opens a double quote that is never closed"),
+            "{message}"
+        );
+        let message = error("a,label\n\"1\n\",x\n\"2,y\n3,z\n", &options);
+        assert!(
+            message.contains("line 4: field 1 opens a double quote that is never closed"),
+            "{message}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin1.csv");
+        std::fs::write(&path, b"a,label\n1,x\n2,caf\xe9\n").unwrap();
+        let message = load(&path, &options).unwrap_err().to_string();
+        assert!(
+            message.contains("latin1.csv: line 3: field 2 is not valid UTF-8 text"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn save_quotes_names_that_need_it_and_reads_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        // In the order the loader gives classes: sorted.
+        let names = ["a,b", "plain", "say \"hi\"", "two\nlines"];
+        let data = Dataset::classification(
+            vec![1.0, 2.0, 3.0, 4.0],
+            1,
+            vec![0, 1, 2, 3],
+            names.iter().map(|n| n.to_string()).collect(),
+        )
+        .unwrap();
+        let path = dir.path().join("names.csv");
+        save(&data, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "x0,label\n1,\"a,b\"\n2,plain\n3,\"say \"\"hi\"\"\"\n4,\"two\nlines\"\n"
+        );
+        assert_eq!(load(&path, &CsvOptions::default()).unwrap(), data);
+    }
+
+    #[test]
+    fn inputs_are_features_alone_or_a_table_with_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        // Two columns for a network of two inputs: all features, the header optional.
+        for (name, text) in [
+            ("bare.csv", "1,2\n\n3,\"4\"\n"),
+            ("header.csv", "a,b\n1,2\n\n3,4\n"),
+        ] {
+            let inputs = load_inputs(write(&dir, name, text), 2, None).unwrap();
+            assert_eq!(inputs.features, [1.0, 2.0, 3.0, 4.0], "{name}");
+            assert_eq!(inputs.width, 2);
+        }
+        let inputs = load_inputs(write(&dir, "h.csv", "a,b\n1,2\n\n3,4\n"), 2, None).unwrap();
+        assert_eq!(inputs.lines, [2, 4]);
+        // One more column: a table whose label column is dropped.
+        let path = write(&dir, "labelled.csv", "a,b,label\n1,2,x\n3,4,y\n");
+        let inputs = load_inputs(&path, 2, None).unwrap();
+        assert_eq!(
+            (inputs.features, inputs.lines),
+            (vec![1.0, 2.0, 3.0, 4.0], vec![2, 3])
+        );
+        let path = write(&dir, "id.csv", "id,f,g\n7,1,2\n8,3,4\n");
+        let inputs = load_inputs(&path, 3, Some(&LabelColumn::Name("id".into()))).unwrap();
+        assert_eq!(
+            (inputs.width, inputs.features),
+            (2, vec![1.0, 2.0, 3.0, 4.0])
+        );
+
+        let message = load_inputs(write(&dir, "bad.csv", "1,2\n3,x\n"), 2, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("bad.csv: line 2: column 2: expected a finite number, found \"x\""),
+            "{message}"
+        );
+        let message = load_inputs(write(&dir, "ragged.csv", "1,2\n3\n"), 2, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("ragged.csv: line 2: expected 2 fields (one per input), found 1"),
+            "{message}"
+        );
+        let message = load_inputs(write(&dir, "empty.csv", "a,b\n"), 2, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("empty.csv: the data set is empty"),
             "{message}"
         );
     }

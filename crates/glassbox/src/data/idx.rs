@@ -32,7 +32,7 @@
 //! # }
 //! ```
 
-use super::{open_maybe_gzip, read_maybe_gzip, write_file, Dataset, ImageShape};
+use super::{open_maybe_gzip, write_file, Dataset, ImageShape};
 use crate::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -90,20 +90,8 @@ fn read_u32(bytes: &[u8], offset: usize) -> u32 {
     ])
 }
 
-/// Checks an IDX header of `magic` and `dimensions` dimensions and the file's total
-/// length. Returns the dimension sizes. `item` names one record ("image", "label").
-fn parse_header(
-    path: &Path,
-    bytes: &[u8],
-    magic: u32,
-    what: &str,
-    item: &str,
-) -> Result<Vec<usize>> {
-    parse_header_of(path, bytes, magic, what, item, Some(bytes.len()))
-}
-
-/// [`parse_header`] on the first bytes of a file whose total length is `total` (or not
-/// known yet, when the rest is streamed: then the caller checks it with
+/// Parses an IDX header from the first bytes of a file whose total length is `total`
+/// (or not known yet, when the rest is streamed: then the caller checks it with
 /// [`check_length`]).
 fn parse_header_of(
     path: &Path,
@@ -204,6 +192,10 @@ fn check_length(
     ))
 }
 
+/// How many values a loader sets aside before the data arrives (16 MiB of f32): a
+/// header that claims 10¹² images takes no more memory than the file really holds.
+const RESERVE_AHEAD: usize = 1 << 22;
+
 /// Reads an IDX file of images (magic `0x00000803`), plain or gzip.
 ///
 /// Returns the pixels scaled to [0, 1] (`count × rows · columns`, row-major), the shape of
@@ -226,14 +218,19 @@ pub fn load_images(path: impl AsRef<Path>) -> Result<(Vec<f32>, ImageShape, usiz
     let expected = header.len() + values;
     // A 256-entry table: one lookup per pixel instead of a division.
     let table: Vec<f32> = (0..=255u8).map(|p| f32::from(p) / 255.0).collect();
-    let mut pixels = Vec::new();
-    pixels.try_reserve_exact(values).map_err(|_| {
+    // The header's count is a claim: memory is taken as the pixels arrive (at most
+    // RESERVE_AHEAD values before the first of them), never on the claim alone.
+    let too_big = || {
         Error::format(
             path,
             "header",
-            format!("{values} pixels do not fit in memory"),
+            format!("{values} pixels ({count} images of {rows}×{columns}) do not fit in memory"),
         )
-    })?;
+    };
+    let mut pixels: Vec<f32> = Vec::new();
+    pixels
+        .try_reserve_exact(values.min(RESERVE_AHEAD))
+        .map_err(|_| too_big())?;
     let mut chunk = vec![0u8; 1 << 16];
     let mut total = header.len();
     loop {
@@ -252,6 +249,7 @@ pub fn load_images(path: impl AsRef<Path>) -> Result<(Vec<f32>, ImageShape, usiz
             }
             break;
         }
+        pixels.try_reserve(n).map_err(|_| too_big())?;
         pixels.extend(chunk[..n].iter().map(|&p| table[p as usize]));
     }
     check_length(path, &sizes, header.len(), expected, total, "image")?;
@@ -295,10 +293,50 @@ fn read_up_to(path: &Path, reader: &mut dyn Read, out: &mut Vec<u8>, len: usize)
 /// As [`load_images`].
 pub fn load_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
-    let mut bytes = read_maybe_gzip(path)?;
-    parse_header(path, &bytes, LABELS_MAGIC, "labels", "label")?;
-    bytes.drain(..8);
-    Ok(bytes)
+    let mut reader = open_maybe_gzip(path)?;
+    let mut header = Vec::with_capacity(8);
+    read_up_to(path, &mut reader, &mut header, 8)?;
+    let sizes = parse_header_of(path, &header, LABELS_MAGIC, "labels", "label", None)?;
+    let count = sizes[0];
+    // At most one byte more than announced is read (to say the file is too long), and
+    // memory is taken as the labels arrive, never on the header's claim alone.
+    let mut labels = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut total = header.len();
+    loop {
+        let n = read_some(path, &mut reader, &mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        total += n;
+        if labels.len() + n > count {
+            // Too long: count the rest for the message, without keeping it.
+            loop {
+                match read_some(path, &mut reader, &mut chunk)? {
+                    0 => break,
+                    more => total += more,
+                }
+            }
+            break;
+        }
+        labels.try_reserve(n).map_err(|_| {
+            Error::format(
+                path,
+                "header",
+                format!("{count} labels do not fit in memory"),
+            )
+        })?;
+        labels.extend_from_slice(&chunk[..n]);
+    }
+    check_length(
+        path,
+        &sizes,
+        header.len(),
+        header.len() + count,
+        total,
+        "label",
+    )?;
+    Ok(labels)
 }
 
 /// The default class names "0", "1", … up to the largest label.

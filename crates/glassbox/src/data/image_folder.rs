@@ -68,12 +68,33 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Decodes one image file (the format is guessed from its bytes, not its name).
 fn decode(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    ImageReader::new(Cursor::new(bytes))
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?
-        .decode()
-        .map_err(|e| Error::format(path, "image", format!("cannot decode the image: {e}")))
+        .map_err(|e| Error::io(path, e))?;
+    // The size in the file's header is checked before any pixel memory is taken: a PNG
+    // that claims 100 000 × 100 000 is refused, not allocated.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(|e| {
+        let message = match e {
+            image::ImageError::Limits(_) => format!(
+                "the image is larger than glassbox reads ({MAX_IMAGE_SIDE} pixels a side, \
+                 {} MiB decoded): {e}",
+                MAX_IMAGE_BYTES >> 20
+            ),
+            e => format!("cannot decode the image: {e}"),
+        };
+        Error::format(path, "image", message)
+    })
 }
+
+/// The widest and tallest image a loader decodes.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// The most memory one decoded image may take.
+pub const MAX_IMAGE_BYTES: u64 = 256 << 20;
 
 /// Converts an image to `shape` (1 or 3 channels, resized when its size differs) and
 /// appends its pixels, scaled to [0, 1], to `out`.

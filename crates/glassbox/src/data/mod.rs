@@ -618,6 +618,10 @@ impl Scaler {
 
 // === File helpers shared by the loaders ===
 
+/// The most a deflate stream can expand: 258-byte matches coded in 2 bits each give
+/// 1 032:1 (zlib's technical notes).
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 /// The two bytes every gzip stream starts with (RFC 1952).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -627,16 +631,57 @@ fn has_gz_name(path: &Path) -> bool {
         .is_some_and(|extension| extension.eq_ignore_ascii_case("gz"))
 }
 
-/// Reads a whole file, decompressing it when it starts with the gzip magic (detected by
-/// content, not by name). A file named `.gz` that is not gzip is an error.
-pub(crate) fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.starts_with(&GZIP_MAGIC) {
-        gunzip(path, &bytes)
-    } else {
-        check_not_gz_named(path, &bytes)?;
-        Ok(bytes)
+/// The longest line a text loader (CSV) accepts: 64 MiB.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Reads a whole text file, decompressing it when it starts with the gzip magic
+/// (detected by content, not by name; a file named `.gz` that is not gzip is an error).
+/// Stops with an error naming the line as soon as one line passes [`MAX_LINE_BYTES`], so a file that is one 4 GB line takes
+/// 64 MiB of memory before it is refused, not 4 GB.
+pub(crate) fn read_text(path: &Path) -> Result<Vec<u8>> {
+    let mut reader = open_maybe_gzip(path)?;
+    let mut text = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let (mut line, mut line_start) = (1usize, 0usize);
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::format(
+                    path,
+                    "gzip stream",
+                    format!("cannot be read: {e}"),
+                ))
+            }
+        };
+        for (i, &b) in chunk[..n].iter().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = text.len() + i + 1;
+            }
+        }
+        if text.len() + n - line_start > MAX_LINE_BYTES {
+            return Err(Error::format(
+                path,
+                format!("line {line}"),
+                format!(
+                    "is longer than {} MiB; glassbox reads lines up to that length",
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
+        }
+        text.try_reserve(n).map_err(|_| {
+            Error::format(
+                path,
+                format!("line {line}"),
+                "the file does not fit in memory",
+            )
+        })?;
+        text.extend_from_slice(&chunk[..n]);
     }
+    Ok(text)
 }
 
 /// A reader over a file's content, decompressed while it is read when it starts with the
@@ -678,7 +723,17 @@ pub(crate) fn gunzip(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
         .checked_sub(4)
         .map(|at| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]))
         .unwrap_or(0) as usize;
-    let mut out = Vec::with_capacity(hint.min(1 << 30));
+    // A hint from a damaged or hostile trailer is capped by what the stream can hold:
+    // deflate expands at most 1 032-fold.
+    let most = bytes.len().saturating_mul(MAX_DEFLATE_RATIO);
+    let mut out = Vec::new();
+    out.try_reserve(hint.min(most).min(1 << 30)).map_err(|_| {
+        Error::format(
+            path,
+            "gzip trailer",
+            format!("{hint} bytes do not fit in memory"),
+        )
+    })?;
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_end(&mut out)
         .map_err(|e| {
@@ -704,18 +759,21 @@ fn hex_prefix(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// Writes `bytes` to `path`, gzip-compressed when `gzip` is true.
+/// Writes `bytes` to `path` atomically ([`crate::io::write_atomically`]), gzip-compressed
+/// when `gzip` is true.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut writer = std::io::BufWriter::new(file);
-    if gzip {
-        let mut encoder = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        encoder.write_all(bytes).map_err(|e| Error::io(path, e))?;
-        writer = encoder.finish().map_err(|e| Error::io(path, e))?;
-    } else {
-        writer.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    if !gzip {
+        return crate::io::write_atomically(path, bytes);
     }
-    writer.flush().map_err(|e| Error::io(path, e))
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4),
+        flate2::Compression::default(),
+    );
+    let compressed = encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| Error::io(path, e))?;
+    crate::io::write_atomically(path, &compressed)
 }
 
 #[cfg(test)]
