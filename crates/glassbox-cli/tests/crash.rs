@@ -142,3 +142,59 @@ fn kill_9_at_random_moments_never_leaves_a_damaged_checkpoint_or_model() {
         "only {loaded} kills came after the first checkpoint"
     );
 }
+
+/// A full disk (here the file-size limit, which fails writes the same way: `ulimit -f`)
+/// and a read-only target: one clear message naming the file, a non-zero exit, the old
+/// model byte for byte as it was, and no temporary file left behind.
+#[test]
+fn a_full_disk_or_a_read_only_target_keeps_the_old_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let old = b"the previous model, kept whole".to_vec();
+    std::fs::write(d.join("model.safetensors"), &old).unwrap();
+    let bin = env!("CARGO_BIN_EXE_glassbox");
+    // SIGXFSZ ignored, so the write fails with EFBIG instead of killing the process; a
+    // limit of 64 KiB lets the data load and refuses the 150 KB model.
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 64; exec {bin} train --data digits --layers 512 --epochs 1 \
+         --quiet --out model.safetensors"
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("model.safetensors") && stderr.contains("too large"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(std::fs::read(d.join("model.safetensors")).unwrap(), old);
+    let files: Vec<_> = std::fs::read_dir(d).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "left behind: {files:?}");
+
+    // /sys does not take new files, even from root.
+    let out = start(
+        d,
+        &[
+            "train",
+            "--data",
+            "xor:100",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            "/sys/m.safetensors",
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("/sys/m.safetensors") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
