@@ -5,6 +5,9 @@ use crate::args::DataArgs;
 use anyhow::{bail, Result};
 use glassbox::data::Dataset;
 use glassbox::io::ModelInfo;
+use glassbox::metrics::Evaluation;
+use glassbox::quant::QuantizedNetwork;
+use glassbox::tensor::Tensor;
 use glassbox::{Activation, Loss, Network};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,9 @@ pub struct Model {
     pub info: ModelInfo,
     /// The file it came from.
     pub path: PathBuf,
+    /// The int8 network, when the file is an int8 model; `network` then holds its
+    /// dequantized weights (W = s·q), for shapes and statistics.
+    pub int8: Option<QuantizedNetwork>,
 }
 
 impl Model {
@@ -28,12 +34,51 @@ impl Model {
                 path.display()
             );
         }
+        if std::fs::read(path).is_ok_and(|b| glassbox::quant::is_quantized_file(&b)) {
+            bail!(
+                "{}: an int8 model; this command needs the float model it was quantized from \
+                 (int8 models run in evaluate, predict, inspect and serve)",
+                path.display()
+            );
+        }
         // The library's errors name the file, the record and what was expected.
         let (network, info) = glassbox::io::load(path)?;
         Ok(Model {
             network,
             info,
             path: path.to_path_buf(),
+            int8: None,
+        })
+    }
+
+    /// Loads `path`, a float or an int8 model (for the commands that only run it).
+    pub fn load_any(path: &Path) -> Result<Model> {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        if !glassbox::quant::is_quantized_file(&bytes) {
+            return Model::load(path);
+        }
+        let (int8, info) = glassbox::quant::load(path)?;
+        Ok(Model {
+            network: int8.dequantize()?,
+            info,
+            path: path.to_path_buf(),
+            int8: Some(int8),
+        })
+    }
+
+    /// The outputs for rows of features: the int8 network's when there is one.
+    pub fn predict(&self, features: &[f32]) -> Result<Tensor> {
+        Ok(match &self.int8 {
+            Some(int8) => int8.predict(features)?,
+            None => self.network.predict(features)?,
+        })
+    }
+
+    /// The model measured on `data` with `loss`.
+    pub fn evaluate(&self, data: &Dataset, loss: Loss) -> Result<Evaluation> {
+        Ok(match &self.int8 {
+            Some(int8) => glassbox::quant::evaluate(int8, data, loss)?,
+            None => glassbox::metrics::evaluate(&self.network, data, loss)?,
         })
     }
 

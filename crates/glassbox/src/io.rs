@@ -99,18 +99,18 @@ pub struct ModelInfo {
 
 /// One dense layer as the architecture JSON lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct LayerSpec {
-    units: usize,
-    activation: Activation,
+pub(crate) struct LayerSpec {
+    pub(crate) units: usize,
+    pub(crate) activation: Activation,
 }
 
 /// The `model` metadata: the architecture with the [`ModelInfo`] beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Architecture {
-    inputs: usize,
-    layers: Vec<LayerSpec>,
+pub(crate) struct Architecture {
+    pub(crate) inputs: usize,
+    pub(crate) layers: Vec<LayerSpec>,
     #[serde(flatten)]
-    info: ModelInfo,
+    pub(crate) info: ModelInfo,
 }
 
 impl Architecture {
@@ -130,7 +130,7 @@ impl Architecture {
     }
 
     /// `[out, in]` of every layer's weights.
-    fn weight_shapes(&self) -> Vec<[usize; 2]> {
+    pub(crate) fn weight_shapes(&self) -> Vec<[usize; 2]> {
         let mut inputs = self.inputs;
         self.layers
             .iter()
@@ -144,12 +144,12 @@ impl Architecture {
 }
 
 /// The name of layer `l`'s weight tensor.
-fn weight_name(l: usize) -> String {
+pub(crate) fn weight_name(l: usize) -> String {
     format!("layers.{l}.weight")
 }
 
 /// The name of layer `l`'s bias tensor.
-fn bias_name(l: usize) -> String {
+pub(crate) fn bias_name(l: usize) -> String {
     format!("layers.{l}.bias")
 }
 
@@ -287,11 +287,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// - [`Error::Format`] naming the file when it is not safetensors, has no glassbox
 ///   architecture in its metadata (use [`load_weights_into`] for weights alone), or when
 ///   a tensor is missing, is not F32, has another shape than the architecture says, or
-///   holds a NaN or infinite value.
+///   holds a NaN or infinite value, or when the file is an int8 model (those load with
+///   [`crate::quant::load`]).
 pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = parse(path, &bytes)?;
+    if crate::quant::is_quantized(&metadata) {
+        return Err(Error::format(
+            path,
+            "metadata",
+            "an int8 (quantized) model: load it with glassbox::quant::load; \
+             explaining and training need the float model it was made from",
+        ));
+    }
     let architecture =
         match architecture(path, &metadata)? {
             Some(a) => a,
@@ -413,7 +422,7 @@ fn describe_error(e: &safetensors::SafeTensorError) -> String {
 }
 
 /// The architecture in the metadata, or `None` when the file has no `model` entry.
-fn architecture(
+pub(crate) fn architecture(
     path: &Path,
     metadata: &Option<HashMap<String, String>>,
 ) -> Result<Option<Architecture>> {
@@ -442,7 +451,7 @@ fn architecture(
 }
 
 /// Checks that the architecture and the information beside it agree with each other.
-fn check_architecture(path: &Path, architecture: &Architecture) -> Result<()> {
+pub(crate) fn check_architecture(path: &Path, architecture: &Architecture) -> Result<()> {
     let bad = |message: String| Err(Error::format(path, "model", message));
     if architecture.inputs == 0 {
         return bad("the network takes 0 inputs".into());

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Load test of `glassbox serve` on loopback: throughput and p50/p99/p99.9 latency at 1, 8
+# and 64 concurrent connections, errors, and the server's RSS before and after.
+#
+#   bash bench/load_test.sh MODEL [SECONDS per level, default 10]
+#
+# Needs wrk (Debian: apt-get install -y wrk; installed here when missing and run as
+# root) and Fashion-MNIST at /usr/share/datasets/fashion-mnist (the request body is the
+# first test image, sent to POST /v2/models/NAME/infer). Builds the release binary
+# when missing. Bounded in time: 3 levels × SECONDS, plus start-up.
+set -euo pipefail
+model=${1:?usage: bench/load_test.sh MODEL [SECONDS]}
+seconds=${2:-10}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${CARGO_TARGET_DIR:-$root/target}/release/glassbox
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null; else echo "wrk is missing: apt-get install wrk" >&2; exit 1; fi
+fi
+[ -x "$bin" ] || (cd "$root" && cargo build --release -p glassbox-cli)
+work=$(mktemp -d)
+trap 'kill -TERM "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+name=$(basename "$model" .safetensors)
+python3 - "$work/body.json" <<'PY'
+import gzip, json, sys
+raw = gzip.open('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz').read()
+pixels = [b / 255 for b in raw[16:16 + 784]]
+json.dump({"inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32", "data": pixels}]},
+          open(sys.argv[1], 'w'))
+PY
+cat > "$work/post.lua" <<'LUA'
+local f = io.open(os.getenv("BODY"), "r")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.1f %.3f %.3f %.3f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1e3, latency:percentile(99) / 1e3, latency:percentile(99.9) / 1e3,
+    e.connect + e.read + e.write + e.status + e.timeout, summary.requests))
+end
+LUA
+"$bin" serve --model "$model" --port 0 > "$work/out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^serving:' "$work/out" 2>/dev/null && break; sleep 0.1; done
+url=$(head -1 "$work/out" | sed 's/^serving: //')
+rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$pid/status; }
+echo "model $model ($name), $seconds s per level, server RSS before: $(rss)"
+echo
+echo "| connections | requests/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | requests |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for c in 1 8 64; do
+  t=$(( c < 2 ? 1 : 2 ))
+  line=$(BODY="$work/body.json" wrk -t"$t" -c"$c" -d"${seconds}s" -s "$work/post.lua" "${url}v2/models/$name/infer" | grep '^RESULT')
+  read -r _ rps p50 p99 p999 errors total <<<"$line"
+  echo "| $c | $rps | $p50 | $p99 | $p999 | $errors | $total |"
+done
+echo
+echo "server RSS after: $(rss)"
