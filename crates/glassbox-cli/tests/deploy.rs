@@ -99,7 +99,7 @@ fn int8_models_evaluate_predict_inspect_and_explain_refuses() {
     setup(d);
     let size = |f: &str| std::fs::metadata(d.join(f)).unwrap().len() as f64;
     let ratio = size("m8.safetensors") / size("m.safetensors");
-    assert!(ratio < 0.35, "int8 file is {ratio} of the float one");
+    assert!(ratio < 0.4, "int8 file is {ratio} of the float one");
 
     let float = last_json(&ok(
         d,

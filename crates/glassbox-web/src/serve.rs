@@ -240,7 +240,31 @@ pub fn router(server: Server) -> Router {
             }
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_oversize))
         .with_state(server)
+}
+
+/// Answers 413 at once when the declared Content-Length is over [`MAX_BODY_BYTES`],
+/// without waiting for the body (a body without a length is cut off by the limit while
+/// it is read).
+async fn refuse_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(bytes) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
+        return ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("the body is {bytes} bytes; the limit is {MAX_BODY_BYTES}"),
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Serves on `listener` until Ctrl-C or SIGTERM, then finishes the requests in flight.

