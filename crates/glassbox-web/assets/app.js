@@ -264,20 +264,21 @@ function decode(b64) {
   return out;
 }
 
+// One neuron's heat map: its bytes index a 256-colour table made for its range, so a
+// frame costs 256 colour computations per neuron, not one per grid point.
 function drawHeatMap(canvas, map) {
   const ctx = canvas.getContext('2d');
   const n = summary.grid;
   const image = ctx.createImageData(n, n);
   const bytes = decode(map.data);
   const span = map.max - map.min;
-  for (let i = 0; i < n * n; i++) {
-    const v = map.min + (bytes[i] / 255) * span;
-    const [r, g, b] = colour(v);
-    image.data[4 * i] = r;
-    image.data[4 * i + 1] = g;
-    image.data[4 * i + 2] = b;
-    image.data[4 * i + 3] = 255;
+  const table = new Uint32Array(256);
+  for (let q = 0; q < 256; q++) {
+    const [r, g, b] = colour(map.min + (q / 255) * span);
+    table[q] = (255 << 24) | (Math.round(b) << 16) | (Math.round(g) << 8) | Math.round(r); // RGBA, little-endian
   }
+  const pixels = new Uint32Array(image.data.buffer);
+  for (let i = 0; i < n * n; i++) pixels[i] = table[bytes[i]];
   ctx.putImageData(image, 0, 0);
 }
 

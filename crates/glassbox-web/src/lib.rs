@@ -63,9 +63,19 @@ pub struct App {
     playground: Arc<Playground>,
     image: Arc<std::sync::Mutex<Option<Arc<image::ImageModel>>>>,
     dashboard: Option<Arc<dashboard::Dashboard>>,
+    /// Whether `/api/image/open` may read a file by path (only when the server is not
+    /// reachable from other machines).
+    no_paths: bool,
 }
 
 impl App {
+    /// Refuses `/api/image/open` (reading a model file by path): for a server that
+    /// listens beyond loopback (`--host`), where the page may be another machine's.
+    pub fn without_paths(mut self) -> Self {
+        self.no_paths = true;
+        self
+    }
+
     /// A server whose dashboard shows `run`.
     pub fn with_dashboard(run: Arc<dashboard::Dashboard>) -> Self {
         App {
@@ -150,7 +160,8 @@ pub async fn serve(listener: tokio::net::TcpListener, app: App) -> std::io::Resu
     .await
 }
 
-/// Serves `app` on `listener` until `shutdown` completes (or the process ends).
+/// Serves `app` on `listener` until `shutdown` completes (or the process ends); open
+/// connections are then dropped.
 ///
 /// # Errors
 /// The I/O error that stopped the server.
@@ -160,9 +171,12 @@ pub async fn serve_until(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let playground = app.playground.clone();
-    let result = axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Not axum's graceful shutdown: it waits for every connection to end, and a page's
+    // event streams never do. Stopping drops the server and its connections at once.
+    let result = tokio::select! {
+        served = axum::serve(listener, router(app)) => served,
+        () = shutdown => Ok(()),
+    };
     playground.stop();
     result
 }
@@ -349,6 +363,14 @@ async fn image_open(
     body: Result<Json<image::OpenRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
+    if app.no_paths {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: "opening model files by path is off: this playground listens beyond \
+                      loopback (--host); run it without --host to open files"
+                .into(),
+        });
+    }
     let model = blocking(move || image::open(&request.path)).await?;
     show_model(&app, model).await
 }

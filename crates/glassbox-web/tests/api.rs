@@ -492,6 +492,15 @@ async fn the_image_view_trains_predicts_and_opens_models() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["sizes"], json!([64, 16, 10]));
     assert!(body["confusion"]["examples"].as_u64().unwrap() > 0);
+    // A playground reachable from other machines does not read files by path.
+    let (status, body) = post(
+        &app.clone().without_paths(),
+        "/api/image/open",
+        json!({ "path": path }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(error_of(&body).contains("--host"), "{body}");
     let garbage = dir.path().join("garbage.safetensors");
     std::fs::write(&garbage, b"not a model").unwrap();
     let (status, body) = post(&app, "/api/image/open", json!({ "path": garbage })).await;
@@ -570,4 +579,34 @@ async fn the_dashboard_records_a_real_training_run() {
     let batches = r["batches"].as_array().unwrap();
     assert!(!batches.is_empty() && batches.len() <= 300);
     assert_eq!(batches.last().unwrap()[0].as_f64().unwrap(), 3.0);
+}
+
+/// Fashion-MNIST is trained from the page when Debian's `dataset-fashion-mnist` is
+/// installed (`.ci/run` installs it); without it, the page is told how to install it.
+#[tokio::test]
+async fn fashion_mnist_trains_from_the_page_when_installed() {
+    let app = App::default();
+    let request = json!({ "dataset": "fashion-mnist", "hidden": [32], "epochs": 1 });
+    let (status, body) = post(&app, "/api/image/train", request).await;
+    if !std::path::Path::new(glassbox_web::image::FASHION_MNIST_DIR).is_dir() {
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            error_of(&body).contains("apt-get install dataset-fashion-mnist"),
+            "{body}"
+        );
+        return;
+    }
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sizes"], json!([784, 32, 10]));
+    assert_eq!(
+        body["shape"],
+        json!({ "height": 28, "width": 28, "channels": 1 })
+    );
+    assert_eq!(body["confusion"]["examples"], 10_000);
+    assert!(
+        body["confusion"]["accuracy"].as_f64().unwrap() > 0.7,
+        "{}",
+        body["confusion"]["accuracy"]
+    );
+    assert_eq!(body["classes"][0], "T-shirt/top");
 }

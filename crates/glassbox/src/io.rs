@@ -550,30 +550,42 @@ fn read_tensor(
     name: &str,
     shape: &[usize],
 ) -> Result<Vec<f32>> {
-    let view = tensors.tensor(name).map_err(|_| {
-        Error::format(
+    if tensors.tensor(name).is_err() {
+        return Err(Error::format(
             path,
             "tensors",
             format!("{name} is missing; the architecture needs it with shape {shape:?}"),
-        )
-    })?;
+        ));
+    }
+    let (found, values) = read_f32(path, tensors, name)?;
+    if found != shape {
+        return Err(Error::format(
+            path,
+            "tensors",
+            format!("{name} has shape {found:?}, the architecture says {shape:?}"),
+        ));
+    }
+    Ok(values)
+}
+
+/// A float32 tensor's shape and values, every value finite (model files and PyTorch
+/// state dicts alike).
+pub(crate) fn read_f32(
+    path: &Path,
+    tensors: &SafeTensors<'_>,
+    name: &str,
+) -> Result<(Vec<usize>, Vec<f32>)> {
+    let view = tensors
+        .tensor(name)
+        .map_err(|e| Error::format(path, name, format!("cannot be read: {e:?}")))?;
     if view.dtype() != Dtype::F32 {
         return Err(Error::format(
             path,
-            "tensors",
+            name,
             format!(
-                "{name} has dtype {:?}; glassbox reads F32 (32-bit float) weights",
+                "has dtype {:?}; glassbox reads float32 weights (from PyTorch: save \
+                 model.float())",
                 view.dtype()
-            ),
-        ));
-    }
-    if view.shape() != shape {
-        return Err(Error::format(
-            path,
-            "tensors",
-            format!(
-                "{name} has shape {:?}, the architecture says {shape:?}",
-                view.shape()
             ),
         ));
     }
@@ -585,14 +597,14 @@ fn read_tensor(
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(Error::format(
             path,
-            "tensors",
+            name,
             format!(
-                "{name} holds {} at index {i}; weights must be finite numbers",
+                "holds {} at index {i}; weights must be finite numbers",
                 values[i]
             ),
         ));
     }
-    Ok(values)
+    Ok((view.shape().to_vec(), values))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! short last batch, widths that are not multiples of the bands, other optimisers and
 //! losses, a stop or a divergence in the middle of an epoch) behave as on one thread.
 
+mod common;
+use common::largest_difference;
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::train::{BatchProgress, Control, Observer, StopReason, SPLIT_MIN_WORK};
@@ -48,18 +50,6 @@ fn config(threads: usize, optimizer: Optimizer) -> TrainConfig {
         threads,
         ..TrainConfig::default()
     }
-}
-
-fn largest_difference(a: &Network, b: &Network) -> f32 {
-    a.layers()
-        .iter()
-        .zip(b.layers())
-        .flat_map(|(x, y)| {
-            let w = x.weights().as_slice().iter().zip(y.weights().as_slice());
-            w.chain(x.biases().iter().zip(y.biases()))
-        })
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max)
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! `sched_getaffinity` shim reporting 8 CPUs) also gives the process-wide spinning pool
 //! 7 helpers; see `.ci/run`.
 
+mod common;
+use common::largest_difference;
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::train::{Silent, SPLIT_MIN_WORK};
@@ -37,18 +39,6 @@ fn network(output: Activation) -> Network {
         .dense(CLASSES, output)
         .build(Init::Xavier, 5)
         .unwrap()
-}
-
-fn largest_difference(a: &Network, b: &Network) -> f32 {
-    a.layers()
-        .iter()
-        .zip(b.layers())
-        .flat_map(|(x, y)| {
-            let w = x.weights().as_slice().iter().zip(y.weights().as_slice());
-            w.chain(x.biases().iter().zip(y.biases()))
-        })
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max)
 }
 
 fn train(threads: usize, optimizer: Optimizer, loss: Loss, output: Activation) -> Network {

@@ -54,6 +54,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         }
         ExportFormat::Torch => {
             let bytes = torch::to_bytes(network, info)?;
+            let existed = args.out.exists();
             let script = torch::script(network, info, &args.out.display().to_string());
             glassbox::io::write_atomically(&args.out, &bytes).with_context(|| {
                 format!("writing the PyTorch state dict {}", args.out.display())
@@ -61,8 +62,11 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             match &args.script {
                 Some(path) => {
                     if let Err(e) = glassbox::io::write_atomically(path, script.as_bytes()) {
-                        // Both files or neither: the state dict alone is half an export.
-                        let _ = std::fs::remove_file(&args.out);
+                        // Both files or neither: the state dict alone is half an export
+                        // (a file that was there before is replaced, not removed).
+                        if !existed {
+                            let _ = std::fs::remove_file(&args.out);
+                        }
                         return Err(anyhow::Error::new(e)
                             .context(format!("writing the PyTorch script {}", path.display())));
                     }

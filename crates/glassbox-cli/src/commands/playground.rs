@@ -17,10 +17,19 @@ pub fn run(args: &PlaygroundArgs) -> Result<()> {
         let url = format!("http://{}/", listener.local_addr()?);
         // The first line: scripts and tests read the URL (and the port of --port 0) here.
         outln!("playground: {url}");
+        let mut app = glassbox_web::App::default();
+        if !args.host.is_loopback() {
+            eprintln!(
+                "note: listening on {}: other machines that can reach it can use the playground; \
+                 opening model files by path is off",
+                args.host
+            );
+            app = app.without_paths();
+        }
         if args.open {
             open_browser(&url);
         }
-        glassbox_web::serve(listener, glassbox_web::App::default())
+        glassbox_web::serve(listener, app)
             .await
             .context("serving the playground")
     })

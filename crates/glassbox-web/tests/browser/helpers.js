@@ -42,7 +42,7 @@ export async function startGlassbox(args, prefix, options = {}) {
 }
 
 export async function stop(child) {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return; // already ended
   child.kill('SIGINT');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await once(child, 'exit');

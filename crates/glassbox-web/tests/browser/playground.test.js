@@ -37,11 +37,15 @@ test('XOR trains to at least 95% test accuracy', async () => {
   await page.waitForFunction(() => window.glassbox.framesDrawn > 0);
   await page.getByTestId('dataset').selectOption('xor');
   await page.getByTestId('play').click();
-  await page.waitForFunction(
-    () => parseFloat(document.querySelector('[data-testid=test-accuracy]').textContent) >= 95,
-    null, { timeout: 60000 });
+  // The accuracy the page showed when it first reached 95% (training goes on a few
+  // epochs while the pause travels, and may wobble below again).
+  const reached = await page.waitForFunction(() => {
+    const shown = parseFloat(document.querySelector('[data-testid=test-accuracy]').textContent);
+    return shown >= 95 && shown;
+  }, null, { timeout: 60000 });
   await page.getByTestId('play').click(); // pause
-  assert.ok(await percent(page, 'test-accuracy') >= 95);
+  assert.ok(await reached.jsonValue() >= 95);
+  assert.ok(await percent(page, 'test-accuracy') > 50, 'still shown after the pause');
   assert.match(page.url(), /dataset=xor/);
   assert.match(page.url(), /seed=3/);
   await screenshot(page, 'playground-2d');
@@ -108,4 +112,39 @@ test('a malformed CSV upload shows a message and the server keeps running', asyn
   await page.getByTestId('step').click();
   await page.waitForFunction(() => document.getElementById('epoch').textContent === '1');
   await page.close();
+});
+
+test('a lost connection is said in the page', async () => {
+  const own = await startGlassbox(['playground', '--port', '0'], 'playground: ');
+  const { page } = await openPage(browser, own.url);
+  try {
+    await page.waitForFunction(() => window.glassbox.framesDrawn > 0);
+    own.child.kill('SIGKILL');
+    const error = page.getByTestId('error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /lost the connection to the glassbox server/);
+  } finally {
+    await page.close();
+    await stop(own.child);
+  }
+});
+
+test('the URL carries the setting: the same URL repeats a seeded run epoch for epoch', async () => {
+  const url = `${server.url}?dataset=circles&noise=0.1&layers=6%3Arelu%2C4%3Aleaky-relu&opt=momentum&lr=0.1&seed=7&features=x1%2Cx2%2Cx1-squared`;
+  const losses = [];
+  for (let run = 0; run < 2; run++) {
+    const { page } = await openPage(browser, url);
+    await page.waitForFunction(() => window.glassbox.framesDrawn > 0);
+    assert.equal(await page.getByTestId('dataset').inputValue(), 'circles');
+    assert.equal(await page.locator('#feature-x1-squared').isChecked(), true);
+    assert.equal(await page.locator('.layer-activation').nth(1).inputValue(), 'leaky-relu');
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      await page.getByTestId('step').click();
+      await page.waitForFunction((n) => document.getElementById('epoch').textContent === String(n), epoch);
+    }
+    losses.push(await page.locator('#test-loss').textContent());
+    await page.close();
+  }
+  assert.match(losses[0], /^\d\.\d{4}$/);
+  assert.equal(losses[0], losses[1]);
 });

@@ -53,13 +53,13 @@ use crate::network::Network;
 use crate::Result;
 use std::path::Path;
 
-/// The ONNX IR version written: 8 (ONNX 1.10), the first with every feature used here
-/// and read by every ONNX Runtime since 1.10.
+/// The ONNX IR version written: 8 (ONNX 1.10).
 pub const IR_VERSION: i64 = 8;
 
-/// The default-domain operator set imported: 17. Every operator used has had its
-/// present meaning since opset 13 or 16 (`LeakyRelu`), and `Softmax` since 13 works on
-/// one axis (before 13 it flattened the trailing axes).
+/// The default-domain operator set imported: 17 (ONNX 1.12; ONNX Runtime 1.12 and
+/// later). Every operator used has had its present meaning since opset 13 or 16
+/// (`LeakyRelu`), and `Softmax` since 13 works on one axis (before 13 it flattened the
+/// trailing axes).
 pub const OPSET: i64 = 17;
 
 /// The graph's input: raw features, `[batch, inputs]`, float32.
@@ -381,6 +381,9 @@ mod tests {
     use crate::data::ImageShape;
     use crate::Init;
 
+    /// How far the f64 reference evaluator may land from the f32 engine.
+    const GRAPH_TOLERANCE: f64 = 1e-5;
+
     fn network() -> Network {
         Network::builder(3)
             .dense(4, Activation::LeakyRelu { alpha: 0.2 })
@@ -579,6 +582,159 @@ mod tests {
             let graph = one(&bytes, model::GRAPH).bytes();
             let first = &nodes(graph)[0];
             assert_eq!((first.0.as_str(), first.1[0].as_str()), ("Gemm", "input"));
+        }
+    }
+
+    /// A reference evaluator of the exported graph, in f64, written from the ONNX
+    /// operator specifications and sharing no code with the engine: rows of values
+    /// per tensor name, run node by node.
+    fn run_graph(bytes: &[u8], input: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        use std::collections::HashMap;
+        let graph = one(bytes, model::GRAPH).bytes();
+        // Initializers: (dims, values).
+        let mut constants: HashMap<String, (Vec<usize>, Vec<f64>)> = HashMap::new();
+        for t in all(graph, graph::INITIALIZER) {
+            let t = t.bytes();
+            let dims = all(t, tensor::DIMS)
+                .iter()
+                .map(|d| d.int() as usize)
+                .collect();
+            let values = one(t, tensor::RAW_DATA)
+                .bytes()
+                .chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes(b.try_into().unwrap())))
+                .collect();
+            constants.insert(one(t, tensor::NAME).str().to_string(), (dims, values));
+        }
+        let mut values: HashMap<String, Vec<Vec<f64>>> = HashMap::new();
+        values.insert(INPUT_NAME.to_string(), input.to_vec());
+        for n in all(graph, graph::NODE) {
+            let n = n.bytes();
+            let op = one(n, node::OP_TYPE).str();
+            let inputs: Vec<&str> = all(n, node::INPUT).iter().map(|i| i.str()).collect();
+            let attribute = |name: &str| {
+                all(n, node::ATTRIBUTE)
+                    .into_iter()
+                    .map(|a| a.bytes())
+                    .find(|a| one(a, attribute::NAME).str() == name)
+            };
+            let x = &values[inputs[0]];
+            let map = |f: &dyn Fn(f64) -> f64| -> Vec<Vec<f64>> {
+                x.iter()
+                    .map(|r| r.iter().map(|&v| f(v)).collect())
+                    .collect()
+            };
+            // Broadcasts a constant over the rows: a vector of the row's width, or a scalar.
+            let with = |name: &str, f: &dyn Fn(f64, f64) -> f64| -> Vec<Vec<f64>> {
+                let (_, c) = &constants[name];
+                x.iter()
+                    .map(|r| {
+                        r.iter()
+                            .enumerate()
+                            .map(|(j, &v)| f(v, if c.len() == 1 { c[0] } else { c[j] }))
+                            .collect()
+                    })
+                    .collect()
+            };
+            let out = match op {
+                "Sub" => with(inputs[1], &|a, b| a - b),
+                "Mul" => with(inputs[1], &|a, b| a * b),
+                "Gemm" => {
+                    assert_eq!(one(attribute("transB").unwrap(), attribute::I).int(), 1);
+                    let (dims, w) = &constants[inputs[1]];
+                    let (_, b) = &constants[inputs[2]];
+                    let (out, inp) = (dims[0], dims[1]);
+                    x.iter()
+                        .map(|r| {
+                            (0..out)
+                                .map(|j| {
+                                    b[j] + (0..inp).map(|k| r[k] * w[j * inp + k]).sum::<f64>()
+                                })
+                                .collect()
+                        })
+                        .collect()
+                }
+                "Identity" => x.clone(),
+                "Sigmoid" => map(&|z| 1.0 / (1.0 + (-z).exp())),
+                "Tanh" => map(&f64::tanh),
+                "Relu" => map(&|z| z.max(0.0)),
+                "LeakyRelu" => {
+                    let alpha = f64::from(one(attribute("alpha").unwrap(), attribute::F).float());
+                    map(&|z| if z < 0.0 { alpha * z } else { z })
+                }
+                "Softmax" => {
+                    assert_eq!(one(attribute("axis").unwrap(), attribute::I).int(), 1);
+                    x.iter()
+                        .map(|r| {
+                            let e: Vec<f64> = r.iter().map(|z| z.exp()).collect();
+                            let sum: f64 = e.iter().sum();
+                            e.iter().map(|v| v / sum).collect()
+                        })
+                        .collect()
+                }
+                "GreaterOrEqual" => with(inputs[1], &|a, b| if a >= b { 1.0 } else { 0.0 }),
+                "Cast" => x.clone(), // bool → float: 0/1 already
+                other => panic!("the evaluator does not know {other}"),
+            };
+            values.insert(one(n, node::OUTPUT).str().to_string(), out);
+        }
+        values.remove(OUTPUT_NAME).unwrap()
+    }
+
+    #[test]
+    fn the_graph_computes_what_the_network_predicts() {
+        let mut rng = crate::rng::Rng::new(11);
+        let rows = 7;
+        let mut x: Vec<f32> = (0..rows * 3)
+            .map(|_| (rng.next_u64() % 2001) as f32 / 100.0 - 10.0)
+            .collect();
+        // A row equal to the scaler's offsets: every scaled input is exactly 0.
+        x[..3].copy_from_slice(&[0.5, -1.0, 2.0]);
+        for output in [
+            Activation::Softmax,
+            Activation::Sigmoid,
+            Activation::Identity,
+        ] {
+            for hidden in [
+                Activation::Step,
+                Activation::Identity,
+                Activation::Sigmoid,
+                Activation::Tanh,
+                Activation::Relu,
+                Activation::LeakyRelu { alpha: 0.2 },
+            ] {
+                let mut net = Network::builder(3)
+                    .dense(5, hidden)
+                    .dense(2, output)
+                    .build(Init::Xavier, 9)
+                    .unwrap();
+                // Neuron 0 of the hidden layer has zero bias: z = 0 exactly on the row
+                // of zeros, where the step must give 1.
+                net.parameters_mut(0).unwrap().1[0] = 0.0;
+                for info in [ModelInfo::default(), info()] {
+                    let bytes = to_bytes(&net, &info);
+                    let mut scaled = x.clone();
+                    if let Some(s) = &info.scaler {
+                        scaled.chunks_exact_mut(3).for_each(|r| s.apply_row(r));
+                    }
+                    let want = net.predict(&scaled).unwrap();
+                    let input: Vec<Vec<f64>> = x
+                        .chunks_exact(3)
+                        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                        .collect();
+                    let got = run_graph(&bytes, &input);
+                    for (i, row) in got.iter().enumerate() {
+                        for (j, &v) in row.iter().enumerate() {
+                            let w = f64::from(want.row(i)[j]);
+                            assert!(
+                                (v - w).abs() < GRAPH_TOLERANCE,
+                                "{hidden} → {output}, scaled {}: row {i} output {j}: graph {v}, network {w}",
+                                info.scaler.is_some()
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 }

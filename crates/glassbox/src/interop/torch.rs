@@ -87,7 +87,7 @@ pub fn module_index(l: usize) -> usize {
 /// `nn.Sequential` (see the module docs for the names).
 ///
 /// # Errors
-/// [`Error::Format`] if safetensors cannot encode a tensor (it always can for a
+/// [`Error::Shape`] if safetensors cannot encode a tensor (it always can for a
 /// well-formed network).
 pub fn to_bytes(network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
     let le = |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
@@ -126,16 +126,11 @@ pub fn to_bytes(network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
     let mut views = Vec::with_capacity(tensors.len());
     for (name, shape, bytes) in &tensors {
         let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
-            .map_err(|e| Error::format("<torch export>", name.as_str(), format!("{e:?}")))?;
+            .map_err(|e| Error::Shape(format!("cannot encode {name}: {e:?}")))?;
         views.push((name.as_str(), view));
     }
-    safetensors::serialize(views, Some(metadata)).map_err(|e| {
-        Error::format(
-            "<torch export>",
-            "header",
-            format!("cannot encode safetensors: {e:?}"),
-        )
-    })
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Shape(format!("cannot encode the state dict: {e:?}")))
 }
 
 /// Writes [`to_bytes`] to `path` atomically.
@@ -232,13 +227,6 @@ pub struct Import {
     pub image_shape: Option<ImageShape>,
 }
 
-/// One linear layer found in a state dict.
-#[derive(Default)]
-struct Slot {
-    weight: Option<String>,
-    bias: Option<String>,
-}
-
 /// `(prefix, index, is_weight)` of `{prefix}{index}.weight` / `{prefix}{index}.bias`.
 fn parse_name(name: &str) -> Option<(&str, u64, bool)> {
     let (head, kind) = name.rsplit_once('.')?;
@@ -275,116 +263,13 @@ pub fn import(path: impl AsRef<Path>, options: &Import) -> Result<(Network, Mode
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = io::parse(path, &bytes)?;
     let metadata = metadata.unwrap_or_default();
-
-    let mut slots: BTreeMap<u64, Slot> = BTreeMap::new(); // sorted as numbers: 2 before 10
-    let mut prefix: Option<(String, String)> = None; // (prefix, the name it came from)
-    let mut names = tensors.names();
-    names.sort();
-    for name in names {
-        if name == OFFSET_NAME || name == SCALE_NAME {
-            continue;
-        }
-        let Some((p, index, is_weight)) = parse_name(name) else {
-            return Err(Error::format(
-                path,
-                name,
-                "not a linear layer's weight or bias: expected names like 0.weight, 0.bias, \
-                 2.weight (an nn.Sequential's state dict) or layers.0.weight (an nn.ModuleList's)",
-            ));
-        };
-        match &prefix {
-            Some((first, from)) if first != p => {
-                return Err(Error::format(
-                    path,
-                    name,
-                    format!(
-                        "mixes module prefixes: {from} has {first:?}, this has {p:?}; \
-                         save one nn.Sequential or nn.ModuleList's state dict"
-                    ),
-                ))
-            }
-            Some(_) => {}
-            None => prefix = Some((p.to_string(), name.to_string())),
-        }
-        let slot = slots.entry(index).or_default();
-        if is_weight {
-            slot.weight = Some(name.to_string());
-        } else {
-            slot.bias = Some(name.to_string());
-        }
-    }
-    if slots.is_empty() {
-        return Err(Error::format(
-            path,
-            "tensors",
-            "no linear layers (no tensors named like 0.weight and 0.bias)",
-        ));
-    }
-
-    let mut layers: Vec<(Tensor, Vec<f32>)> = Vec::with_capacity(slots.len());
-    let mut previous: Option<(String, usize)> = None; // (weight name, outputs)
-    for (index, slot) in &slots {
-        let p = prefix.as_ref().map_or("", |(p, _)| p.as_str());
-        let (weight, bias) = match (&slot.weight, &slot.bias) {
-            (Some(w), Some(b)) => (w, b),
-            (None, Some(b)) => {
-                return Err(Error::format(
-                    path,
-                    b.as_str(),
-                    format!("has no {p}{index}.weight beside it: the layer is incomplete"),
-                ))
-            }
-            (Some(w), None) => {
-                return Err(Error::format(
-                    path,
-                    w.as_str(),
-                    format!(
-                        "has no {p}{index}.bias beside it; glassbox layers always have a bias \
-                         (nn.Linear(…, bias=True))"
-                    ),
-                ))
-            }
-            (None, None) => unreachable!("a slot is made for a weight or a bias"),
-        };
-        let (shape, weights) = read(path, &tensors, weight)?;
-        let [outputs, inputs] = shape[..] else {
-            return Err(Error::format(
-                path,
-                weight.as_str(),
-                format!("has shape {shape:?}; a linear layer's weight is 2-D, [out, in]"),
-            ));
-        };
-        if let Some((previous_name, previous_outputs)) = &previous {
-            if inputs != *previous_outputs {
-                return Err(Error::format(
-                    path,
-                    weight.as_str(),
-                    format!(
-                        "has shape [{outputs}, {inputs}], but the layer before it ({previous_name}) \
-                         gives {previous_outputs} outputs: expected [{outputs}, {previous_outputs}] \
-                         (is a layer missing?)"
-                    ),
-                ));
-            }
-        }
-        let (bias_shape, biases) = read(path, &tensors, bias)?;
-        if bias_shape != [outputs] {
-            return Err(Error::format(
-                path,
-                bias.as_str(),
-                format!("has shape {bias_shape:?}; expected [{outputs}] ({weight} has {outputs} outputs)"),
-            ));
-        }
-        let weights = Tensor::from_vec(outputs, inputs, weights)
-            .map_err(|e| Error::format(path, weight.as_str(), e.to_string()))?;
-        layers.push((weights, biases));
-        previous = Some((weight.clone(), outputs));
-    }
+    let slots = find_layers(path, &tensors)?;
+    let layers = read_layers(path, &tensors, &slots)?;
 
     let inputs = layers[0].0.cols();
     let outputs = layers.last().map_or(0, |(w, _)| w.rows());
     if options.activations.len() != layers.len() {
-        let names: Vec<&str> = slots.values().filter_map(|s| s.weight.as_deref()).collect();
+        let names: Vec<&str> = slots.values().map(|s| s.weight.as_str()).collect();
         return Err(Error::Config(format!(
             "{} has {} linear layers ({}) but {} activations were given: give one per layer, in order",
             path.display(),
@@ -438,6 +323,139 @@ pub fn import(path: impl AsRef<Path>, options: &Import) -> Result<(Network, Mode
     Ok((network, info))
 }
 
+/// One linear layer of a state dict: the names of its two tensors.
+struct Layer {
+    weight: String,
+    bias: String,
+}
+
+/// The linear layers' tensor names, by module index sorted as a number (2 before 10).
+/// Every name must be `{prefix}{index}.weight|bias` with one prefix, and every index
+/// must have both.
+fn find_layers(path: &Path, tensors: &SafeTensors<'_>) -> Result<BTreeMap<u64, Layer>> {
+    // (weight, bias) names per index, as they are found.
+    let mut found: BTreeMap<u64, (Option<String>, Option<String>)> = BTreeMap::new();
+    let mut prefix: Option<(String, String)> = None; // (prefix, the name it came from)
+    let mut names = tensors.names();
+    names.sort();
+    for name in names {
+        if name == OFFSET_NAME || name == SCALE_NAME {
+            continue;
+        }
+        let Some((p, index, is_weight)) = parse_name(name) else {
+            return Err(Error::format(
+                path,
+                name,
+                "not a linear layer's weight or bias: expected names like 0.weight, 0.bias, \
+                 2.weight (an nn.Sequential's state dict) or layers.0.weight (an nn.ModuleList's)",
+            ));
+        };
+        match &prefix {
+            Some((first, from)) if first != p => {
+                return Err(Error::format(
+                    path,
+                    name,
+                    format!(
+                        "mixes module prefixes: {from} has {first:?}, this has {p:?}; \
+                         save one nn.Sequential or nn.ModuleList's state dict"
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => prefix = Some((p.to_string(), name.to_string())),
+        }
+        let entry = found.entry(index).or_default();
+        if is_weight {
+            entry.0 = Some(name.to_string());
+        } else {
+            entry.1 = Some(name.to_string());
+        }
+    }
+    if found.is_empty() {
+        return Err(Error::format(
+            path,
+            "tensors",
+            "no linear layers (no tensors named like 0.weight and 0.bias)",
+        ));
+    }
+    let p = prefix.map_or(String::new(), |(p, _)| p);
+    let mut layers = BTreeMap::new();
+    for (index, pair) in found {
+        let layer = match pair {
+            (Some(weight), Some(bias)) => Layer { weight, bias },
+            (None, Some(bias)) => {
+                return Err(Error::format(
+                    path,
+                    bias,
+                    format!("has no {p}{index}.weight beside it: the layer is incomplete"),
+                ))
+            }
+            (Some(weight), None) => {
+                return Err(Error::format(
+                    path,
+                    weight,
+                    format!(
+                        "has no {p}{index}.bias beside it; glassbox layers always have a bias \
+                         (nn.Linear(…, bias=True))"
+                    ),
+                ))
+            }
+            (None, None) => continue, // an entry is made only for a name found
+        };
+        layers.insert(index, layer);
+    }
+    Ok(layers)
+}
+
+/// Each layer's weights `[out, in]` and biases `[out]`, in order, every layer's input
+/// width checked against the previous layer's output width.
+fn read_layers(
+    path: &Path,
+    tensors: &SafeTensors<'_>,
+    layers: &BTreeMap<u64, Layer>,
+) -> Result<Vec<(Tensor, Vec<f32>)>> {
+    let mut parameters: Vec<(Tensor, Vec<f32>)> = Vec::with_capacity(layers.len());
+    let mut previous: Option<(&str, usize)> = None; // (weight name, outputs)
+    for Layer { weight, bias } in layers.values() {
+        let (shape, weights) = io::read_f32(path, tensors, weight)?;
+        let [outputs, inputs] = shape[..] else {
+            return Err(Error::format(
+                path,
+                weight.as_str(),
+                format!("has shape {shape:?}; a linear layer's weight is 2-D, [out, in]"),
+            ));
+        };
+        if let Some((previous_name, previous_outputs)) = previous {
+            if inputs != previous_outputs {
+                return Err(Error::format(
+                    path,
+                    weight.as_str(),
+                    format!(
+                        "has shape [{outputs}, {inputs}], but the layer before it ({previous_name}) \
+                         gives {previous_outputs} outputs: expected [{outputs}, {previous_outputs}] \
+                         (is a layer missing?)"
+                    ),
+                ));
+            }
+        }
+        let (bias_shape, biases) = io::read_f32(path, tensors, bias)?;
+        if bias_shape != [outputs] {
+            return Err(Error::format(
+                path,
+                bias.as_str(),
+                format!(
+                    "has shape {bias_shape:?}; expected [{outputs}] ({weight} has {outputs} outputs)"
+                ),
+            ));
+        }
+        let weights = Tensor::from_vec(outputs, inputs, weights)
+            .map_err(|e| Error::format(path, weight.as_str(), e.to_string()))?;
+        parameters.push((weights, biases));
+        previous = Some((weight, outputs));
+    }
+    Ok(parameters)
+}
+
 /// The scaler stored as `input.offset` and `input.scale`, if the file has one.
 fn read_scaler(
     path: &Path,
@@ -459,7 +477,7 @@ fn read_scaler(
     }
     let mut parts = Vec::with_capacity(2);
     for name in [OFFSET_NAME, SCALE_NAME] {
-        let (shape, values) = read(path, tensors, name)?;
+        let (shape, values) = io::read_f32(path, tensors, name)?;
         if shape != [inputs] {
             return Err(Error::format(
                 path,
@@ -482,39 +500,6 @@ fn read_scaler(
         offset,
         scale,
     }))
-}
-
-/// A float32 tensor's shape and finite values.
-fn read(path: &Path, tensors: &SafeTensors<'_>, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
-    let view = tensors
-        .tensor(name)
-        .map_err(|e| Error::format(path, name, format!("cannot be read: {e:?}")))?;
-    if view.dtype() != Dtype::F32 {
-        return Err(Error::format(
-            path,
-            name,
-            format!(
-                "has dtype {:?}; glassbox reads float32 (save with model.float())",
-                view.dtype()
-            ),
-        ));
-    }
-    let values: Vec<f32> = view
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(Error::format(
-            path,
-            name,
-            format!(
-                "holds {} at index {i}; weights must be finite numbers",
-                values[i]
-            ),
-        ));
-    }
-    Ok((view.shape().to_vec(), values))
 }
 
 #[cfg(test)]
