@@ -218,6 +218,8 @@ mod vnni {
     const ROWS: usize = 4;
     /// Blocks of 16 neurons in a tile.
     const BLOCKS: usize = 4;
+    /// The sign bit of each of four bytes: p ⊕ 0x80 = p + 128 as an unsigned byte.
+    const SIGN_BITS: i32 = 0x8080_8080u32 as i32;
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: &Packed, out: &mut [i32]) {
@@ -255,7 +257,6 @@ mod vnni {
         let groups = w.k / 4;
         let xp = x.as_ptr().add(r * w.k);
         let wp = w.bytes.as_ptr().add(b * groups * 64);
-        let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
         let mut acc = [[_mm512_setzero_si512(); T]; R];
         for g in 0..groups {
             let mut wv = [_mm512_setzero_si512(); T];
@@ -264,8 +265,13 @@ mod vnni {
             }
             for (i, row) in acc.iter_mut().enumerate() {
                 let four = (xp.add(i * w.k + 4 * g) as *const i32).read_unaligned();
-                // p + 128 as unsigned bytes: flipping the sign bit adds 128.
-                let xv = _mm512_xor_si512(_mm512_set1_epi32(four), flip);
+                // p + 128 as unsigned bytes: flipping the sign bit adds 128. The flip is
+                // done on the scalar, before the broadcast. Written as a 512-bit xor of
+                // the broadcast, LLVM 22 turns it into a byte shuffle of a partly
+                // undefined xor, and with AVX-512 VBMI (target-cpu=native on Zen 4, Ice
+                // Lake and later) the x86 code generator's SelectionDAG legalization of
+                // it does not finish: the crate did not build (bench/RESULTS.md).
+                let xv = _mm512_set1_epi32(four ^ SIGN_BITS);
                 for (t, sum) in row.iter_mut().enumerate() {
                     *sum = _mm512_dpbusd_epi32(*sum, xv, wv[t]);
                 }
