@@ -628,14 +628,15 @@ impl QuantizedNetwork {
             }
             buffers.sums.resize(rows * w.n, 0);
             matmul_i8(self.kernel, &buffers.q, rows, w, &mut buffers.sums);
-            // z = sₓ·sⱼ·Σ p·q + b.
+            // z = sₓ·sⱼ·Σ p·q + b, over zipped slices (indexing them kept this loop
+            // scalar, with the buffers' pointers loaded again for every neuron).
             buffers.z.resize(rows * layer.outputs, 0.0);
-            for r in 0..rows {
-                let sums = &buffers.sums[r * w.n..r * w.n + layer.outputs];
-                let z = &mut buffers.z[r * layer.outputs..(r + 1) * layer.outputs];
-                let sx = buffers.scales[r];
-                for (j, z) in z.iter_mut().enumerate() {
-                    *z = sums[j] as f32 * (sx * layer.scales[j]) + layer.biases[j];
+            let rows_of_z = buffers.z.chunks_exact_mut(layer.outputs);
+            let rows_of_sums = buffers.sums.chunks_exact(w.n);
+            for ((z, sums), &sx) in rows_of_z.zip(rows_of_sums).zip(&buffers.scales) {
+                let per_neuron = layer.scales.iter().zip(&layer.biases);
+                for ((z, &sum), (&s, &b)) in z.iter_mut().zip(sums).zip(per_neuron) {
+                    *z = sum as f32 * (sx * s) + b;
                 }
             }
             buffers.a.resize(rows * layer.outputs, 0.0);
