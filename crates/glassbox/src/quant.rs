@@ -34,6 +34,15 @@
 //! With |pₖ·qⱼₖ| ≤ 127·127 the 32-bit sum cannot overflow for layers of up to 133 000
 //! inputs ([`MAX_INPUTS`]).
 //!
+//! # Threads
+//!
+//! With [`QuantizedNetwork::set_threads`], a batch of several chunks of rows is shared
+//! chunk by chunk; a single chunk — one image, or a server's small batch — shares each
+//! layer's product instead: one row in bands of neurons, several rows in bands of rows,
+//! handed to the helper threads that the float engine uses for one image (they spin
+//! between jobs, so the hand-over takes well under a microsecond). The sums are exact
+//! integers, so the outputs do not depend on the number of threads.
+//!
 //! # Files
 //!
 //! [`save`] writes a safetensors file like [`crate::io::save`]'s, with the same
@@ -173,12 +182,41 @@ impl Packed {
     fn index(k: usize, j: usize, i: usize) -> usize {
         ((j / BLOCK * (k / 4) + i / 4) * BLOCK + j % BLOCK) * 4 + i % 4
     }
+
+    /// Every block of neurons.
+    fn all(&self) -> Blocks<'_> {
+        self.blocks(0..self.n / BLOCK)
+    }
+
+    /// The blocks in `range`: neurons `range.start·16 …` (a block's bytes are contiguous,
+    /// so a run of blocks is a slice of `bytes`).
+    fn blocks(&self, range: std::ops::Range<usize>) -> Blocks<'_> {
+        let block_bytes = self.k * BLOCK;
+        Blocks {
+            k: self.k,
+            n: range.len() * BLOCK,
+            bytes: &self.bytes[range.start * block_bytes..range.end * block_bytes],
+            sums: &self.sums[range.start * BLOCK..range.end * BLOCK],
+        }
+    }
+}
+
+/// A run of whole blocks of [`Packed`] weights, as the kernels read them.
+#[derive(Debug, Clone, Copy)]
+struct Blocks<'a> {
+    /// Inputs, padded to a multiple of 4.
+    k: usize,
+    /// Neurons in these blocks, a multiple of [`BLOCK`].
+    n: usize,
+    bytes: &'a [i8],
+    sums: &'a [i32],
 }
 
 /// out ← X·Qᵀ in exact wrapping i32: `x` is `rows × w.k` (row-major, padding zero),
 /// `out` is `rows × w.n`.
-fn matmul_i8(kernel: Kernel, x: &[i8], rows: usize, w: &Packed, out: &mut [i32]) {
+fn matmul_i8(kernel: Kernel, x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
     assert!(x.len() >= rows * w.k && out.len() >= rows * w.n);
+    assert!(w.bytes.len() == w.k * w.n && w.sums.len() == w.n && w.n % BLOCK == 0);
     match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512Vnni if kernel.is_available() => {
@@ -194,8 +232,79 @@ fn matmul_i8(kernel: Kernel, x: &[i8], rows: usize, w: &Packed, out: &mut [i32])
     }
 }
 
+/// The fewest multiply-adds in one layer's product that are shared among threads: below
+/// it, handing the work to a helper costs about as much as the work.
+const PARALLEL_MIN_PRODUCTS: usize = 1 << 16;
+
+/// [`matmul_i8`], shared among up to `threads` threads (the caller and the spin pool's
+/// helpers, [`crate::spin`]) when the product is large enough; see [`split_matmul_i8`].
+#[cfg_attr(glassbox_loom, allow(unused_variables))]
+fn shared_matmul_i8(
+    kernel: Kernel,
+    threads: usize,
+    x: &[i8],
+    rows: usize,
+    w: &Packed,
+    out: &mut [i32],
+) {
+    #[cfg(not(glassbox_loom))]
+    if threads > 1 && rows * w.k * w.n >= PARALLEL_MIN_PRODUCTS {
+        let pool = crate::spin::global();
+        let shares = threads.min(pool.capacity());
+        if split_matmul_i8(pool, shares, kernel, x, rows, w, out) {
+            return;
+        }
+    }
+    matmul_i8(kernel, x, rows, w.all(), out);
+}
+
+/// [`matmul_i8`] in up to `shares` bands on `pool`: one row is split into bands of neuron
+/// blocks, several rows into bands of rows (multiples of 4, the VNNI kernel's tile).
+/// Each band runs the same kernel on its part, and the integers are exact, so the result
+/// is the same for any number of shares. Returns `false`, having done nothing, when the
+/// pool is busy (another caller has it) or there is only one band.
+#[cfg(not(glassbox_loom))]
+fn split_matmul_i8(
+    pool: &crate::spin::Pool,
+    shares: usize,
+    kernel: Kernel,
+    x: &[i8],
+    rows: usize,
+    w: &Packed,
+    out: &mut [i32],
+) -> bool {
+    use std::sync::Mutex;
+    let (blocks, shares) = (w.n / BLOCK, shares.max(1));
+    let out = &mut out[..rows * w.n];
+    // Each band's part of `out`, to be written by the one share that has the band.
+    let (per, parts): (usize, Vec<Mutex<&mut [i32]>>) = if rows == 1 {
+        let per = blocks.div_ceil(shares);
+        (per, out.chunks_mut(per * BLOCK).map(Mutex::new).collect())
+    } else {
+        let per = rows.div_ceil(shares).next_multiple_of(4);
+        (per, out.chunks_mut(per * w.n).map(Mutex::new).collect())
+    };
+    let band = |t: usize| {
+        // Share t alone locks part t, so the lock is never contended; it is poisoned only
+        // if this band panicked, and then `pool.run` re-raises the panic.
+        let Some(Ok(mut part)) = parts.get(t).map(Mutex::lock) else {
+            return;
+        };
+        let start = t * per;
+        if rows == 1 {
+            let end = (start + per).min(blocks);
+            matmul_i8(kernel, x, 1, w.blocks(start..end), &mut part);
+        } else {
+            let end = (start + per).min(rows);
+            let x = &x[start * w.k..end * w.k];
+            matmul_i8(kernel, x, end - start, w.all(), &mut part);
+        }
+    };
+    parts.len() > 1 && pool.run(parts.len(), &band)
+}
+
 /// The reference kernel: one product at a time.
-fn portable(x: &[i8], rows: usize, w: &Packed, out: &mut [i32]) {
+fn portable(x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
     for r in 0..rows {
         let xr = &x[r * w.k..(r + 1) * w.k];
         for j in 0..w.n {
@@ -211,7 +320,7 @@ fn portable(x: &[i8], rows: usize, w: &Packed, out: &mut [i32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{Packed, BLOCK};
+    use super::{Blocks, BLOCK};
     use std::arch::x86_64::*;
 
     /// Rows in a tile: each 4-byte group of weights loaded is used for this many rows.
@@ -222,7 +331,7 @@ mod vnni {
     const SIGN_BITS: i32 = 0x8080_8080u32 as i32;
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: &Packed, out: &mut [i32]) {
+    pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
         let blocks = w.n / BLOCK;
         let mut r = 0;
         while r < rows {
@@ -250,7 +359,7 @@ mod vnni {
     unsafe fn tile<const R: usize, const T: usize>(
         x: &[i8],
         r: usize,
-        w: &Packed,
+        w: Blocks<'_>,
         b: usize,
         out: &mut [i32],
     ) -> usize {
@@ -292,11 +401,11 @@ mod vnni {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Packed, BLOCK};
+    use super::{Blocks, BLOCK};
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: &Packed, out: &mut [i32]) {
+    pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
         let groups = w.k / 4;
         for r in 0..rows {
             let xp = x.as_ptr().add(r * w.k);
@@ -535,7 +644,9 @@ impl QuantizedNetwork {
         };
     }
 
-    /// Lets [`QuantizedNetwork::predict`] share chunks of rows among `threads` threads.
+    /// Lets [`QuantizedNetwork::predict`] share its work among `threads` threads: chunks
+    /// of rows when there are several, otherwise each layer's product (bands of neurons
+    /// for one row, bands of rows for a few).
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = threads.max(1);
     }
@@ -573,7 +684,7 @@ impl QuantizedNetwork {
                     // A poisoned lock means another thread panicked; the scope re-raises it.
                     let next = work.lock().ok().and_then(|mut w| w.next());
                     let Some((chunk, out)) = next else { break };
-                    self.forward_chunk(chunk, &mut buffers);
+                    self.forward_chunk(chunk, &mut buffers, 1);
                     out.copy_from_slice(&buffers.a);
                 }
             };
@@ -586,7 +697,7 @@ impl QuantizedNetwork {
         } else {
             let mut buffers = Buffers::default();
             for (chunk, out) in chunks {
-                self.forward_chunk(chunk, &mut buffers);
+                self.forward_chunk(chunk, &mut buffers, self.threads);
                 out.copy_from_slice(&buffers.a);
             }
         }
@@ -612,9 +723,9 @@ impl QuantizedNetwork {
         Ok(inputs.len() / self.inputs())
     }
 
-    /// Runs a chunk of rows through every layer; the last layer's z and a are left in
-    /// `buffers.z` and `buffers.a`.
-    fn forward_chunk(&self, input: &[f32], buffers: &mut Buffers) {
+    /// Runs a chunk of rows through every layer, sharing each product among `threads`
+    /// threads; the last layer's z and a are left in `buffers.z` and `buffers.a`.
+    fn forward_chunk(&self, input: &[f32], buffers: &mut Buffers, threads: usize) {
         let rows = input.len() / self.inputs();
         buffers.a.clear();
         buffers.a.extend_from_slice(input);
@@ -627,7 +738,7 @@ impl QuantizedNetwork {
                 buffers.scales[r] = quantize_row(x, &mut buffers.q[r * w.k..(r + 1) * w.k]);
             }
             buffers.sums.resize(rows * w.n, 0);
-            matmul_i8(self.kernel, &buffers.q, rows, w, &mut buffers.sums);
+            shared_matmul_i8(self.kernel, threads, &buffers.q, rows, w, &mut buffers.sums);
             // z = sₓ·sⱼ·Σ p·q + b, over zipped slices (indexing them kept this loop
             // scalar, with the buffers' pointers loaded again for every neuron).
             buffers.z.resize(rows * layer.outputs, 0.0);
@@ -687,7 +798,7 @@ pub fn evaluate(
             x.extend_from_slice(data.row(r));
             data.write_target_row(r, &mut y[i * outputs..(i + 1) * outputs]);
         }
-        network.forward_chunk(&x, &mut buffers);
+        network.forward_chunk(&x, &mut buffers, network.threads);
         let a = &buffers.a;
         loss_sum += loss.sum(&buffers.z, a, &y, outputs);
         match (&mut confusion, data.targets()) {
@@ -951,7 +1062,7 @@ mod tests {
                     x[r * w.k + inputs..(r + 1) * w.k].fill(0);
                 }
                 let mut expected = vec![0; rows * w.n];
-                portable(&x, rows, &w, &mut expected);
+                portable(&x, rows, w.all(), &mut expected);
                 // The portable kernel itself against the plain definition.
                 for r in 0..rows {
                     for j in 0..outputs {
@@ -963,8 +1074,71 @@ mod tests {
                 }
                 for &kernel in &available {
                     let mut got = vec![7; rows * w.n];
-                    matmul_i8(kernel, &x, rows, &w, &mut got);
+                    matmul_i8(kernel, &x, rows, w.all(), &mut got);
                     assert_eq!(got, expected, "{kernel:?} {rows}×{inputs}×{outputs}");
+                }
+            }
+        }
+    }
+
+    /// The portable kernel and every kernel this CPU has.
+    fn kernels() -> Vec<Kernel> {
+        [Kernel::Portable, Kernel::Avx2, Kernel::Avx512Vnni]
+            .into_iter()
+            .filter(|k| k.is_available())
+            .collect()
+    }
+
+    /// A pool with more helpers than this machine may have cores (4 shares).
+    #[cfg(not(glassbox_loom))]
+    fn test_pool() -> &'static crate::spin::Pool {
+        static POOL: std::sync::OnceLock<crate::spin::Pool> = std::sync::OnceLock::new();
+        POOL.get_or_init(|| crate::spin::Pool::new(3))
+    }
+
+    #[cfg(not(glassbox_loom))]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// On random shapes and bytes, every kernel — whole, or split into bands of
+        /// neurons or rows on 2, 3 or 4 threads — gives exactly the portable kernel's
+        /// integers, and the portable kernel gives Σₖ pₖ·qⱼₖ.
+        #[test]
+        fn kernels_and_bands_equal_the_portable_kernel_on_random_shapes(
+            rows in 1usize..14,
+            inputs in 1usize..260,
+            outputs in 1usize..120,
+            seed: u64,
+            extreme: bool,
+        ) {
+            let mut rng = Rng::new(seed);
+            let q = random_bytes(outputs * inputs, &mut rng, extreme);
+            let w = Packed::new(&q, outputs, inputs);
+            let mut x = random_bytes(rows * w.k, &mut rng, extreme);
+            for r in 0..rows {
+                x[r * w.k + inputs..(r + 1) * w.k].fill(0);
+            }
+            let mut expected = vec![0; rows * w.n];
+            portable(&x, rows, w.all(), &mut expected);
+            for r in 0..rows {
+                for j in 0..outputs {
+                    let direct: i32 = (0..inputs)
+                        .map(|i| i32::from(x[r * w.k + i]) * i32::from(q[j * inputs + i]))
+                        .sum();
+                    proptest::prop_assert_eq!(expected[r * w.n + j], direct);
+                }
+            }
+            for kernel in kernels() {
+                for shares in 1..=4 {
+                    let mut got = vec![7; rows * w.n];
+                    let pool = test_pool();
+                    if !split_matmul_i8(pool, shares, kernel, &x, rows, &w, &mut got) {
+                        // Only one band: nothing was done, the caller runs it whole.
+                        let one_band = shares == 1 || rows == 1 && w.n == BLOCK || (2..=4).contains(&rows);
+                        proptest::prop_assert!(one_band);
+                        matmul_i8(kernel, &x, rows, w.all(), &mut got);
+                    }
+                    proptest::prop_assert_eq!(&got, &expected, "{:?} on {} shares", kernel, shares);
                 }
             }
         }
