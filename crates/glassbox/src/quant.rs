@@ -216,7 +216,7 @@ struct Blocks<'a> {
 /// `out` is `rows × w.n`.
 fn matmul_i8(kernel: Kernel, x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
     assert!(x.len() >= rows * w.k && out.len() >= rows * w.n);
-    assert!(w.bytes.len() == w.k * w.n && w.sums.len() == w.n && w.n % BLOCK == 0);
+    assert!(w.bytes.len() == w.k * w.n && w.sums.len() == w.n && w.n.is_multiple_of(BLOCK));
     match kernel {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512Vnni if kernel.is_available() => {
