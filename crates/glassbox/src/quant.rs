@@ -234,6 +234,7 @@ fn matmul_i8(kernel: Kernel, x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i3
 
 /// The fewest multiply-adds in one layer's product that are shared among threads: below
 /// it, handing the work to a helper costs about as much as the work.
+#[cfg_attr(glassbox_loom, allow(dead_code))]
 const PARALLEL_MIN_PRODUCTS: usize = 1 << 16;
 
 /// [`matmul_i8`], shared among up to `threads` threads (the caller and the spin pool's
@@ -1082,6 +1083,7 @@ mod tests {
     }
 
     /// The portable kernel and every kernel this CPU has.
+    #[cfg(not(glassbox_loom))]
     fn kernels() -> Vec<Kernel> {
         [Kernel::Portable, Kernel::Avx2, Kernel::Avx512Vnni]
             .into_iter()
