@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Load test of `glassbox serve` on loopback: throughput and p50/p99/p99.9 latency at 1, 8
-# and 64 concurrent connections, errors, and the server's RSS before and after.
+# and 64 concurrent connections, errors, and the server's RSS: at start, after a 2 s
+# warm-up at 64 connections (buffers, allocator arenas and the runtime's threads are then
+# in place), and after each level, which should not grow past the warm-up's.
 #
 #   bash bench/load_test.sh MODEL [SECONDS per level, default 10]
+#
+# GLASSBOX_THREADS=N in the environment sets the engine's threads (default: one per
+# physical core), as for every glassbox command.
 #
 # Needs wrk (Debian: apt-get install -y wrk; installed here when missing and run as
 # root) and Fashion-MNIST at /usr/share/datasets/fashion-mnist (the request body is the
 # first test image, sent to POST /v2/models/NAME/infer). Builds the release binary
-# when missing. Bounded in time: 3 levels × SECONDS, plus start-up.
+# when missing. Bounded in time: 3 levels × SECONDS, plus start-up and the warm-up.
 set -euo pipefail
 model=${1:?usage: bench/load_test.sh MODEL [SECONDS]}
 seconds=${2:-10}
@@ -44,16 +49,19 @@ LUA
 pid=$!
 for _ in $(seq 100); do grep -q '^serving:' "$work/out" 2>/dev/null && break; sleep 0.1; done
 url=$(head -1 "$work/out" | sed 's/^serving: //')
-rss() { awk '/VmRSS/ {print $2 " kB"}' /proc/$pid/status; }
-echo "model $model ($name), $seconds s per level, server RSS before: $(rss)"
+[ -n "$url" ] || { echo "the server did not start:" >&2; cat "$work/out" >&2; exit 1; }
+rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
+load() { BODY="$work/body.json" wrk -t"$1" -c"$2" -d"$3" -s "$work/post.lua" "${url}v2/models/$name/infer"; }
+start_rss=$(rss)
+load 2 64 2s >/dev/null
+echo "model $model ($name), $seconds s per level, GLASSBOX_THREADS=${GLASSBOX_THREADS:-unset}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "server RSS: $start_rss kB at start, $(rss) kB after the warm-up"
 echo
-echo "| connections | requests/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | requests |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| connections | requests/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | requests | RSS after (kB) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in 1 8 64; do
   t=$(( c < 2 ? 1 : 2 ))
-  line=$(BODY="$work/body.json" wrk -t"$t" -c"$c" -d"${seconds}s" -s "$work/post.lua" "${url}v2/models/$name/infer" | grep '^RESULT')
+  line=$(load "$t" "$c" "${seconds}s" | grep '^RESULT')
   read -r _ rps p50 p99 p999 errors total <<<"$line"
-  echo "| $c | $rps | $p50 | $p99 | $p999 | $errors | $total |"
+  echo "| $c | $rps | $p50 | $p99 | $p999 | $errors | $total | $(rss) |"
 done
-echo
-echo "server RSS after: $(rss)"
