@@ -37,6 +37,16 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identit
 def load_sequential(path):
     """The glassbox float model at `path` as an nn.Sequential (softmax as the last module
     when the model's output is softmax, as glassbox's predict returns probabilities)."""
+    try:
+        return read_sequential(path)
+    except (OSError, ValueError, KeyError) as e:
+        # A missing or unreadable file, not safetensors, a missing tensor, bad JSON.
+        sys.exit(f"{path}: not a readable glassbox float model: {e}")
+    except Exception as e:  # safetensors' own error type is not importable by name
+        sys.exit(f"{path}: not a readable glassbox float model: {type(e).__name__}: {e}")
+
+
+def read_sequential(path):
     with safe_open(path, "np") as f:
         meta = f.metadata() or {}
         if "quantization" in meta:
