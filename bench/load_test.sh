@@ -4,18 +4,19 @@
 # warm-up at 64 connections (buffers, allocator arenas and the runtime's threads are then
 # in place), and after each level, which should not grow past the warm-up's.
 #
-#   bash bench/load_test.sh MODEL [SECONDS per level, default 10]
+#   bash bench/load_test.sh MODEL [SECONDS per level, default 10] [SERVE FLAGS…]
 #
-# GLASSBOX_THREADS=N in the environment sets the engine's threads (default: one per
-# physical core), as for every glassbox command.
+# e.g. `bash bench/load_test.sh m8.safetensors 10 --threads 2`: flags after SECONDS go to
+# `glassbox serve` (its engine runs on one thread unless --threads says otherwise).
 #
 # Needs wrk (Debian: apt-get install -y wrk; installed here when missing and run as
 # root) and Fashion-MNIST at /usr/share/datasets/fashion-mnist (the request body is the
 # first test image, sent to POST /v2/models/NAME/infer). Builds the release binary
 # when missing. Bounded in time: 3 levels × SECONDS, plus start-up and the warm-up.
 set -euo pipefail
-model=${1:?usage: bench/load_test.sh MODEL [SECONDS]}
+model=${1:?usage: bench/load_test.sh MODEL [SECONDS] [SERVE FLAGS…]}
 seconds=${2:-10}
+shift $(( $# < 2 ? $# : 2 ))
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${CARGO_TARGET_DIR:-$root/target}/release/glassbox
 if ! command -v wrk >/dev/null; then
@@ -45,16 +46,16 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.status + e.timeout, summary.requests))
 end
 LUA
-"$bin" serve --model "$model" --port 0 > "$work/out" 2>&1 &
+"$bin" serve --model "$model" --port 0 "$@" > "$work/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q '^serving:' "$work/out" 2>/dev/null && break; sleep 0.1; done
-url=$(head -1 "$work/out" | sed 's/^serving: //')
+url=$(grep -m1 '^serving:' "$work/out" | sed 's/^serving: //' || true)
 [ -n "$url" ] || { echo "the server did not start:" >&2; cat "$work/out" >&2; exit 1; }
 rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 load() { BODY="$work/body.json" wrk -t"$1" -c"$2" -d"$3" -s "$work/post.lua" "${url}v2/models/$name/infer"; }
 start_rss=$(rss)
 load 2 64 2s >/dev/null
-echo "model $model ($name), $seconds s per level, GLASSBOX_THREADS=${GLASSBOX_THREADS:-unset}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "model $model ($name), $seconds s per level, serve flags: ${*:-none}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server RSS: $start_rss kB at start, $(rss) kB after the warm-up"
 echo
 echo "| connections | requests/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | requests | RSS after (kB) |"

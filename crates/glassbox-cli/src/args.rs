@@ -322,6 +322,11 @@ pub struct ServeArgs {
     /// The model's name in the routes (default: the file's stem).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Threads for the engine's arithmetic (default 1: requests arriving together already
+    /// run as one batch, and the HTTP runtime needs the other cores; see the README's
+    /// load test)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// The formats `export` writes.

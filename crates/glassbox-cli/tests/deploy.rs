@@ -401,11 +401,29 @@ fn serve_answers_as_predict_does_and_refuses_bad_requests() {
         assert_eq!(served.get("/v2/health/ready").0, 200);
         served.stop();
     }
-    // --name renames the model in the routes.
-    let served = Served::start(d, "m8.safetensors", &["--name", "digits"]);
-    assert_eq!(served.get("/v2/models/digits/ready").0, 200);
-    assert_eq!(served.get("/v2/models/m8/ready").0, 404);
-    served.stop();
+    // --name renames the model in the routes; --threads sets the engine's threads (more
+    // than the cores is reduced, with a note on stderr), and the answer does not change.
+    let row = json!({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": small.row(0)}]});
+    let mut answers = Vec::new();
+    for threads in ["1", "8"] {
+        let served = Served::start(
+            d,
+            "m8.safetensors",
+            &["--name", "digits", "--threads", threads],
+        );
+        assert_eq!(served.get("/v2/models/digits/ready").0, 200);
+        assert_eq!(served.get("/v2/models/m8/ready").0, 404);
+        answers.push(served.post("/v2/models/digits/infer", &row));
+        served.stop();
+    }
+    assert_eq!(answers[0].0, 200, "{}", answers[0].1);
+    assert_eq!(answers[0], answers[1]);
+    let refused = glassbox(d, &["serve", "--model", "m8.safetensors", "--threads", "0"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("--threads 0"),
+        "{stderr}"
+    );
 }
 
 /// A grey PNG of `width × height` pixels.

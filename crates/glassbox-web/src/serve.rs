@@ -56,6 +56,14 @@ pub const BATCH_WAIT: Duration = Duration::from_micros(200);
 /// The most rows the engine runs in one batch (a larger request runs alone).
 pub const MAX_BATCH_ROWS: usize = 1024;
 
+/// The engine's threads unless `glassbox serve --threads` says otherwise: one. Requests
+/// that arrive together already share one batch, and the cores are shared with the HTTP
+/// runtime (and, in a load test, with the clients). Split over two threads, a request
+/// waits for the helper thread whenever another thread holds the helper's core: in the
+/// load test (bench/RESULTS.md) that made the median at one connection a scheduler time
+/// slice in some runs, and 8 connections were served fewer requests per second.
+pub const DEFAULT_THREADS: usize = 1;
+
 /// The network that answers: float or int8.
 pub enum Engine {
     /// A float network.
@@ -98,13 +106,17 @@ pub struct ServedModel {
 }
 
 impl ServedModel {
-    /// Loads a float or int8 model file; its name is `name` or the file's stem.
+    /// Loads a float or int8 model file; its name is `name` or the file's stem. The
+    /// engine's arithmetic runs on `threads` threads (see [`DEFAULT_THREADS`]).
     ///
     /// # Errors
     /// The library's message, naming the file, when it cannot be loaded.
-    pub fn load(path: &std::path::Path, name: Option<String>) -> Result<ServedModel, String> {
+    pub fn load(
+        path: &std::path::Path,
+        name: Option<String>,
+        threads: usize,
+    ) -> Result<ServedModel, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let threads = glassbox::threads::available();
         let (engine, info) = if glassbox::quant::is_quantized_file(&bytes) {
             let (mut n, info) = glassbox::quant::load(path).map_err(|e| e.to_string())?;
             n.set_threads(threads);

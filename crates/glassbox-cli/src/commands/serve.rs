@@ -1,7 +1,7 @@
 //! `glassbox serve`: a model behind HTTP (crate `glassbox-web`, module `serve`) until
 //! Ctrl-C or SIGTERM.
 
-use crate::args::ServeArgs;
+use crate::args::{resolve_threads, ServeArgs};
 use crate::outln;
 use anyhow::{anyhow, Context, Result};
 use glassbox_web::serve::{self, ServedModel, Server};
@@ -11,7 +11,18 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     if !args.model.exists() {
         return Err(anyhow!("{}: no such model file", args.model.display()));
     }
-    let model = ServedModel::load(&args.model, args.name.clone()).map_err(|e| anyhow!(e))?;
+    let threads = match args.threads {
+        None => serve::DEFAULT_THREADS,
+        Some(_) => {
+            let (threads, note) = resolve_threads(args.threads)?;
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            threads
+        }
+    };
+    let model =
+        ServedModel::load(&args.model, args.name.clone(), threads).map_err(|e| anyhow!(e))?;
     let name = model.name.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
