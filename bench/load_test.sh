@@ -8,6 +8,8 @@
 #
 # e.g. `bash bench/load_test.sh m8.safetensors 10 --threads 2`: flags after SECONDS go to
 # `glassbox serve` (its engine runs on one thread unless --threads says otherwise).
+# SOAK_ROUNDS=N in the environment adds N more 5 s rounds at 64 connections at the end,
+# printing the RSS after each, to see where it levels off.
 #
 # Needs wrk (Debian: apt-get install -y wrk; installed here when missing and run as
 # root) and Fashion-MNIST at /usr/share/datasets/fashion-mnist (the request body is the
@@ -66,3 +68,14 @@ for c in 1 8 64; do
   read -r _ rps p50 p99 p999 errors total <<<"$line"
   echo "| $c | $rps | $p50 | $p99 | $p999 | $errors | $total | $(rss) |"
 done
+if [ "${SOAK_ROUNDS:-0}" -gt 0 ]; then
+  echo
+  printf 'RSS (kB) after each of %s more 5 s rounds at 64 connections:' "$SOAK_ROUNDS"
+  for _ in $(seq "$SOAK_ROUNDS"); do
+    line=$(load 2 64 5s | grep '^RESULT')
+    read -r _ _ _ _ _ errors _ <<<"$line"
+    printf ' %s' "$(rss)"
+    [ "$errors" = 0 ] || printf ' (%s errors)' "$errors"
+  done
+  echo
+fi
