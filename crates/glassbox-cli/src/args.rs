@@ -63,6 +63,10 @@ pub enum Command {
     Export(ExportArgs),
     /// Make a glassbox model from a PyTorch state dict (safetensors).
     Import(ImportArgs),
+    /// Make an int8 model (¼ the size, faster on the CPU) from a float one.
+    Quantize(QuantizeArgs),
+    /// Serve a model over HTTP: the Open Inference Protocol (KServe v2) and /predict.
+    Serve(ServeArgs),
 }
 
 /// How the data are read: shared by the commands that take `--data`.
@@ -304,6 +308,39 @@ pub struct PlaygroundArgs {
     /// Open the page in the default browser.
     #[arg(long)]
     pub open: bool,
+}
+
+/// `glassbox quantize`.
+#[derive(Debug, Clone, Args)]
+pub struct QuantizeArgs {
+    /// The float model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Where to write the int8 model.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `glassbox serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The model file (float or int8).
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The port to listen on (0 = any free port; the first line printed names it).
+    #[arg(long, value_name = "N", default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on. The default is loopback: only this machine can connect.
+    #[arg(long, value_name = "H", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// The model's name in the routes (default: the file's stem).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Threads for the engine's arithmetic (default 1: requests arriving together already
+    /// run as one batch, and the HTTP runtime needs the other cores; see the README's
+    /// load test)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// The formats `export` writes.

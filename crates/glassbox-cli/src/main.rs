@@ -75,5 +75,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Playground(a) => commands::playground::run(&a),
         args::Command::Export(a) => commands::export::run(&a),
         args::Command::Import(a) => commands::import::run(&a),
+        args::Command::Quantize(a) => commands::quantize::run(&a),
+        args::Command::Serve(a) => commands::serve::run(&a),
     }
 }

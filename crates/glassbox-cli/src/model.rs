@@ -5,6 +5,9 @@ use crate::args::DataArgs;
 use anyhow::{bail, Result};
 use glassbox::data::Dataset;
 use glassbox::io::{Loaded, ModelInfo};
+use glassbox::metrics::Evaluation;
+use glassbox::quant::QuantizedNetwork;
+use glassbox::tensor::Tensor;
 use glassbox::{Activation, Loss, Network};
 use std::path::{Path, PathBuf};
 
@@ -16,17 +19,28 @@ pub struct Model {
     pub info: ModelInfo,
     /// The file it came from.
     pub path: PathBuf,
+    /// The int8 network, when the file is an int8 model; `network` then holds its
+    /// dequantized weights (W = s·q), for shapes and statistics.
+    pub int8: Option<QuantizedNetwork>,
 }
 
 impl Model {
     /// Loads the model file `path`; a file of weights alone is refused with a message
     /// that says what can be done with it.
     pub fn load(path: &Path) -> Result<Model> {
+        if std::fs::read(path).is_ok_and(|b| glassbox::quant::is_quantized_file(&b)) {
+            bail!(
+                "{}: an int8 model; this command needs the float model it was quantized from \
+                 (int8 models run in evaluate, predict, inspect and serve)",
+                path.display()
+            );
+        }
         match open(path)? {
             Loaded::Model { network, info } => Ok(Model {
                 network,
                 info,
                 path: path.to_path_buf(),
+                int8: None,
             }),
             Loaded::Weights(_) => bail!(
                 "{}: weights without a glassbox architecture (a PyTorch state dict?): make a \
@@ -37,6 +51,37 @@ impl Model {
                 path.display()
             ),
         }
+    }
+
+    /// Loads `path`, a float or an int8 model (for the commands that only run it).
+    pub fn load_any(path: &Path) -> Result<Model> {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        if !glassbox::quant::is_quantized_file(&bytes) {
+            return Model::load(path);
+        }
+        let (int8, info) = glassbox::quant::load(path)?;
+        Ok(Model {
+            network: int8.dequantize()?,
+            info,
+            path: path.to_path_buf(),
+            int8: Some(int8),
+        })
+    }
+
+    /// The outputs for rows of features: the int8 network's when there is one.
+    pub fn predict(&self, features: &[f32]) -> Result<Tensor> {
+        Ok(match &self.int8 {
+            Some(int8) => int8.predict(features)?,
+            None => self.network.predict(features)?,
+        })
+    }
+
+    /// The model measured on `data` with `loss`.
+    pub fn evaluate(&self, data: &Dataset, loss: Loss) -> Result<Evaluation> {
+        Ok(match &self.int8 {
+            Some(int8) => glassbox::quant::evaluate(int8, data, loss)?,
+            None => glassbox::metrics::evaluate(&self.network, data, loss)?,
+        })
     }
 
     /// The loss to measure the model with: the one it was trained with, else the usual

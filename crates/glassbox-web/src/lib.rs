@@ -37,6 +37,7 @@ pub mod dashboard;
 pub mod image;
 pub mod layers;
 pub mod playground;
+pub mod serve;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, State};

@@ -99,18 +99,18 @@ pub struct ModelInfo {
 
 /// One dense layer as the architecture JSON lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct LayerSpec {
-    units: usize,
-    activation: Activation,
+pub(crate) struct LayerSpec {
+    pub(crate) units: usize,
+    pub(crate) activation: Activation,
 }
 
 /// The `model` metadata: the architecture with the [`ModelInfo`] beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Architecture {
-    inputs: usize,
-    layers: Vec<LayerSpec>,
+pub(crate) struct Architecture {
+    pub(crate) inputs: usize,
+    pub(crate) layers: Vec<LayerSpec>,
     #[serde(flatten)]
-    info: ModelInfo,
+    pub(crate) info: ModelInfo,
 }
 
 impl Architecture {
@@ -130,7 +130,7 @@ impl Architecture {
     }
 
     /// `[out, in]` of every layer's weights.
-    fn weight_shapes(&self) -> Vec<[usize; 2]> {
+    pub(crate) fn weight_shapes(&self) -> Vec<[usize; 2]> {
         let mut inputs = self.inputs;
         self.layers
             .iter()
@@ -144,12 +144,12 @@ impl Architecture {
 }
 
 /// The name of layer `l`'s weight tensor.
-fn weight_name(l: usize) -> String {
+pub(crate) fn weight_name(l: usize) -> String {
     format!("layers.{l}.weight")
 }
 
 /// The name of layer `l`'s bias tensor.
-fn bias_name(l: usize) -> String {
+pub(crate) fn bias_name(l: usize) -> String {
     format!("layers.{l}.bias")
 }
 
@@ -324,13 +324,22 @@ impl Weights {
 ///
 /// # Errors
 /// - [`Error::Io`] naming the file when it cannot be read;
-/// - [`Error::Format`] naming the file when it is not safetensors, or when it has a
-///   glassbox architecture and a tensor is missing, is not F32, has another shape than
-///   the architecture says, or holds a NaN or infinite value.
+/// - [`Error::Format`] naming the file when it is not safetensors, when it is an int8
+///   model (those load with [`crate::quant::load`]), or when it has a glassbox
+///   architecture and a tensor is missing, is not F32, has another shape than the
+///   architecture says, or holds a NaN or infinite value.
 pub fn load_any(path: impl AsRef<Path>) -> Result<Loaded> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = parse(path, &bytes)?;
+    if crate::quant::is_quantized(&metadata) {
+        return Err(Error::format(
+            path,
+            "metadata",
+            "an int8 (quantized) model: load it with glassbox::quant::load; \
+             explaining and training need the float model it was made from",
+        ));
+    }
     let Some(architecture) = architecture(path, &metadata)? else {
         return Ok(Loaded::Weights(Weights {
             path: path.to_path_buf(),
@@ -476,7 +485,7 @@ fn describe_error(e: &safetensors::SafeTensorError) -> String {
 }
 
 /// The architecture in the metadata, or `None` when the file has no `model` entry.
-fn architecture(
+pub(crate) fn architecture(
     path: &Path,
     metadata: &Option<HashMap<String, String>>,
 ) -> Result<Option<Architecture>> {
@@ -505,7 +514,7 @@ fn architecture(
 }
 
 /// Checks that the architecture and the information beside it agree with each other.
-fn check_architecture(path: &Path, architecture: &Architecture) -> Result<()> {
+pub(crate) fn check_architecture(path: &Path, architecture: &Architecture) -> Result<()> {
     let bad = |message: String| Err(Error::format(path, "model", message));
     if architecture.inputs == 0 {
         return bad("the network takes 0 inputs".into());

@@ -128,6 +128,7 @@
 //! | [`data`] | datasets and loaders: IDX, CSV, image folders, synthetic, embedded digits |
 //! | [`io`] | model files (safetensors) |
 //! | [`interop`] | ONNX export; PyTorch (`nn.Sequential`) export and import |
+//! | [`quant`] | int8 models: quantization, int8 kernels, their files |
 //! | [`explain()`], [`gradcheck`] | one step in numbers; finite-difference checks |
 //!
 //! The library never prints or exits, and reads one environment variable
@@ -147,6 +148,7 @@ pub mod loss;
 pub mod metrics;
 pub mod network;
 pub mod optim;
+pub mod quant;
 pub mod rng;
 pub(crate) mod spin;
 pub(crate) mod sync;

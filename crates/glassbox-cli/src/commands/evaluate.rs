@@ -7,12 +7,12 @@ use crate::plot::{self, Figure};
 use crate::progress::percent;
 use crate::spec::Source;
 use anyhow::{Context, Result};
-use glassbox::metrics::{evaluate, ConfusionMatrix};
+use glassbox::metrics::ConfusionMatrix;
 use serde_json::json;
 
 /// Runs `evaluate`.
 pub fn run(args: &EvaluateArgs) -> Result<()> {
-    let model = Model::load(&args.model)?;
+    let model = Model::load_any(&args.model)?;
     let source = Source::parse(&args.data).context("--data")?;
     let (data, own_test) = source.load(&model.data_args(&args.data_args), 0)?;
     let (data, part) = match own_test {
@@ -22,7 +22,7 @@ pub fn run(args: &EvaluateArgs) -> Result<()> {
     let what = format!("{part}{source}");
     let data = model.prepare(data, &what)?;
     let loss = model.loss();
-    let evaluation = evaluate(&model.network, &data, loss)?;
+    let evaluation = model.evaluate(&data, loss)?;
     let names: Vec<String> = (0..model.network.outputs())
         .map(|k| model.class_name(k))
         .collect();

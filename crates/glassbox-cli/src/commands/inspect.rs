@@ -56,7 +56,7 @@ impl Stats {
 
 /// Runs `inspect`.
 pub fn run(args: &InspectArgs) -> Result<()> {
-    let model = Model::load(&args.model)?;
+    let model = Model::load_any(&args.model)?;
     let network = &model.network;
     let info = &model.info;
     if let Some(path) = &args.weights_image {
@@ -87,6 +87,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
         let object = json!({
             "model": args.model.display().to_string(),
             "sizes": network.sizes(),
+            "int8": model.int8.is_some(),
             "parameters": network.parameter_count(),
             "loss": info.loss.map(|l| l.name()),
             "class_names": info.class_names,
@@ -109,6 +110,12 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     outln!("model        {} ({bytes} bytes)", args.model.display());
     outln!("network      {}", architecture(network));
     outln!("parameters   {}", network.parameter_count());
+    if let Some(int8) = &model.int8 {
+        outln!(
+            "weights      int8, one f32 scale per neuron (statistics below are of s·q); kernel here: {}",
+            int8.kernel().name()
+        );
+    }
     if let Some(loss) = info.loss {
         outln!("loss         {loss}");
     }

@@ -8,4 +8,6 @@ pub mod import;
 pub mod inspect;
 pub mod playground;
 pub mod predict;
+pub mod quantize;
+pub mod serve;
 pub mod train;

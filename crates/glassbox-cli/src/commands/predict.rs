@@ -26,7 +26,7 @@ struct Input {
 
 /// Runs `predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
-    let model = Model::load(&args.model)?;
+    let model = Model::load_any(&args.model)?;
     let width = model.network.inputs();
     let mut inputs = Vec::new();
     let mut features: Vec<f32> = Vec::new();
@@ -63,7 +63,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             }));
         }
     }
-    let outputs = model.network.predict(&features)?;
+    let outputs = model.predict(&features)?;
     let classifier = !model.info.class_names.is_empty()
         || model.network.output_activation() == glassbox::Activation::Softmax;
     for (i, input) in inputs.iter().enumerate() {

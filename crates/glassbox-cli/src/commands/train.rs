@@ -393,6 +393,7 @@ impl Initial {
                 network,
                 info,
                 path: path.to_path_buf(),
+                int8: None,
             }),
             Loaded::Weights(weights) => Initial::Weights(weights),
         })

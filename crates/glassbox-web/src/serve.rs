@@ -1,0 +1,567 @@
+//! `glassbox serve`: one model behind HTTP, speaking the Open Inference Protocol
+//! (KServe v2, also Triton's), plus a convenience `/predict`.
+//!
+//! ```text
+//! GET  /v2                         server metadata
+//! GET  /v2/health/live             {"live": true}
+//! GET  /v2/health/ready            {"ready": true}
+//! GET  /v2/models/{name}           inputs, outputs, class names
+//! GET  /v2/models/{name}/ready     {"name": …, "ready": true}
+//! POST /v2/models/{name}/infer     {"inputs": [{"name", "shape": [B, n], "datatype": "FP32",
+//!                                  "data": [...]}]} → outputs "probabilities" [B, k] FP32,
+//!                                  "class" [B] BYTES, "class_index" [B] INT64
+//! POST /predict                    a PNG or JPEG body, or a JSON row [x₁, …, xₙ] or rows
+//!                                  [[…], …] → {"class", "index", "confidence",
+//!                                  "probabilities": {name: p}} (a list for many rows)
+//! ```
+//!
+//! Inputs are the raw features, as `glassbox predict` reads them (pixels in [0, 1]); the
+//! model's scaler is applied here. Images must have the model's size.
+//!
+//! **Batching.** Handlers never run the network: they send their rows to one engine
+//! thread and await its answer. The engine takes the first waiting request, then collects
+//! whatever else arrives within [`BATCH_WAIT`] (at most [`MAX_BATCH_ROWS`] rows), runs
+//! them as one batch, and answers each. So requests arriving together share one pass
+//! through the weights, and the async runtime's threads never do arithmetic.
+//!
+//! **Bad input** — malformed JSON, a wrong shape or datatype, NaN or infinite values, a
+//! body over [`MAX_BODY_BYTES`], an image that cannot be decoded or has the wrong size —
+//! is a 4xx answer with `{"error": "…"}`; the server keeps serving.
+
+use crate::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use glassbox::io::ModelInfo;
+use glassbox::network::argmax;
+use glassbox::quant::QuantizedNetwork;
+use glassbox::tensor::{Parallelism, Tensor};
+use glassbox::Network;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Largest request body: 10 000 rows of 784 features as JSON text fit.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// How long the engine waits, after a request arrives, for others to batch with it.
+pub const BATCH_WAIT: Duration = Duration::from_micros(200);
+
+/// The most rows the engine runs in one batch (a larger request runs alone).
+pub const MAX_BATCH_ROWS: usize = 1024;
+
+/// The engine's threads unless `glassbox serve --threads` says otherwise: one. Requests
+/// that arrive together already share one batch, and the cores are shared with the HTTP
+/// runtime (and, in a load test, with the clients). Split over two threads, a request
+/// waits for the helper thread whenever another thread holds the helper's core: in the
+/// load test (bench/RESULTS.md) that made the median at one connection a scheduler time
+/// slice in some runs, and 8 connections were served fewer requests per second.
+pub const DEFAULT_THREADS: usize = 1;
+
+/// The network that answers: float or int8.
+pub enum Engine {
+    /// A float network and the threads its products may use.
+    Float(Network, Parallelism),
+    /// An int8 network.
+    Int8(QuantizedNetwork),
+}
+
+impl Engine {
+    fn predict(&self, rows: &[f32]) -> glassbox::Result<Tensor> {
+        match self {
+            Engine::Float(n, par) => n.predict_with(rows, *par),
+            Engine::Int8(n) => n.predict(rows),
+        }
+    }
+
+    fn inputs(&self) -> usize {
+        match self {
+            Engine::Float(n, _) => n.inputs(),
+            Engine::Int8(n) => n.inputs(),
+        }
+    }
+
+    fn outputs(&self) -> usize {
+        match self {
+            Engine::Float(n, _) => n.outputs(),
+            Engine::Int8(n) => n.outputs(),
+        }
+    }
+}
+
+/// A model ready to serve.
+pub struct ServedModel {
+    /// The name in the routes.
+    pub name: String,
+    /// The network.
+    pub engine: Engine,
+    /// Its class names, scaler and image shape.
+    pub info: ModelInfo,
+}
+
+impl ServedModel {
+    /// Loads a float or int8 model file; its name is `name` or the file's stem. The
+    /// engine's arithmetic runs on `threads` threads (see [`DEFAULT_THREADS`]).
+    ///
+    /// # Errors
+    /// The library's message, naming the file, when it cannot be loaded.
+    pub fn load(
+        path: &std::path::Path,
+        name: Option<String>,
+        threads: usize,
+    ) -> Result<ServedModel, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (engine, info) = if glassbox::quant::is_quantized_file(&bytes) {
+            let (mut n, info) = glassbox::quant::load(path).map_err(|e| e.to_string())?;
+            n.set_threads(threads);
+            (Engine::Int8(n), info)
+        } else {
+            let (n, info) = glassbox::io::load(path).map_err(|e| e.to_string())?;
+            let par = if threads > 1 {
+                Parallelism::Threads(threads)
+            } else {
+                Parallelism::Sequential
+            };
+            (Engine::Float(n, par), info)
+        };
+        let name = name.unwrap_or_else(|| {
+            path.file_stem()
+                .map_or("model".into(), |s| s.to_string_lossy().into_owned())
+        });
+        if name.is_empty() || name.contains('/') {
+            return Err(format!(
+                "--name {name:?}: a model name is not empty and has no `/`"
+            ));
+        }
+        Ok(ServedModel { name, engine, info })
+    }
+
+    fn class_name(&self, k: usize) -> String {
+        self.info
+            .class_names
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| k.to_string())
+    }
+}
+
+/// One request's rows and where its answer goes.
+struct Job {
+    rows: Vec<f32>,
+    reply: oneshot::Sender<Result<Vec<f32>, String>>,
+}
+
+/// The server's state.
+#[derive(Clone)]
+pub struct Server {
+    model: Arc<ServedModel>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Server {
+    /// Starts the engine thread for `model`. The thread ends when the last [`Server`]
+    /// clone (and so the router) is dropped.
+    pub fn new(model: ServedModel) -> Server {
+        let model = Arc::new(model);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let engine = model.clone();
+        std::thread::Builder::new()
+            .name("glassbox-engine".into())
+            .spawn(move || run_engine(&engine, &queue))
+            .map(|_| ())
+            .unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"));
+        Server { model, jobs }
+    }
+
+    /// Runs `rows` (already scaled) through the engine, batched with other requests.
+    async fn infer(&self, rows: Vec<f32>) -> Result<Vec<f32>, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let failed = || ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the engine has stopped".into(),
+        };
+        self.jobs.send(Job { rows, reply }).map_err(|_| failed())?;
+        answer
+            .await
+            .map_err(|_| failed())?
+            .map_err(|message| ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message,
+            })
+    }
+}
+
+/// The engine thread: takes a request, gathers what arrives within [`BATCH_WAIT`], runs
+/// the rows as one batch and answers each request with its own rows.
+fn run_engine(model: &ServedModel, queue: &mpsc::Receiver<Job>) {
+    let width = model.engine.inputs();
+    let outputs = model.engine.outputs();
+    let mut rows = Vec::new();
+    while let Ok(first) = queue.recv() {
+        let deadline = Instant::now() + BATCH_WAIT;
+        let mut batch = vec![first];
+        let mut count = batch[0].rows.len() / width;
+        while count < MAX_BATCH_ROWS {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match queue.recv_timeout(left) {
+                Ok(job) => {
+                    count += job.rows.len() / width;
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        rows.clear();
+        for job in &batch {
+            rows.extend_from_slice(&job.rows);
+        }
+        match model.engine.predict(&rows) {
+            Ok(out) => {
+                let mut at = 0;
+                for job in batch {
+                    let n = job.rows.len() / width * outputs;
+                    let _ = job.reply.send(Ok(out.as_slice()[at..at + n].to_vec()));
+                    at += n;
+                }
+            }
+            Err(e) => {
+                for job in batch {
+                    let _ = job.reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// The routes.
+pub fn router(server: Server) -> Router {
+    Router::new()
+        .route("/v2", get(server_metadata))
+        .route("/v2/health/live", get(|| async { Json(json!({"live": true})) }))
+        .route("/v2/health/ready", get(|| async { Json(json!({"ready": true})) }))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route("/v2/models/{name}/infer", post(infer))
+        .route("/predict", post(predict))
+        .fallback(|| async {
+            ApiError {
+                status: StatusCode::NOT_FOUND,
+                message: "no such route: see GET /v2/models/{name} and POST /v2/models/{name}/infer or /predict".into(),
+            }
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refuse_oversize))
+        .with_state(server)
+}
+
+/// Answers 413 at once when the declared Content-Length is over [`MAX_BODY_BYTES`],
+/// without waiting for the body (a body without a length is cut off by the limit while
+/// it is read).
+async fn refuse_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(bytes) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
+        return ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("the body is {bytes} bytes; the limit is {MAX_BODY_BYTES}"),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Serves on `listener` until Ctrl-C or SIGTERM, then finishes the requests in flight.
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve(listener: tokio::net::TcpListener, server: Server) -> std::io::Result<()> {
+    axum::serve(listener, router(server))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn check_name(server: &Server, name: &str) -> Result<(), ApiError> {
+    if name == server.model.name {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!(
+                "no model {name:?}; this server serves {:?}",
+                server.model.name
+            ),
+        })
+    }
+}
+
+async fn server_metadata() -> Json<Value> {
+    Json(json!({
+        "name": "glassbox",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": [],
+    }))
+}
+
+async fn model_metadata(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_name(&server, &name)?;
+    let model = &server.model;
+    let (inputs, outputs) = (model.engine.inputs(), model.engine.outputs());
+    let classes: Vec<String> = (0..outputs).map(|k| model.class_name(k)).collect();
+    Ok(Json(json!({
+        "name": model.name,
+        "versions": ["1"],
+        "platform": "glassbox",
+        "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, inputs]}],
+        "outputs": [
+            {"name": "probabilities", "datatype": "FP32", "shape": [-1, outputs]},
+            {"name": "class", "datatype": "BYTES", "shape": [-1]},
+            {"name": "class_index", "datatype": "INT64", "shape": [-1]},
+        ],
+        "parameters": {
+            "classes": classes,
+            "quantization": match model.engine { Engine::Float(..) => "none", Engine::Int8(_) => "int8" },
+            "image_shape": model.info.image_shape,
+        },
+    })))
+}
+
+async fn model_ready(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    check_name(&server, &name)?;
+    Ok(Json(json!({"name": name, "ready": true})))
+}
+
+/// One input tensor of an inference request.
+#[derive(Deserialize)]
+struct InputTensor {
+    name: String,
+    shape: Vec<i64>,
+    datatype: String,
+    data: Value,
+}
+
+/// An inference request.
+#[derive(Deserialize)]
+struct InferRequest {
+    #[serde(default)]
+    id: Option<String>,
+    inputs: Vec<InputTensor>,
+}
+
+async fn infer(
+    State(server): State<Server>,
+    Path(name): Path<String>,
+    body: Result<Json<InferRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    check_name(&server, &name)?;
+    let Json(request) = body?;
+    let width = server.model.engine.inputs();
+    let [input] = &request.inputs[..] else {
+        return Err(ApiError::bad(format!(
+            "expected one input tensor, found {}",
+            request.inputs.len()
+        )));
+    };
+    if input.datatype != "FP32" {
+        return Err(ApiError::bad(format!(
+            "input {:?} has datatype {:?}; this model takes FP32",
+            input.name, input.datatype
+        )));
+    }
+    let rows = match input.shape[..] {
+        [b, n] if b > 0 && n == width as i64 => b as usize,
+        [n] if n == width as i64 => 1,
+        _ => {
+            return Err(ApiError::bad(format!(
+                "input {:?} has shape {:?}; this model takes [batch, {width}]",
+                input.name, input.shape
+            )))
+        }
+    };
+    let mut values = Vec::with_capacity(rows * width);
+    flatten(&input.data, &mut values)?;
+    if values.len() != rows * width {
+        return Err(ApiError::bad(format!(
+            "input {:?} has {} values; shape {:?} needs {}",
+            input.name,
+            values.len(),
+            input.shape,
+            rows * width
+        )));
+    }
+    let probabilities = run(&server, values).await?;
+    let outputs = server.model.engine.outputs();
+    let best: Vec<usize> = probabilities.chunks_exact(outputs).map(argmax).collect();
+    Ok(Json(json!({
+        "model_name": server.model.name,
+        "model_version": "1",
+        "id": request.id,
+        "outputs": [
+            {"name": "probabilities", "datatype": "FP32", "shape": [rows, outputs], "data": probabilities},
+            {"name": "class", "datatype": "BYTES", "shape": [rows],
+             "data": best.iter().map(|&k| server.model.class_name(k)).collect::<Vec<_>>()},
+            {"name": "class_index", "datatype": "INT64", "shape": [rows], "data": best},
+        ],
+    })))
+}
+
+/// Appends the numbers of a (possibly nested) JSON array to `out`, refusing anything
+/// that is not a finite 32-bit number.
+fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), ApiError> {
+    match value {
+        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, out)),
+        Value::Number(n) => match n.as_f64().map(|x| x as f32) {
+            Some(x) if x.is_finite() => {
+                out.push(x);
+                Ok(())
+            }
+            _ => Err(ApiError::bad(format!(
+                "value {n} at index {} is not a finite 32-bit number",
+                out.len()
+            ))),
+        },
+        other => Err(ApiError::bad(format!(
+            "value at index {} is {other}, not a number (NaN and infinity are refused)",
+            out.len()
+        ))),
+    }
+}
+
+/// Scales `values` (rows of raw features) with the model's scaler and runs them.
+async fn run(server: &Server, mut values: Vec<f32>) -> Result<Vec<f32>, ApiError> {
+    let width = server.model.engine.inputs();
+    if let Some(scaler) = &server.model.info.scaler {
+        for row in values.chunks_exact_mut(width) {
+            scaler.apply_row(row);
+        }
+    }
+    server.infer(values).await
+}
+
+async fn predict(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|r| ApiError {
+        status: r.status(),
+        message: format!("bad request: {}", r.body_text()),
+    })?;
+    let width = server.model.engine.inputs();
+    let is_image = body.starts_with(b"\x89PNG") || body.starts_with(&[0xff, 0xd8, 0xff]);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (values, one) = if is_image || content_type.starts_with("image/") {
+        (image_row(&server.model, &body)?, true)
+    } else {
+        let value: Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad(format!("the body is not a PNG, a JPEG or JSON: {e}")))?;
+        let one = value
+            .as_array()
+            .is_some_and(|a| a.first().is_none_or(|v| !v.is_array()));
+        let mut values = Vec::new();
+        flatten(&value, &mut values)?;
+        if values.is_empty() || values.len() % width != 0 || (one && values.len() != width) {
+            return Err(ApiError::bad(format!(
+                "expected a JSON row of {width} numbers, or a list of such rows; found {} numbers",
+                values.len()
+            )));
+        }
+        (values, one)
+    };
+    let probabilities = run(&server, values).await?;
+    let answers: Vec<Value> = probabilities
+        .chunks_exact(server.model.engine.outputs())
+        .map(|p| {
+            let best = argmax(p);
+            let named: serde_json::Map<String, Value> = p
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| (server.model.class_name(k), json!(v)))
+                .collect();
+            json!({
+                "class": server.model.class_name(best),
+                "index": best,
+                "confidence": p[best],
+                "probabilities": named,
+            })
+        })
+        .collect();
+    Ok(Json(if one {
+        answers.into_iter().next().unwrap_or(Value::Null)
+    } else {
+        Value::Array(answers)
+    }))
+}
+
+/// The pixels of a PNG or JPEG body in [0, 1], converted to the model's channels; the
+/// image must have the model's size.
+fn image_row(model: &ServedModel, bytes: &[u8]) -> Result<Vec<f32>, ApiError> {
+    let Some(shape) = model.info.image_shape else {
+        return Err(ApiError::bad(format!(
+            "model {:?} was not trained on images; send a JSON row of {} numbers",
+            model.name,
+            model.engine.inputs()
+        )));
+    };
+    let image = ::image::load_from_memory(bytes)
+        .map_err(|e| ApiError::bad(format!("cannot decode the image: {e}")))?;
+    if image.width() as usize != shape.width || image.height() as usize != shape.height {
+        return Err(ApiError::bad(format!(
+            "the image is {}×{} pixels; the model takes {}×{} (width × height)",
+            image.width(),
+            image.height(),
+            shape.width,
+            shape.height
+        )));
+    }
+    let raw = if shape.channels == 1 {
+        image.to_luma8().into_raw()
+    } else {
+        image.to_rgb8().into_raw()
+    };
+    Ok(raw.iter().map(|&p| f32::from(p) / 255.0).collect())
+}
