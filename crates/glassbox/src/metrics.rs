@@ -117,13 +117,41 @@ pub fn evaluate_with(
     loss: Loss,
     par: Parallelism,
 ) -> Result<Evaluation> {
-    if data.width() != network.inputs() {
+    let chunk = PREDICT_CHUNK_ROWS.min(data.len()).max(1);
+    let mut ws = Workspace::forward_only(network, chunk);
+    let last = network.layers().len() - 1;
+    measure(
+        (network.inputs(), network.outputs()),
+        data,
+        loss,
+        |x, z, a| {
+            network.forward_with(x, &mut ws, par);
+            z.clear();
+            z.extend_from_slice(ws.weighted_sums[last].as_slice());
+            a.clear();
+            a.extend_from_slice(ws.activations[last].as_slice());
+            Ok(())
+        },
+    )
+}
+
+/// The measuring every evaluation shares (float and int8 networks alike): checks that
+/// `data` fits a network of `(inputs, outputs)`, runs it over the data in chunks of
+/// [`PREDICT_CHUNK_ROWS`] rows — `forward(x, z, a)` leaves the output layer's weighted
+/// sums and activations for the rows of `x` in `z` and `a` — and sums the loss, the
+/// confusion matrix (classes) or the squared and absolute errors (values).
+pub(crate) fn measure(
+    (inputs, outputs): (usize, usize),
+    data: &Dataset,
+    loss: Loss,
+    mut forward: impl FnMut(&Tensor, &mut Vec<f32>, &mut Vec<f32>) -> Result<()>,
+) -> Result<Evaluation> {
+    if data.width() != inputs {
         return Err(Error::InputWidth {
-            expected: network.inputs(),
+            expected: inputs,
             found: data.width(),
         });
     }
-    let outputs = network.outputs();
     if data.target_width() != outputs {
         return Err(Error::Shape(format!(
             "the data has {} targets per example but the network has {outputs} outputs",
@@ -131,15 +159,14 @@ pub fn evaluate_with(
         )));
     }
     let chunk = PREDICT_CHUNK_ROWS.min(data.len()).max(1);
-    let mut ws = Workspace::forward_only(network, chunk);
     let mut x = Tensor::zeros(chunk, data.width());
     let mut y = Tensor::zeros(chunk, outputs);
+    let (mut z, mut a) = (Vec::new(), Vec::new());
     let mut confusion = match data.targets() {
         Targets::Classes(_) => Some(ConfusionMatrix::new(outputs)),
         Targets::Values { .. } => None,
     };
     let (mut loss_sum, mut sq, mut abs) = (0.0f64, 0.0f64, 0.0f64);
-    let last = network.layers().len() - 1;
     let rows: Vec<usize> = (0..data.len()).collect();
     for part in rows.chunks(chunk) {
         x.resize(part.len(), data.width());
@@ -148,9 +175,8 @@ pub fn evaluate_with(
             x.row_mut(i).copy_from_slice(data.row(r));
             data.write_target_row(r, y.row_mut(i));
         }
-        network.forward_with(&x, &mut ws, par);
-        let a = ws.activations[last].as_slice();
-        loss_sum += loss.sum(ws.weighted_sums[last].as_slice(), a, y.as_slice(), outputs);
+        forward(&x, &mut z, &mut a)?;
+        loss_sum += loss.sum(&z, &a, y.as_slice(), outputs);
         match (&mut confusion, data.targets()) {
             (Some(m), Targets::Classes(labels)) => {
                 for (i, &r) in part.iter().enumerate() {

@@ -79,7 +79,7 @@ use crate::activation::Activation;
 use crate::io::{self, Architecture, LayerSpec, ModelInfo};
 use crate::layer::Dense;
 use crate::loss::Loss;
-use crate::metrics::{ConfusionMatrix, Evaluation};
+use crate::metrics::Evaluation;
 use crate::network::{argmax, Network, PREDICT_CHUNK_ROWS};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
@@ -769,64 +769,20 @@ pub fn evaluate(
     data: &crate::data::Dataset,
     loss: Loss,
 ) -> Result<Evaluation> {
-    use crate::data::Targets;
-    if data.width() != network.inputs() {
-        return Err(Error::InputWidth {
-            expected: network.inputs(),
-            found: data.width(),
-        });
-    }
-    let outputs = network.outputs();
-    if data.target_width() != outputs {
-        return Err(Error::Shape(format!(
-            "the data has {} targets per example but the network has {outputs} outputs",
-            data.target_width()
-        )));
-    }
-    let mut confusion = match data.targets() {
-        Targets::Classes(_) => Some(ConfusionMatrix::new(outputs)),
-        Targets::Values { .. } => None,
-    };
-    let (mut loss_sum, mut sq, mut abs) = (0.0f64, 0.0f64, 0.0f64);
     let mut buffers = Buffers::default();
-    let mut y = Vec::new();
-    let rows: Vec<usize> = (0..data.len()).collect();
-    let mut x = Vec::new();
-    for part in rows.chunks(PREDICT_CHUNK_ROWS) {
-        x.clear();
-        y.resize(part.len() * outputs, 0.0);
-        for (i, &r) in part.iter().enumerate() {
-            x.extend_from_slice(data.row(r));
-            data.write_target_row(r, &mut y[i * outputs..(i + 1) * outputs]);
-        }
-        network.forward_chunk(&x, &mut buffers, network.threads);
-        let a = &buffers.a;
-        loss_sum += loss.sum(&buffers.z, a, &y, outputs);
-        match (&mut confusion, data.targets()) {
-            (Some(m), Targets::Classes(labels)) => {
-                for (i, &r) in part.iter().enumerate() {
-                    m.add(labels[r], argmax(&a[i * outputs..(i + 1) * outputs]));
-                }
-            }
-            _ => {
-                for (&a, &y) in a.iter().zip(&y) {
-                    let d = (a - y) as f64;
-                    sq += d * d;
-                    abs += d.abs();
-                }
-            }
-        }
-    }
-    let n = data.len().max(1) as f64;
-    let values = n * outputs as f64;
-    Ok(Evaluation {
-        examples: data.len(),
-        loss: loss_sum / n,
-        accuracy: confusion.as_ref().map(ConfusionMatrix::accuracy),
-        mse: confusion.is_none().then(|| sq / values),
-        mae: confusion.is_none().then(|| abs / values),
-        confusion,
-    })
+    crate::metrics::measure(
+        (network.inputs(), network.outputs()),
+        data,
+        loss,
+        |x, z, a| {
+            network.forward_chunk(x.as_slice(), &mut buffers, network.threads);
+            z.clear();
+            z.extend_from_slice(&buffers.z);
+            a.clear();
+            a.extend_from_slice(&buffers.a);
+            Ok(())
+        },
+    )
 }
 
 /// The name of layer `l`'s scale tensor.
