@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-60}
 failed=()
-for target in idx_images idx_labels csv image model torch_import; do
+for target in idx_images idx_labels csv image model torch_import serve_request; do
   mkdir -p "corpus/$target"
   echo "== $target ($seconds s)"
   log=$(mktemp)

@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/target/release/glassbox}
 fm=/usr/share/datasets/fashion-mnist
 c=$root/fuzz/corpus
-mkdir -p "$c"/{idx_images,idx_labels,csv,image,model,torch_import}
+mkdir -p "$c"/{idx_images,idx_labels,csv,image,model,torch_import,serve_request}
 python3 - "$fm" "$c" <<'PY'
 import gzip, struct, sys, zlib
 fm, c = sys.argv[1], sys.argv[2]
@@ -32,10 +32,24 @@ raw = b"".join(b"\0" + img[16 + r * 28:16 + (r + 1) * 28] for r in range(28))
 png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0)) \
     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 open(f"{c}/image/first.png", "wb").write(png)
+# Server requests: the first byte picks the model (0: 28×28 grey, 1: 8×8 grey, 3: 3 features)
+# and the content type (byte / 4 % 3: JSON, image/png, none); the rest is the body.
+import json
+row = [b / 255 for b in img[16:16 + 784]]
+infer = {"id": "a", "inputs": [{"name": "input", "shape": [1, 784], "datatype": "FP32", "data": row}]}
+open(f"{c}/serve_request/infer", "wb").write(b"\0" + json.dumps(infer).encode())
+nested = {"inputs": [{"name": "input", "shape": [2, 3], "datatype": "FP32", "data": [[1, 2, 3], [4.5, -6e-3, 0]]}]}
+open(f"{c}/serve_request/infer_nested", "wb").write(b"\3" + json.dumps(nested).encode())
+open(f"{c}/serve_request/row", "wb").write(b"\3" + b"[0.5, 1, -2]")
+open(f"{c}/serve_request/rows", "wb").write(b"\x0b" + b"[[0.5, 1, -2], [3, 4, 5e10]]")
+open(f"{c}/serve_request/png", "wb").write(b"\4" + png)
 PY
 # A JPEG, when ImageMagick or ffmpeg can make one.
 if command -v convert >/dev/null; then
   convert "$c/image/first.png" "$c/image/first.jpg" || true
+  if [ -f "$c/image/first.jpg" ]; then
+    { printf '\0'; cat "$c/image/first.jpg"; } >"$c/serve_request/jpeg"
+  fi
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

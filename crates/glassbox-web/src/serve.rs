@@ -35,6 +35,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use glassbox::data::{image_folder, ImageShape};
 use glassbox::io::ModelInfo;
 use glassbox::network::argmax;
 use glassbox::quant::QuantizedNetwork;
@@ -381,12 +382,60 @@ struct InputTensor {
     data: Value,
 }
 
-/// An inference request.
+/// An inference request of the Open Inference Protocol, as its JSON body is read.
 #[derive(Deserialize)]
-struct InferRequest {
+pub struct InferRequest {
+    /// The caller's request id, echoed in the answer.
     #[serde(default)]
-    id: Option<String>,
+    pub id: Option<String>,
     inputs: Vec<InputTensor>,
+}
+
+impl InferRequest {
+    /// The request's rows for a model of `width` inputs: (rows, their `rows · width`
+    /// values, row-major). There must be one FP32 input tensor of shape `[B, width]`
+    /// (B ≥ 1) or `[width]`, whose data (flat or nested) are exactly that many finite
+    /// numbers.
+    ///
+    /// # Errors
+    /// A 400 [`ApiError`] saying which of those does not hold.
+    pub fn rows(&self, width: usize) -> Result<(usize, Vec<f32>), ApiError> {
+        let [input] = &self.inputs[..] else {
+            return Err(ApiError::bad(format!(
+                "expected one input tensor, found {}",
+                self.inputs.len()
+            )));
+        };
+        if input.datatype != "FP32" {
+            return Err(ApiError::bad(format!(
+                "input {:?} has datatype {:?}; this model takes FP32",
+                input.name, input.datatype
+            )));
+        }
+        let rows = match input.shape[..] {
+            [b, n] if b > 0 && usize::try_from(n) == Ok(width) => usize::try_from(b).ok(),
+            [n] if usize::try_from(n) == Ok(width) => Some(1),
+            _ => None,
+        };
+        // The shape is the caller's claim: the values are counted, never reserved for.
+        let Some((rows, needed)) = rows.and_then(|r| Some((r, r.checked_mul(width)?))) else {
+            return Err(ApiError::bad(format!(
+                "input {:?} has shape {:?}; this model takes [batch, {width}]",
+                input.name, input.shape
+            )));
+        };
+        let mut values = Vec::new();
+        flatten(&input.data, &mut values)?;
+        if values.len() != needed {
+            return Err(ApiError::bad(format!(
+                "input {:?} has {} values; shape {:?} needs {needed}",
+                input.name,
+                values.len(),
+                input.shape,
+            )));
+        }
+        Ok((rows, values))
+    }
 }
 
 async fn infer(
@@ -396,40 +445,7 @@ async fn infer(
 ) -> Result<Json<Value>, ApiError> {
     check_name(&server, &name)?;
     let Json(request) = body?;
-    let width = server.model.engine.inputs();
-    let [input] = &request.inputs[..] else {
-        return Err(ApiError::bad(format!(
-            "expected one input tensor, found {}",
-            request.inputs.len()
-        )));
-    };
-    if input.datatype != "FP32" {
-        return Err(ApiError::bad(format!(
-            "input {:?} has datatype {:?}; this model takes FP32",
-            input.name, input.datatype
-        )));
-    }
-    let rows = match input.shape[..] {
-        [b, n] if b > 0 && n == width as i64 => b as usize,
-        [n] if n == width as i64 => 1,
-        _ => {
-            return Err(ApiError::bad(format!(
-                "input {:?} has shape {:?}; this model takes [batch, {width}]",
-                input.name, input.shape
-            )))
-        }
-    };
-    let mut values = Vec::with_capacity(rows * width);
-    flatten(&input.data, &mut values)?;
-    if values.len() != rows * width {
-        return Err(ApiError::bad(format!(
-            "input {:?} has {} values; shape {:?} needs {}",
-            input.name,
-            values.len(),
-            input.shape,
-            rows * width
-        )));
-    }
+    let (rows, values) = request.rows(server.model.engine.inputs())?;
     let probabilities = run(&server, values).await?;
     let outputs = server.model.engine.outputs();
     let best: Vec<usize> = probabilities.chunks_exact(outputs).map(argmax).collect();
@@ -488,30 +504,16 @@ async fn predict(
         status: r.status(),
         message: format!("bad request: {}", r.body_text()),
     })?;
-    let width = server.model.engine.inputs();
-    let is_image = body.starts_with(b"\x89PNG") || body.starts_with(&[0xff, 0xd8, 0xff]);
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (values, one) = if is_image || content_type.starts_with("image/") {
-        (image_row(&server.model, &body)?, true)
-    } else {
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad(format!("the body is not a PNG, a JPEG or JSON: {e}")))?;
-        let one = value
-            .as_array()
-            .is_some_and(|a| a.first().is_none_or(|v| !v.is_array()));
-        let mut values = Vec::new();
-        flatten(&value, &mut values)?;
-        if values.is_empty() || values.len() % width != 0 || (one && values.len() != width) {
-            return Err(ApiError::bad(format!(
-                "expected a JSON row of {width} numbers, or a list of such rows; found {} numbers",
-                values.len()
-            )));
-        }
-        (values, one)
-    };
+    let (values, one) = predict_rows(
+        &body,
+        content_type,
+        server.model.engine.inputs(),
+        server.model.info.image_shape,
+    )?;
     let probabilities = run(&server, values).await?;
     let answers: Vec<Value> = probabilities
         .chunks_exact(server.model.engine.outputs())
@@ -537,31 +539,60 @@ async fn predict(
     }))
 }
 
-/// The pixels of a PNG or JPEG body in [0, 1], converted to the model's channels; the
-/// image must have the model's size.
-fn image_row(model: &ServedModel, bytes: &[u8]) -> Result<Vec<f32>, ApiError> {
-    let Some(shape) = model.info.image_shape else {
+/// The rows of a `/predict` body for a model of `width` inputs that takes images of
+/// `image_shape` (None: not trained on images): (values, whether the body was one row).
+///
+/// A body starting with PNG's or JPEG's signature, or sent as `image/…`, is an image of
+/// exactly the model's size, its pixels scaled to [0, 1]; anything else must be JSON: a
+/// row `[x₁, …, xₙ]` or a list of rows, every value a finite number.
+///
+/// # Errors
+/// A 400 [`ApiError`] saying what the body is and what was expected.
+pub fn predict_rows(
+    body: &[u8],
+    content_type: &str,
+    width: usize,
+    image_shape: Option<ImageShape>,
+) -> Result<(Vec<f32>, bool), ApiError> {
+    let is_image = body.starts_with(b"\x89PNG") || body.starts_with(&[0xff, 0xd8, 0xff]);
+    if is_image || content_type.starts_with("image/") {
+        return Ok((image_row(image_shape, width, body)?, true));
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("the body is not a PNG, a JPEG or JSON: {e}")))?;
+    let one = value
+        .as_array()
+        .is_some_and(|a| a.first().is_none_or(|v| !v.is_array()));
+    let mut values = Vec::new();
+    flatten(&value, &mut values)?;
+    if values.is_empty() || values.len() % width.max(1) != 0 || (one && values.len() != width) {
         return Err(ApiError::bad(format!(
-            "model {:?} was not trained on images; send a JSON row of {} numbers",
-            model.name,
-            model.engine.inputs()
-        )));
-    };
-    let image = ::image::load_from_memory(bytes)
-        .map_err(|e| ApiError::bad(format!("cannot decode the image: {e}")))?;
-    if image.width() as usize != shape.width || image.height() as usize != shape.height {
-        return Err(ApiError::bad(format!(
-            "the image is {}×{} pixels; the model takes {}×{} (width × height)",
-            image.width(),
-            image.height(),
-            shape.width,
-            shape.height
+            "expected a JSON row of {width} numbers, or a list of such rows; found {} numbers",
+            values.len()
         )));
     }
-    let raw = if shape.channels == 1 {
-        image.to_luma8().into_raw()
-    } else {
-        image.to_rgb8().into_raw()
+    Ok((values, one))
+}
+
+/// The pixels of a PNG or JPEG body in [0, 1], converted to the model's channels; the
+/// image must have the model's size. It is decoded under the library's image limits, so
+/// a small body that claims a huge image is refused before its pixels are allocated.
+fn image_row(
+    image_shape: Option<ImageShape>,
+    width: usize,
+    bytes: &[u8],
+) -> Result<Vec<f32>, ApiError> {
+    let Some(shape) = image_shape else {
+        return Err(ApiError::bad(format!(
+            "this model was not trained on images; send a JSON row of {width} numbers"
+        )));
     };
+    let (w, h, raw) = image_folder::decode_pixels(bytes, shape.channels).map_err(ApiError::bad)?;
+    if w as usize != shape.width || h as usize != shape.height {
+        return Err(ApiError::bad(format!(
+            "the image is {w}×{h} pixels; the model takes {}×{} (width × height)",
+            shape.width, shape.height
+        )));
+    }
     Ok(raw.iter().map(|&p| f32::from(p) / 255.0).collect())
 }

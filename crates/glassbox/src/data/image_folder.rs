@@ -68,27 +68,52 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Decodes one image file (the format is guessed from its bytes, not its name).
 fn decode(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_bytes(&bytes).map_err(|message| Error::format(path, "image", message))
+}
+
+/// Decodes a PNG or JPEG held in memory, the format guessed from its bytes.
+///
+/// The size in the header is checked before any pixel memory is taken: a PNG that claims
+/// 100 000 × 100 000 is refused, not allocated.
+fn decode_bytes(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?;
-    // The size in the file's header is checked before any pixel memory is taken: a PNG
-    // that claims 100 000 × 100 000 is refused, not allocated.
+        .map_err(|e| format!("cannot read the image: {e}"))?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_BYTES);
     reader.limits(limits);
-    reader.decode().map_err(|e| {
-        let message = match e {
-            image::ImageError::Limits(_) => format!(
-                "the image is larger than glassbox reads ({MAX_IMAGE_SIDE} pixels a side, \
-                 {} MiB decoded): {e}",
-                MAX_IMAGE_BYTES >> 20
-            ),
-            e => format!("cannot decode the image: {e}"),
-        };
-        Error::format(path, "image", message)
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => format!(
+            "the image is larger than glassbox reads ({MAX_IMAGE_SIDE} pixels a side, \
+             {} MiB decoded): {e}",
+            MAX_IMAGE_BYTES >> 20
+        ),
+        e => format!("cannot decode the image: {e}"),
     })
+}
+
+/// Decodes a PNG or JPEG held in memory (a request body, say) under the same limits as
+/// the loaders, and converts it to `channels` (1: grayscale, 3: RGB; alpha dropped).
+/// Returns (width, height, pixels), the pixels row-major with channels last, as bytes.
+///
+/// # Errors
+/// A message saying why the bytes are not an image glassbox reads (unknown format,
+/// damaged data, larger than [`MAX_IMAGE_SIDE`] a side or [`MAX_IMAGE_BYTES`] decoded),
+/// or that `channels` is not 1 or 3.
+pub fn decode_pixels(
+    bytes: &[u8],
+    channels: usize,
+) -> std::result::Result<(u32, u32, Vec<u8>), String> {
+    let image = decode_bytes(bytes)?;
+    let (width, height) = (image.width(), image.height());
+    let raw = match channels {
+        1 => image.to_luma8().into_raw(),
+        3 => image.to_rgb8().into_raw(),
+        c => return Err(format!("images have 1 or 3 channels, not {c}")),
+    };
+    Ok((width, height, raw))
 }
 
 /// The widest and tallest image a loader decodes.
