@@ -201,15 +201,5 @@ pub fn relabel(data: Dataset, names: &[String], what: &str) -> Result<Dataset> {
         }
     }
     let labels = labels.iter().map(|&l| map[l]).collect();
-    let shape = data.image_shape();
-    let mut out = Dataset::classification(
-        data.features().to_vec(),
-        data.width(),
-        labels,
-        names.to_vec(),
-    )?;
-    if let Some(shape) = shape {
-        out = out.with_image_shape(shape)?;
-    }
-    Ok(out)
+    Ok(data.with_classes(labels, names.to_vec())?)
 }

@@ -298,7 +298,7 @@ impl ImageModel {
     pub fn confusion(&self) -> Option<Confusion> {
         let test = self.test.as_ref()?;
         let labels = test.labels()?;
-        let mut inputs = test.features().to_vec();
+        let mut inputs = test.features().into_owned();
         if let Some(scaler) = &self.info.scaler {
             for row in inputs.chunks_mut(test.width()) {
                 scaler.apply_row(row);

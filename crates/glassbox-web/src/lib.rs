@@ -270,7 +270,7 @@ async fn explain(
     let config = &problem.train_config;
     let trace = glassbox::explain(
         &network,
-        train.row(request.point),
+        &train.row(request.point),
         &target,
         config.loss,
         config.optimizer.learning_rate(),

@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let labels = train.labels().ok_or("Fashion-MNIST has classes")?;
         for (i, &label) in labels.iter().enumerate() {
             write!(out, "{label}")?;
-            for x in train.row(i) {
+            for x in train.row(i).iter() {
                 write!(out, ",{}", (x * 255.0).round() as u8)?;
             }
             writeln!(out)?;

@@ -82,7 +82,7 @@ fn measure(
     let mut one = Tensor::zeros(1, test.width());
     let mut single_us: Vec<f64> = (0..SINGLE_CALLS + 100)
         .map(|i| {
-            one.as_mut_slice().copy_from_slice(test.row(i % test.len()));
+            test.write_row(i % test.len(), one.as_mut_slice());
             let t = Instant::now();
             network.forward_with(&one, &mut ws1, par);
             t.elapsed().as_secs_f64() * 1e6

@@ -172,7 +172,7 @@ pub(crate) fn measure(
         x.resize(part.len(), data.width());
         y.resize(part.len(), outputs);
         for (i, &r) in part.iter().enumerate() {
-            x.row_mut(i).copy_from_slice(data.row(r));
+            data.write_row(r, x.row_mut(i));
             data.write_target_row(r, y.row_mut(i));
         }
         forward(&x, &mut z, &mut a)?;

@@ -28,7 +28,7 @@ fn by_hand(net: &mut Network, data: &Dataset, config: &TrainConfig) {
             let mut x = Tensor::zeros(rows.len(), data.width());
             let mut y = Tensor::zeros(rows.len(), data.target_width());
             for (i, &r) in rows.iter().enumerate() {
-                x.row_mut(i).copy_from_slice(data.row(r));
+                data.write_row(r, x.row_mut(i));
                 data.write_target_row(r, y.row_mut(i));
             }
             let mut ws = Workspace::new(net, rows.len());
@@ -119,4 +119,42 @@ fn the_trainers_step_is_the_loop_written_from_the_public_api() {
         );
     }
     assert!(online >= 3, "only {online} online cases");
+}
+
+/// Images kept as bytes (`Dataset::classification_pixels`, as the IDX loaders keep
+/// them) train to the same bits as the same images as f32: the step converts each row
+/// with the table x = p / 255 that the f32 loader used.
+#[test]
+fn pixels_kept_as_bytes_train_to_the_same_bits_as_f32_pixels() {
+    let mut rng = Rng::new(11);
+    let (rows, width, classes) = (96, 49, 3);
+    let bytes: Vec<u8> = (0..rows * width).map(|_| rng.below(256) as u8).collect();
+    let labels: Vec<usize> = (0..rows).map(|_| rng.below(classes)).collect();
+    let names: Vec<String> = (0..classes).map(|c| c.to_string()).collect();
+    let floats = bytes.iter().map(|&p| f32::from(p) / 255.0).collect();
+    let as_f32 = Dataset::classification(floats, width, labels.clone(), names.clone()).unwrap();
+    let as_bytes = Dataset::classification_pixels(bytes, width, labels, names).unwrap();
+    assert!(as_bytes.pixels().is_some() && as_f32.pixels().is_none());
+    assert_eq!(as_bytes, as_f32);
+    for batch_size in [1, 16] {
+        let start = Network::builder(width)
+            .dense(20, Activation::Relu)
+            .dense(classes, Activation::Softmax)
+            .build(Init::He, 3)
+            .unwrap();
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size,
+            dropout: 0.2,
+            ..TrainConfig::default()
+        };
+        let (mut a, mut b) = (start.clone(), start.clone());
+        Trainer::new(config.clone()).fit(&mut a, &as_f32).unwrap();
+        Trainer::new(config).fit(&mut b, &as_bytes).unwrap();
+        assert!(largest_difference(&a, &start) > 1e-4);
+        assert_eq!(
+            a, b,
+            "batch {batch_size}: bytes and f32 trained differently"
+        );
+    }
 }

@@ -26,7 +26,7 @@ const DIGITS_EPOCHS: usize = 30;
 
 /// The fraction of `data` that `net` classifies right.
 fn accuracy(net: &Network, data: &Dataset) -> f64 {
-    let predicted = net.classify(data.features()).unwrap();
+    let predicted = net.classify(&data.features()).unwrap();
     let labels = data.labels().unwrap();
     let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
     correct as f64 / data.len() as f64

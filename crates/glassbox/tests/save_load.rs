@@ -53,8 +53,8 @@ fn a_trained_model_loads_with_identical_predictions_and_info() {
     assert_eq!(loaded_info, info);
     assert_eq!(loaded.sizes(), net.sizes());
     assert_eq!(loaded.layers(), net.layers());
-    let before = net.predict(test.features()).unwrap();
-    let after = loaded.predict(test.features()).unwrap();
+    let before = net.predict(&test.features()).unwrap();
+    let after = loaded.predict(&test.features()).unwrap();
     assert_eq!(bits(before.as_slice()), bits(after.as_slice()));
 
     // The weights alone load into a network of the same architecture.

@@ -475,14 +475,14 @@ pub fn save(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
         }
     }
     let io_error = |e: ::csv::Error| Error::io(path, e.into());
-    let mut writer = ::csv::Writer::from_writer(Vec::with_capacity(data.features().len() * 8));
+    let mut writer = ::csv::Writer::from_writer(Vec::with_capacity(data.len() * data.width() * 8));
     let header = (0..data.width())
         .map(|j| format!("x{j}"))
         .chain(["label".to_string()]);
     writer.write_record(header).map_err(io_error)?;
     let mut field = String::new();
     for i in 0..data.len() {
-        for x in data.row(i) {
+        for x in data.row(i).iter() {
             field.clear();
             let _ = write!(field, "{x}"); // writing to a String cannot fail
             writer.write_field(&field).map_err(io_error)?;
@@ -525,7 +525,7 @@ mod tests {
             "\"width, cm\" , height ,Class\r\n\r\n 1.5, 2 ,\"big, \"\"round\"\"\"\r\n3,4e-1,small\n\n",
         );
         let data = load(&path, &CsvOptions::default()).unwrap();
-        assert_eq!(data.features(), &[1.5, 2.0, 3.0, 0.4]);
+        assert_eq!(*data.features(), [1.5, 2.0, 3.0, 0.4]);
         assert_eq!(data.class_names(), ["big, \"round\"", "small"]);
         assert_eq!(data.labels(), Some(&[0, 1][..]));
     }
@@ -541,7 +541,7 @@ mod tests {
         let data = load(&path, &by_name).unwrap();
         assert_eq!(data.class_names(), ["-1", "9", "10"]);
         assert_eq!(data.labels(), Some(&[2, 1, 0, 1][..]));
-        assert_eq!(data.row(0), &[1.0, 2.0]);
+        assert_eq!(*data.row(0), [1.0, 2.0]);
         let by_index = CsvOptions {
             label_column: LabelColumn::Index(0),
             regression: false,
@@ -550,7 +550,7 @@ mod tests {
         // Auto takes the last column when none is named label/class/target/y.
         let auto = load(&path, &CsvOptions::default()).unwrap();
         assert_eq!(auto.class_names(), ["2", "4", "6", "8"]);
-        assert_eq!(auto.row(2), &[-1.0, 5.0]);
+        assert_eq!(*auto.row(2), [-1.0, 5.0]);
     }
 
     #[test]
@@ -558,7 +558,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "xy.csv", "x,Y,Label\n1,2,a\n");
         let data = load(&path, &CsvOptions::default()).unwrap();
-        assert_eq!(data.row(0), &[1.0, 2.0]);
+        assert_eq!(*data.row(0), [1.0, 2.0]);
         assert_eq!(data.class_names(), ["a"]);
     }
 
@@ -571,7 +571,7 @@ mod tests {
             ..CsvOptions::default()
         };
         let data = load(&path, &options).unwrap();
-        assert_eq!(data.features(), &[1.0, 3.0]);
+        assert_eq!(*data.features(), [1.0, 3.0]);
         assert_eq!(
             data.targets(),
             &Targets::Values {
@@ -675,7 +675,7 @@ mod tests {
         let text = "a,label\n1,\"x, \"\"y\"\"\"\n2,\"two\nlines\"\n3,z\n";
         let path = write(&dir, "q.csv", text);
         let data = load(&path, &CsvOptions::default()).unwrap();
-        assert_eq!(data.features(), &[1.0, 2.0, 3.0]);
+        assert_eq!(*data.features(), [1.0, 2.0, 3.0]);
         assert_eq!(data.class_names(), ["two\nlines", "x, \"y\"", "z"]);
         // The line of a record after a multi-line field counts the field's lines.
         let message = error(
@@ -715,7 +715,7 @@ mod tests {
         let path = write(&dir, "bom.csv", "\u{feff}label,x\nb,1\na,2\n");
         let data = load(&path, &CsvOptions::default()).unwrap();
         assert_eq!(data.class_names(), ["a", "b"]);
-        assert_eq!(data.features(), &[1.0, 2.0]);
+        assert_eq!(*data.features(), [1.0, 2.0]);
     }
 
     #[test]

@@ -63,6 +63,7 @@ pub mod synthetic;
 use crate::rng::Rng;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -116,35 +117,102 @@ impl fmt::Display for ImageShape {
 }
 
 /// A table of examples: f32 features and a target per row.
+///
+/// The features are kept as f32 or, for 8-bit images such as MNIST's, as the bytes
+/// themselves (a quarter of the memory; [`Dataset::classification_pixels`]), each byte p
+/// read as x = p / 255 when a row is used ([`Dataset::write_row`], [`Dataset::row`]).
+/// Both give the same f32 values to the network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    features: Vec<f32>,
+    features: Features,
     width: usize,
     targets: Targets,
     class_names: Vec<String>,
     image_shape: Option<ImageShape>,
 }
 
-/// Checks the feature table shared by both constructors: rows > 0, width > 0,
-/// `len = rows · width`, every value finite. Returns the number of rows.
-fn check_features(features: &[f32], width: usize) -> Result<usize> {
+/// How a [`Dataset`] holds its features. Two tables are equal when they hold the same
+/// values, however they are stored.
+#[derive(Debug, Clone)]
+enum Features {
+    /// One f32 per value.
+    Floats(Vec<f32>),
+    /// One byte p per value, standing for x = p / 255 ([`PIXEL_VALUES`]).
+    Pixels(Vec<u8>),
+}
+
+impl PartialEq for Features {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Features::Floats(a), Features::Floats(b)) => a == b,
+            (Features::Pixels(a), Features::Pixels(b)) => a == b,
+            (Features::Pixels(p), Features::Floats(x))
+            | (Features::Floats(x), Features::Pixels(p)) => {
+                p.len() == x.len()
+                    && p.iter()
+                        .zip(x)
+                        .all(|(&p, &x)| PIXEL_VALUES[p as usize] == x)
+            }
+        }
+    }
+}
+
+impl Features {
+    /// The number of values.
+    fn len(&self) -> usize {
+        match self {
+            Features::Floats(v) => v.len(),
+            Features::Pixels(p) => p.len(),
+        }
+    }
+}
+
+/// The rows at `indices` of a row-major table of rows `width` wide.
+fn pick_rows<T: Copy>(table: &[T], width: usize, indices: &[usize]) -> Vec<T> {
+    let mut picked = Vec::with_capacity(indices.len() * width);
+    for &i in indices {
+        picked.extend_from_slice(&table[i * width..(i + 1) * width]);
+    }
+    picked
+}
+
+/// x = p / 255 for every byte p: the feature an 8-bit pixel stands for.
+pub const PIXEL_VALUES: [f32; 256] = {
+    let mut table = [0.0; 256];
+    let mut p = 0;
+    while p < 256 {
+        table[p] = p as f32 / 255.0;
+        p += 1;
+    }
+    table
+};
+
+/// Checks the shape of a feature table of `len` values: rows > 0, width > 0,
+/// `len = rows · width`. Returns the number of rows.
+fn check_shape(len: usize, width: usize) -> Result<usize> {
     if width == 0 {
         return Err(Error::Shape(
             "a data set needs at least one feature per row (width is 0)".into(),
         ));
     }
-    if features.is_empty() {
+    if len == 0 {
         return Err(Error::EmptyData {
             what: "data set".into(),
             message: "no rows".into(),
         });
     }
-    if !features.len().is_multiple_of(width) {
+    if !len.is_multiple_of(width) {
         return Err(Error::Shape(format!(
-            "{} feature values do not divide into rows of {width}",
-            features.len()
+            "{len} feature values do not divide into rows of {width}"
         )));
     }
+    Ok(len / width)
+}
+
+/// Checks an f32 feature table: its shape ([`check_shape`]) and every value finite.
+/// Returns the number of rows.
+fn check_features(features: &[f32], width: usize) -> Result<usize> {
+    let rows = check_shape(features.len(), width)?;
     if let Some(position) = features.iter().position(|x| !x.is_finite()) {
         return Err(Error::Config(format!(
             "features must be finite numbers: row {}, feature {} is {}",
@@ -153,7 +221,30 @@ fn check_features(features: &[f32], width: usize) -> Result<usize> {
             features[position]
         )));
     }
-    Ok(features.len() / width)
+    Ok(rows)
+}
+
+/// Checks one label per row, each an index into `class_names`, and at least one class.
+fn check_labels(rows: usize, labels: &[usize], class_names: &[String]) -> Result<()> {
+    if labels.len() != rows {
+        return Err(Error::Shape(format!(
+            "{rows} rows of features but {} labels",
+            labels.len()
+        )));
+    }
+    if class_names.is_empty() {
+        return Err(Error::Config(
+            "a classification data set needs at least one class name".into(),
+        ));
+    }
+    if let Some(row) = labels.iter().position(|&l| l >= class_names.len()) {
+        return Err(Error::Config(format!(
+            "row {row} has label {} but there are only {} classes",
+            labels[row],
+            class_names.len()
+        )));
+    }
+    Ok(())
 }
 
 impl Dataset {
@@ -172,26 +263,32 @@ impl Dataset {
         class_names: Vec<String>,
     ) -> Result<Self> {
         let rows = check_features(&features, width)?;
-        if labels.len() != rows {
-            return Err(Error::Shape(format!(
-                "{rows} rows of features but {} labels",
-                labels.len()
-            )));
-        }
-        if class_names.is_empty() {
-            return Err(Error::Config(
-                "a classification data set needs at least one class name".into(),
-            ));
-        }
-        if let Some(row) = labels.iter().position(|&l| l >= class_names.len()) {
-            return Err(Error::Config(format!(
-                "row {row} has label {} but there are only {} classes",
-                labels[row],
-                class_names.len()
-            )));
-        }
+        check_labels(rows, &labels, &class_names)?;
         Ok(Dataset {
-            features,
+            features: Features::Floats(features),
+            width,
+            targets: Targets::Classes(labels),
+            class_names,
+            image_shape: None,
+        })
+    }
+
+    /// A classification data set of 8-bit pixels: `pixels` holds `rows × width` bytes
+    /// row-major, each byte p standing for the feature x = p / 255. They stay bytes (a
+    /// quarter of the memory of f32) and are converted a row at a time when used.
+    ///
+    /// # Errors
+    /// As [`Dataset::classification`] (a byte is always finite).
+    pub fn classification_pixels(
+        pixels: Vec<u8>,
+        width: usize,
+        labels: Vec<usize>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let rows = check_shape(pixels.len(), width)?;
+        check_labels(rows, &labels, &class_names)?;
+        Ok(Dataset {
+            features: Features::Pixels(pixels),
             width,
             targets: Targets::Classes(labels),
             class_names,
@@ -235,7 +332,7 @@ impl Dataset {
             )));
         }
         Ok(Dataset {
-            features,
+            features: Features::Floats(features),
             width,
             targets: Targets::Values {
                 width: target_width,
@@ -244,6 +341,19 @@ impl Dataset {
             class_names: Vec::new(),
             image_shape: None,
         })
+    }
+
+    /// The same rows with new classes: `labels[i]` is row i's class, an index into
+    /// `class_names` (to renumber classes to a model's order, say). The features, kept
+    /// as they are, and the image shape stay.
+    ///
+    /// # Errors
+    /// As [`Dataset::classification`]'s checks of labels and class names.
+    pub fn with_classes(mut self, labels: Vec<usize>, class_names: Vec<String>) -> Result<Self> {
+        check_labels(self.len(), &labels, &class_names)?;
+        self.targets = Targets::Classes(labels);
+        self.class_names = class_names;
+        Ok(self)
     }
 
     /// Marks the rows as images of `shape` (row-major pixels, channels last).
@@ -269,7 +379,7 @@ impl Dataset {
 
     /// Whether there are no rows (only a [`Dataset::subset`] of no indices is empty).
     pub fn is_empty(&self) -> bool {
-        self.features.is_empty()
+        self.features.len() == 0
     }
 
     /// The number of features per row: the network's input width.
@@ -277,22 +387,68 @@ impl Dataset {
         self.width
     }
 
-    /// All features, row-major: `len × width`.
-    pub fn features(&self) -> &[f32] {
-        &self.features
+    /// All features, row-major: `len × width` (converted to f32, a copy, when the data
+    /// set keeps pixels as bytes: use [`Dataset::write_row`] a row at a time instead).
+    pub fn features(&self) -> Cow<'_, [f32]> {
+        match &self.features {
+            Features::Floats(v) => Cow::Borrowed(v),
+            Features::Pixels(p) => {
+                Cow::Owned(p.iter().map(|&p| PIXEL_VALUES[p as usize]).collect())
+            }
+        }
     }
 
-    /// All features, row-major and writable (for scaling in place).
+    /// All features, row-major and writable (for scaling in place). A data set that kept
+    /// its pixels as bytes converts them to f32 first (four times the memory).
     pub fn features_mut(&mut self) -> &mut [f32] {
-        &mut self.features
+        if let Features::Pixels(p) = &self.features {
+            self.features = Features::Floats(p.iter().map(|&p| PIXEL_VALUES[p as usize]).collect());
+        }
+        match &mut self.features {
+            Features::Floats(v) => v,
+            Features::Pixels(_) => unreachable!("converted above"),
+        }
     }
 
-    /// The features of row `i`.
+    /// The 8-bit pixels, when the data set keeps its features as bytes
+    /// ([`Dataset::classification_pixels`]).
+    pub fn pixels(&self) -> Option<&[u8]> {
+        match &self.features {
+            Features::Floats(_) => None,
+            Features::Pixels(p) => Some(p),
+        }
+    }
+
+    /// The features of row `i` (borrowed, or converted from bytes).
     ///
     /// # Panics
     /// When `i >= len()`, like slice indexing.
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.features[i * self.width..(i + 1) * self.width]
+    pub fn row(&self, i: usize) -> Cow<'_, [f32]> {
+        let range = i * self.width..(i + 1) * self.width;
+        match &self.features {
+            Features::Floats(v) => Cow::Borrowed(&v[range]),
+            Features::Pixels(p) => {
+                Cow::Owned(p[range].iter().map(|&p| PIXEL_VALUES[p as usize]).collect())
+            }
+        }
+    }
+
+    /// Writes row `i`'s features into `out` (`width` values): the trainer and the
+    /// evaluation fill their batches this way, converting bytes as they go.
+    ///
+    /// # Panics
+    /// When `i >= len()` or `out.len() != width()` (programmer errors).
+    pub fn write_row(&self, i: usize, out: &mut [f32]) {
+        let range = i * self.width..(i + 1) * self.width;
+        match &self.features {
+            Features::Floats(v) => out.copy_from_slice(&v[range]),
+            Features::Pixels(p) => {
+                assert_eq!(out.len(), self.width, "write_row: out has the wrong length");
+                for (x, &p) in out.iter_mut().zip(&p[range]) {
+                    *x = PIXEL_VALUES[p as usize];
+                }
+            }
+        }
     }
 
     /// The targets: classes or real values.
@@ -364,10 +520,10 @@ impl Dataset {
     /// # Panics
     /// When an index is `>= len()` (a programmer error: indices come from this data set).
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let mut features = Vec::with_capacity(indices.len() * self.width);
-        for &i in indices {
-            features.extend_from_slice(self.row(i));
-        }
+        let features = match &self.features {
+            Features::Floats(v) => Features::Floats(pick_rows(v, self.width, indices)),
+            Features::Pixels(p) => Features::Pixels(pick_rows(p, self.width, indices)),
+        };
         let targets = match &self.targets {
             Targets::Classes(labels) => {
                 Targets::Classes(indices.iter().map(|&i| labels[i]).collect())
@@ -834,7 +990,7 @@ mod tests {
             .is_err());
         let data = data.with_image_shape(ImageShape::new(1, 3, 1)).unwrap();
         assert_eq!(data.image_shape(), Some(ImageShape::new(1, 3, 1)));
-        assert_eq!(data.row(2), &[6.0, 7.0, 8.0]);
+        assert_eq!(*data.row(2), [6.0, 7.0, 8.0]);
         let mut y = [9.0; 2];
         data.write_target_row(1, &mut y);
         assert_eq!(y, [0.0, 1.0]);
@@ -889,7 +1045,7 @@ mod tests {
     fn subset_picks_rows_in_order() {
         let data = Dataset::regression(vec![1.0, 2.0, 3.0], 1, vec![10.0, 20.0, 30.0], 1).unwrap();
         let picked = data.subset(&[2, 0]);
-        assert_eq!(picked.features(), &[3.0, 1.0]);
+        assert_eq!(*picked.features(), [3.0, 1.0]);
         assert_eq!(
             picked.targets(),
             &Targets::Values {
@@ -913,8 +1069,8 @@ mod tests {
         assert_eq!(minmax.scale, vec![0.25, 1.0, 0.5]);
         let mut scaled = data.clone();
         minmax.apply(&mut scaled).unwrap();
-        assert_eq!(scaled.row(4), &[1.0, 0.0, 0.0]);
-        assert_eq!(scaled.row(1), &[0.25, 0.0, 1.0]);
+        assert_eq!(*scaled.row(4), [1.0, 0.0, 0.0]);
+        assert_eq!(*scaled.row(1), [0.25, 0.0, 1.0]);
 
         let standard = Scaler::fit(Scaling::Standard, &data);
         let mut scaled = data.clone();
@@ -956,5 +1112,31 @@ mod tests {
         };
         let json = serde_json::to_string(&scaler).unwrap();
         assert_eq!(serde_json::from_str::<Scaler>(&json).unwrap(), scaler);
+    }
+
+    #[test]
+    fn pixels_stay_bytes_through_subsets_and_splits_and_read_as_p_over_255() {
+        let pixels: Vec<u8> = (0..=255u8).cycle().take(64 * 4).collect();
+        let labels = (0..64).map(|i| i % 2).collect();
+        let data = Dataset::classification_pixels(pixels, 4, labels, vec!["a".into(), "b".into()])
+            .unwrap();
+        assert_eq!(
+            *data.row(1),
+            [4.0 / 255.0, 5.0 / 255.0, 6.0 / 255.0, 7.0 / 255.0]
+        );
+        let mut out = [0.0; 4];
+        data.write_row(63, &mut out);
+        assert_eq!(out, [252.0 / 255.0, 253.0 / 255.0, 254.0 / 255.0, 1.0]);
+        let (kept, held) = data.split(0.25, 3).unwrap();
+        assert!(kept.pixels().is_some() && held.pixels().is_some());
+        assert_eq!(kept.len() + held.len(), 64);
+        // Scaling in place needs f32: the table is converted, values unchanged.
+        let mut scaled = data.clone();
+        scaled.features_mut();
+        assert!(scaled.pixels().is_none());
+        assert_eq!(scaled, data);
+        assert!(
+            Dataset::classification_pixels(vec![1, 2, 3], 2, vec![0], vec!["a".into()]).is_err()
+        );
     }
 }

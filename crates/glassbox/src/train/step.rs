@@ -366,7 +366,7 @@ impl Context<'_> {
                 let (width, outputs) = (e.data.width(), e.data.target_width());
                 for i in mine.clone() {
                     let r = rows[i];
-                    x.slice(i * width, width).copy_from_slice(e.data.row(r));
+                    e.data.write_row(r, x.slice(i * width, width));
                     e.data
                         .write_target_row(r, self.y.slice(i * outputs, outputs));
                 }
