@@ -79,6 +79,11 @@ pub struct DataArgs {
     /// Read the CSV label column as a real-valued target (regression).
     #[arg(long)]
     pub regression: bool,
+    /// Leave the training images of an IDX directory in their file and read them as
+    /// training uses them (memory holds the labels only, whatever the file's size); the
+    /// file must be uncompressed. Examples are shuffled in blocks (see the README).
+    #[arg(long)]
+    pub stream: bool,
 }
 
 impl DataArgs {

@@ -103,6 +103,7 @@ impl Model {
         DataArgs {
             label_column: given.label_column.clone(),
             regression: given.regression || self.is_regression(),
+            stream: given.stream,
         }
     }
 

@@ -146,6 +146,13 @@ impl Source {
     /// Loads the data: `(data, its own test set if it has one)`. `seed` seeds synthetic
     /// sets.
     pub fn load(&self, options: &DataArgs, seed: u64) -> Result<(Dataset, Option<Dataset>)> {
+        if options.stream && !matches!(self, Source::Idx(_)) {
+            bail!(
+                "--stream reads an IDX directory with an uncompressed train-images-idx3-ubyte; \
+                 {self} is read into memory (for Fashion-MNIST, gunzip its four files into \
+                 a directory and give that directory)"
+            );
+        }
         Ok(match self {
             Source::Digits => {
                 let (train, test) = digits::train_test()?;
@@ -168,7 +175,11 @@ impl Source {
                 noise,
             } => (kind.generate(*examples, *noise, seed)?, None),
             Source::Idx(dir) => {
-                let (train, test) = idx::load_dir(dir)?;
+                let (train, test) = if options.stream {
+                    idx::load_dir_streamed(dir)?
+                } else {
+                    idx::load_dir(dir)?
+                };
                 (train, Some(test))
             }
             Source::Csv(path) => {

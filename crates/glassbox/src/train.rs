@@ -24,7 +24,7 @@
 //! `train/step.rs`). Smaller steps, online learning and full-batch Rprop run on one
 //! thread, their large matrix products split between threads.
 
-use crate::data::{Dataset, Targets};
+use crate::data::{stream, Dataset, Targets};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::metrics::evaluate_with;
@@ -35,6 +35,7 @@ use crate::tensor::Parallelism;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 mod checkpoint;
@@ -477,6 +478,11 @@ impl<'a> Trainer<'a> {
                     });
                 }
             };
+            // A streamed file that failed to read gave zeros: this epoch does not count.
+            if let Some(error) = run.data.stream_error() {
+                rollback(network);
+                return Err(error);
+            }
             let measure = |data: Option<&Dataset>| {
                 data.map(|d| evaluate_with(network, d, config.loss, run.eval_par))
                     .transpose()
@@ -739,7 +745,11 @@ impl<'a> Run<'a> {
         let started = Instant::now();
         let config = self.config;
         if config.shuffle == Shuffle::EveryEpoch {
-            self.rng.shuffle(&mut self.order);
+            if self.data.is_streamed() {
+                stream::shuffle_in_blocks(&mut self.order, &mut self.rng);
+            } else {
+                self.rng.shuffle(&mut self.order);
+            }
         }
         let dropout_key = if config.dropout > 0.0 {
             self.rng.next_u64()
@@ -779,34 +789,43 @@ impl<'a> Run<'a> {
             learning_rate: &schedule,
             dropout_key,
         };
-        step::run_epoch(
-            &mut self.buffers,
-            network,
-            &mut self.state,
-            &e,
-            &mut |step| {
-                if !step.loss.is_finite() {
-                    end = Some(EpochEnd::Diverged(step.loss));
-                    return false;
-                }
-                totals.loss_sum += step.loss;
-                totals.correct += count_correct(data, step.rows, step.outputs);
-                totals.examples += step.rows.len();
-                totals.learning_rate = schedule(step.batch);
-                let progress = BatchProgress {
-                    epoch: epoch + 1,
-                    epochs: config.epochs,
-                    examples_done: totals.examples,
-                    examples_total: data.len(),
-                    loss: totals.loss_sum / totals.examples as f64,
-                };
-                if observer.on_batch(&progress) == Control::Stop {
-                    end = Some(EpochEnd::Interrupted);
-                    return false;
-                }
-                true
-            },
-        );
+        // A streamed data set is read a window ahead by a helper thread (data::stream).
+        let (used, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+        std::thread::scope(|scope| {
+            if data.is_streamed() {
+                scope.spawn(|| data.read_ahead(&self.order, &used, &stop));
+            }
+            step::run_epoch(
+                &mut self.buffers,
+                network,
+                &mut self.state,
+                &e,
+                &mut |step| {
+                    used.fetch_add(step.rows.len(), Ordering::Release);
+                    if !step.loss.is_finite() {
+                        end = Some(EpochEnd::Diverged(step.loss));
+                        return false;
+                    }
+                    totals.loss_sum += step.loss;
+                    totals.correct += count_correct(data, step.rows, step.outputs);
+                    totals.examples += step.rows.len();
+                    totals.learning_rate = schedule(step.batch);
+                    let progress = BatchProgress {
+                        epoch: epoch + 1,
+                        epochs: config.epochs,
+                        examples_done: totals.examples,
+                        examples_total: data.len(),
+                        loss: totals.loss_sum / totals.examples as f64,
+                    };
+                    if observer.on_batch(&progress) == Control::Stop {
+                        end = Some(EpochEnd::Interrupted);
+                        return false;
+                    }
+                    true
+                },
+            );
+            stop.store(true, Ordering::Release);
+        });
         if full_batch {
             totals.learning_rate = 0.0;
         }

@@ -146,6 +146,7 @@ fn read_csv_rows(
         DataArgs {
             label_column: Some(column.to_string()),
             regression: false,
+            stream: false,
         }
         .label_column()
     });

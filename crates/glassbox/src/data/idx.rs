@@ -354,7 +354,7 @@ fn default_class_names(largest_label: u8) -> Vec<String> {
 
 /// Builds a data set from loaded images and labels, checking counts and class names.
 fn build(
-    (pixels, shape, count): (Vec<u8>, ImageShape, usize),
+    (pixels, shape, count): (Pixels, ImageShape, usize),
     labels: Vec<u8>,
     images_path: &Path,
     labels_path: &Path,
@@ -386,8 +386,16 @@ fn build(
         ));
     }
     let labels = labels.into_iter().map(usize::from).collect();
-    Dataset::classification_pixels(pixels, shape.feature_count(), labels, class_names)?
-        .with_image_shape(shape)
+    let width = shape.feature_count();
+    match pixels {
+        Pixels::InMemory(pixels) => {
+            Dataset::classification_pixels(pixels, width, labels, class_names)?
+        }
+        Pixels::InFile(offset) => {
+            Dataset::classification_streamed(images_path, offset, width, labels, class_names)?
+        }
+    }
+    .with_image_shape(shape)
 }
 
 /// Loads a pair of IDX files, images and labels, as one classification data set.
@@ -404,7 +412,8 @@ pub fn load_pair(
     class_names: Option<Vec<String>>,
 ) -> Result<Dataset> {
     let (images, labels_path) = (images.as_ref(), labels.as_ref());
-    let loaded = load_image_bytes(images)?;
+    let (pixels, shape, count) = load_image_bytes(images)?;
+    let loaded = (Pixels::InMemory(pixels), shape, count);
     let labels = load_labels(labels_path)?;
     let class_names = class_names
         .unwrap_or_else(|| default_class_names(labels.iter().copied().max().unwrap_or(0)));
@@ -456,7 +465,11 @@ fn read_class_names(dir: &Path) -> Result<Option<Vec<String>>> {
 
 /// Loads the train and test sets of an IDX directory with the given class names (or
 /// `classes.txt`, or "0".."largest label" over both sets).
-fn load_dir_named(dir: &Path, class_names: Option<Vec<String>>) -> Result<(Dataset, Dataset)> {
+fn load_dir_named(
+    dir: &Path,
+    class_names: Option<Vec<String>>,
+    stream: bool,
+) -> Result<(Dataset, Dataset)> {
     if !dir.is_dir() {
         return Err(Error::io(
             dir,
@@ -473,9 +486,17 @@ fn load_dir_named(dir: &Path, class_names: Option<Vec<String>>) -> Result<(Datas
         Some(names) => Some(names),
         None => read_class_names(dir)?,
     };
-    let train_images = load_image_bytes(&paths[0])?;
+    let train_images = if stream {
+        open_images_streamed(&paths[0])?
+    } else {
+        let (pixels, shape, count) = load_image_bytes(&paths[0])?;
+        (Pixels::InMemory(pixels), shape, count)
+    };
     let train_labels = load_labels(&paths[1])?;
-    let test_images = load_image_bytes(&paths[2])?;
+    let test_images = {
+        let (pixels, shape, count) = load_image_bytes(&paths[2])?;
+        (Pixels::InMemory(pixels), shape, count)
+    };
     let test_labels = load_labels(&paths[3])?;
     if train_images.1 != test_images.1 {
         return Err(Error::format(
@@ -515,7 +536,49 @@ fn load_dir_named(dir: &Path, class_names: Option<Vec<String>>) -> Result<(Datas
 /// when one of the four is absent; otherwise as [`load_pair`], and when the train and
 /// test images differ in size.
 pub fn load_dir(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset)> {
-    load_dir_named(dir.as_ref(), None)
+    load_dir_named(dir.as_ref(), None, false)
+}
+
+/// Loads an IDX directory as [`load_dir`] does, but leaves the training images in their
+/// file, read as the trainer uses them ([`Dataset::classification_streamed`],
+/// [`crate::data::stream`]): memory holds the labels and the test set, whatever the size
+/// of the training file. The training images must be uncompressed
+/// (`train-images-idx3-ubyte`): rows are read from their place in the file.
+///
+/// # Errors
+/// As [`load_dir`], and [`Error::Format`] when the training images are gzip.
+pub fn load_dir_streamed(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset)> {
+    load_dir_named(dir.as_ref(), None, true)
+}
+
+/// Where a part's pixels are: read into memory, or left in the file after its header.
+enum Pixels {
+    InMemory(Vec<u8>),
+    InFile(u64),
+}
+
+/// Checks the header and length of an uncompressed IDX images file whose pixels will be
+/// read in place: (where they are, the image shape, the number of images).
+fn open_images_streamed(path: &Path) -> Result<(Pixels, ImageShape, usize)> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let length = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut header = Vec::with_capacity(16);
+    read_up_to(path, &mut file, &mut header, 16)?;
+    if header.starts_with(&super::GZIP_MAGIC) {
+        return Err(Error::format(
+            path,
+            "file",
+            "gzip data cannot be streamed (rows are read from their place in the file): \
+             decompress it first, e.g. `gunzip -k FILE`",
+        ));
+    }
+    let total = usize::try_from(length).unwrap_or(usize::MAX);
+    let sizes = parse_header_of(path, &header, IMAGES_MAGIC, "images", "image", Some(total))?;
+    Ok((
+        Pixels::InFile(header.len() as u64),
+        ImageShape::new(sizes[1], sizes[2], 1),
+        sizes[0],
+    ))
 }
 
 /// Loads Fashion-MNIST from `dir` (usually [`FASHION_MNIST_DIR`]) as `(train, test)`,
@@ -528,7 +591,7 @@ pub fn fashion_mnist(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset)> {
         .iter()
         .map(|&n| n.to_string())
         .collect();
-    load_dir_named(dir.as_ref(), Some(names))
+    load_dir_named(dir.as_ref(), Some(names), false)
 }
 
 /// The bytes of an IDX images file for `data` (pixels p = round(x · 255), clamped).

@@ -58,6 +58,7 @@ pub mod csv;
 pub mod digits;
 pub mod idx;
 pub mod image_folder;
+pub mod stream;
 pub mod synthetic;
 
 use crate::rng::Rng;
@@ -68,6 +69,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 /// What each row of a data set is asked to predict.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +141,14 @@ enum Features {
     Floats(Vec<f32>),
     /// One byte p per value, standing for x = p / 255 ([`PIXEL_VALUES`]).
     Pixels(Vec<u8>),
+    /// Bytes as `Pixels`, `values` of them, left in their file and read as rows are
+    /// used ([`stream`]).
+    File {
+        /// The file.
+        file: stream::PixelFile,
+        /// How many values it holds (rows · width).
+        values: usize,
+    },
 }
 
 impl PartialEq for Features {
@@ -153,6 +163,11 @@ impl PartialEq for Features {
                         .zip(x)
                         .all(|(&p, &x)| PIXEL_VALUES[p as usize] == x)
             }
+            // Streamed rows are not read to be compared: the same file and place.
+            (Features::File { file: a, values: m }, Features::File { file: b, values: n }) => {
+                a == b && m == n
+            }
+            (Features::File { .. }, _) | (_, Features::File { .. }) => false,
         }
     }
 }
@@ -163,6 +178,7 @@ impl Features {
         match self {
             Features::Floats(v) => v.len(),
             Features::Pixels(p) => p.len(),
+            Features::File { values, .. } => *values,
         }
     }
 }
@@ -296,6 +312,65 @@ impl Dataset {
         })
     }
 
+    /// A classification data set of 8-bit pixels left in their file and read as they
+    /// are used ([`stream`]): row i is the `width` bytes at `offset + i · width` of the
+    /// uncompressed file `path`, one row per label. Only the labels are held in memory,
+    /// whatever the size of the file. Otherwise as [`Dataset::classification_pixels`].
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be opened or is shorter than its rows; as
+    /// [`Dataset::classification`] for the labels.
+    pub fn classification_streamed(
+        path: impl AsRef<Path>,
+        offset: u64,
+        width: usize,
+        labels: Vec<usize>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let values = labels.len().checked_mul(width).ok_or_else(|| {
+            Error::Shape(format!(
+                "{} rows of {width} values are too many",
+                labels.len()
+            ))
+        })?;
+        let rows = check_shape(values, width)?;
+        check_labels(rows, &labels, &class_names)?;
+        let file =
+            stream::PixelFile::open(path, offset, values as u64).map_err(|e| Error::io(path, e))?;
+        Ok(Dataset {
+            features: Features::File { file, values },
+            width,
+            targets: Targets::Classes(labels),
+            class_names,
+            image_shape: None,
+        })
+    }
+
+    /// Whether the rows are read from their file as they are used
+    /// ([`Dataset::classification_streamed`]).
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.features, Features::File { .. })
+    }
+
+    /// For a streamed data set, the first error reading its file (the rows it failed to
+    /// read were used as zeros): the trainer checks this after each epoch.
+    pub fn stream_error(&self) -> Option<Error> {
+        match &self.features {
+            Features::File { file, .. } => file.error().map(|e| Error::io(file.path(), e)),
+            _ => None,
+        }
+    }
+
+    /// For a streamed data set, reads the rows of `order` ahead of the trainer, a window
+    /// at a time, until `stop` (see [`stream`]); `used` counts the rows the trainer has
+    /// taken. Returns at once for data in memory.
+    pub(crate) fn read_ahead(&self, order: &[usize], used: &AtomicUsize, stop: &AtomicBool) {
+        if let Features::File { file, .. } = &self.features {
+            stream::read_ahead(file, (self.len(), self.width), order, used, stop);
+        }
+    }
+
     /// A regression data set: `features` holds `rows × width` values and `values` holds
     /// `rows × target_width` targets, both row-major.
     ///
@@ -389,24 +464,31 @@ impl Dataset {
 
     /// All features, row-major: `len × width` (converted to f32, a copy, when the data
     /// set keeps pixels as bytes: use [`Dataset::write_row`] a row at a time instead).
+    /// A streamed data set reads its whole file.
     pub fn features(&self) -> Cow<'_, [f32]> {
         match &self.features {
             Features::Floats(v) => Cow::Borrowed(v),
             Features::Pixels(p) => {
                 Cow::Owned(p.iter().map(|&p| PIXEL_VALUES[p as usize]).collect())
             }
+            Features::File { file, values } => {
+                let mut all = vec![0.0; *values];
+                file.read_values(0, &mut all);
+                Cow::Owned(all)
+            }
         }
     }
 
     /// All features, row-major and writable (for scaling in place). A data set that kept
     /// its pixels as bytes converts them to f32 first (four times the memory).
+    /// A streamed data set is read into memory.
     pub fn features_mut(&mut self) -> &mut [f32] {
-        if let Features::Pixels(p) = &self.features {
-            self.features = Features::Floats(p.iter().map(|&p| PIXEL_VALUES[p as usize]).collect());
+        if !matches!(self.features, Features::Floats(_)) {
+            self.features = Features::Floats(self.features().into_owned());
         }
         match &mut self.features {
             Features::Floats(v) => v,
-            Features::Pixels(_) => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -414,8 +496,8 @@ impl Dataset {
     /// ([`Dataset::classification_pixels`]).
     pub fn pixels(&self) -> Option<&[u8]> {
         match &self.features {
-            Features::Floats(_) => None,
             Features::Pixels(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -427,8 +509,10 @@ impl Dataset {
         let range = i * self.width..(i + 1) * self.width;
         match &self.features {
             Features::Floats(v) => Cow::Borrowed(&v[range]),
-            Features::Pixels(p) => {
-                Cow::Owned(p[range].iter().map(|&p| PIXEL_VALUES[p as usize]).collect())
+            _ => {
+                let mut row = vec![0.0; self.width];
+                self.write_row(i, &mut row);
+                Cow::Owned(row)
             }
         }
     }
@@ -447,6 +531,11 @@ impl Dataset {
                 for (x, &p) in out.iter_mut().zip(&p[range]) {
                     *x = PIXEL_VALUES[p as usize];
                 }
+            }
+            Features::File { file, values } => {
+                assert!(range.end <= *values, "write_row: row {i} out of range");
+                assert_eq!(out.len(), self.width, "write_row: out has the wrong length");
+                file.read_values(range.start, out);
             }
         }
     }
@@ -523,6 +612,14 @@ impl Dataset {
         let features = match &self.features {
             Features::Floats(v) => Features::Floats(pick_rows(v, self.width, indices)),
             Features::Pixels(p) => Features::Pixels(pick_rows(p, self.width, indices)),
+            Features::File { file, .. } => {
+                let mut picked = vec![0u8; indices.len() * self.width];
+                for (row, &i) in picked.chunks_exact_mut(self.width).zip(indices) {
+                    assert!(i < self.len(), "subset: row {i} out of range");
+                    file.read(i * self.width, row);
+                }
+                Features::Pixels(picked)
+            }
         };
         let targets = match &self.targets {
             Targets::Classes(labels) => {
