@@ -540,6 +540,34 @@ fn missing_paths_are_named() {
     assert!(err.contains("no/dir"), "{err}");
 }
 
+/// `--stream` trains from the file as well as from memory, and says what it needs.
+#[test]
+fn streamed_idx_data_trains_alike_and_compressed_data_is_refused() {
+    let dir = tempdir();
+    let d = dir.path();
+    let (train, test) = digits::train_test().unwrap();
+    idx::save_dir(&train, &test, d.join("plain"), false).unwrap();
+    idx::save_dir(&train, &test, d.join("gz"), true).unwrap();
+    let accuracy = |extra: &[&str]| {
+        let mut args = vec!["train", "--data", "plain", "--seed", "1", "--json"];
+        args.extend_from_slice(extra);
+        number(&last_json(&ok(d, &args)), "test_accuracy")
+    };
+    let (loaded, streamed) = (accuracy(&[]), accuracy(&["--stream"]));
+    assert!(streamed >= MAIN_JOB_ACCURACY, "streamed: {streamed}");
+    assert!(
+        (streamed - loaded).abs() <= FORMAT_TOLERANCE,
+        "{streamed} vs {loaded}"
+    );
+    let err = fails(d, &["train", "--data", "gz", "--stream"], 1);
+    assert!(
+        err.contains("train-images-idx3-ubyte.gz") && err.contains("gunzip"),
+        "{err}"
+    );
+    let err = fails(d, &["train", "--data", "digits", "--stream"], 1);
+    assert!(err.contains("--stream reads an IDX directory"), "{err}");
+}
+
 #[test]
 fn a_truncated_idx_file_is_named() {
     let dir = tempdir();

@@ -115,5 +115,8 @@ fn compressed_or_short_files_are_refused_with_the_reason() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
     let err = idx::load_dir_streamed(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("train-images-idx3-ubyte") && err.contains("expected"), "{err}");
+    assert!(
+        err.contains("train-images-idx3-ubyte") && err.contains("expected"),
+        "{err}"
+    );
 }

@@ -3,7 +3,10 @@
 //! A [`Dataset`] is a table: [`Dataset::len`] rows (examples) of [`Dataset::width`] f32
 //! features, stored row-major, batch-major like every activation in glassbox. Each row has
 //! a target: a class index into [`Dataset::class_names`] or, for regression,
-//! [`Dataset::target_width`] real values.
+//! [`Dataset::target_width`] real values. 8-bit images are kept as their bytes and read
+//! as x = p / 255 ([`Dataset::classification_pixels`]), or left in their file and read as
+//! they are used ([`Dataset::classification_streamed`], [`stream`]); the trainer and the
+//! evaluation fill their batches with [`Dataset::write_row`] either way.
 //!
 //! ```text
 //! features   len × width    row i = features[i·width .. (i+1)·width]
@@ -604,7 +607,8 @@ impl Dataset {
     }
 
     /// A new data set of the rows at `indices`, in that order (an index may repeat).
-    /// Class names and image shape are kept.
+    /// Class names and image shape are kept; the rows of a streamed data set are read
+    /// into memory (as bytes).
     ///
     /// # Panics
     /// When an index is `>= len()` (a programmer error: indices come from this data set).
