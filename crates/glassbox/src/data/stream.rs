@@ -19,7 +19,7 @@
 //!
 //! A batch of 128 then holds rows from up to 32 places in the file, and the data is read
 //! as runs of a block. While the trainer works on one window, a helper thread reads the
-//! next window's blocks ([`read_ahead`]), so their bytes are in the page cache when the
+//! next window's blocks (`read_ahead`), so their bytes are in the page cache when the
 //! batches ask for them.
 
 use crate::rng::Rng;
