@@ -32,7 +32,7 @@
 //! # }
 //! ```
 
-use super::{open_maybe_gzip, write_file, Dataset, ImageShape, PIXEL_VALUES};
+use super::{open_maybe_gzip, pixel_value, write_file, Dataset, ImageShape};
 use crate::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -207,7 +207,7 @@ const RESERVE_AHEAD: usize = 1 << 22;
 /// truncated (with the number of bytes expected and found).
 pub fn load_images(path: impl AsRef<Path>) -> Result<(Vec<f32>, ImageShape, usize)> {
     let (pixels, shape, count) = load_image_bytes(path)?;
-    let values = pixels.iter().map(|&p| PIXEL_VALUES[p as usize]).collect();
+    let values = pixels.iter().map(|&p| pixel_value(p)).collect();
     Ok((values, shape, count))
 }
 

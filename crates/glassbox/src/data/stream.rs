@@ -99,7 +99,7 @@ impl PixelFile {
             let bytes = &mut buf[..part.len()];
             self.read(at + k * 4096, bytes);
             for (x, &p) in part.iter_mut().zip(bytes.iter()) {
-                *x = super::PIXEL_VALUES[p as usize];
+                *x = super::pixel_value(p);
             }
         }
     }

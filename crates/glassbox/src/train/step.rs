@@ -371,6 +371,12 @@ impl Context<'_> {
                         .write_target_row(r, self.y.slice(i * outputs, outputs));
                 }
             }
+            // The next batch's rows (this thread's share) start their way to the cache.
+            let next = &e.order[((b + 1) * e.batch).min(e.order.len())..];
+            let next = &next[..e.batch.min(next.len())];
+            for i in row_band(next.len(), threads, t) {
+                e.data.prefetch_row(next[i]);
+            }
             self.barrier.wait();
             if self.stop.load(Ordering::Acquire) {
                 break;
