@@ -566,6 +566,13 @@ fn streamed_idx_data_trains_alike_and_compressed_data_is_refused() {
     );
     let err = fails(d, &["train", "--data", "digits", "--stream"], 1);
     assert!(err.contains("--stream reads an IDX directory"), "{err}");
+    // What would read the whole file into memory is refused, not done.
+    for extra in [["--scale", "standard"], ["--validation-split", "0.1"]] {
+        let mut args = vec!["train", "--data", "plain", "--stream"];
+        args.extend_from_slice(&extra);
+        let err = fails(d, &args, 1);
+        assert!(err.contains("need them in memory"), "{extra:?}: {err}");
+    }
 }
 
 #[test]

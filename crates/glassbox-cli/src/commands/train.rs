@@ -334,6 +334,14 @@ fn load_parts(args: &TrainArgs, plan: &TrainPlan, initial: Option<&Initial>) -> 
             None => (data, None),
         },
     };
+    let scaled = args.scale != Scaling::None || initial.and_then(Initial::scaler).is_some();
+    if train.is_streamed() && (scaled || matches!(plan.config.validation, Validation::Split(_))) {
+        bail!(
+            "--stream leaves the training images in their file, but a validation split and \
+             input scaling (--scale, or a --init-from model that has a scaler) need them in \
+             memory: drop --stream, or drop those"
+        );
+    }
     let mut validation = match plan.config.validation {
         Validation::Split(fraction) => {
             let (rest, validation) = train
