@@ -1,38 +1,32 @@
 //! `glassbox playground`: serves the playground page (crate `glassbox-web`) until Ctrl-C.
 
 use crate::args::PlaygroundArgs;
-use crate::outln;
 use anyhow::{Context, Result};
 
 /// Binds the address, prints `playground: URL` as the first line, serves until Ctrl-C.
 pub fn run(args: &PlaygroundArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the server's runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind((args.host, args.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-        let url = format!("http://{}/", listener.local_addr()?);
-        // The first line: scripts and tests read the URL (and the port of --port 0) here.
-        outln!("playground: {url}");
-        let mut app = glassbox_web::App::default();
-        if !args.host.is_loopback() {
-            eprintln!(
+    super::listen(
+        args.host,
+        args.port,
+        "playground",
+        |listener, url| async move {
+            let mut app = glassbox_web::App::default();
+            if !args.host.is_loopback() {
+                eprintln!(
                 "note: listening on {}: other machines that can reach it can use the playground; \
                  opening model files by path is off",
                 args.host
             );
-            app = app.without_paths();
-        }
-        if args.open {
-            open_browser(&url);
-        }
-        glassbox_web::serve(listener, app)
-            .await
-            .context("serving the playground")
-    })
+                app = app.without_paths();
+            }
+            if args.open {
+                open_browser(&url);
+            }
+            glassbox_web::serve(listener, app)
+                .await
+                .context("serving the playground")
+        },
+    )
 }
 
 /// Asks the desktop to open `url`; failing that, the printed URL is enough.

@@ -24,20 +24,17 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     let model =
         ServedModel::load(&args.model, args.name.clone(), threads).map_err(|e| anyhow!(e))?;
     let name = model.name.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the server's runtime")?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind((args.host, args.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-        let url = format!("http://{}/", listener.local_addr()?);
-        // The first line: scripts and tests read the URL (and the port of --port 0) here.
-        outln!("serving: {url}");
-        outln!("model {name:?}: POST {url}v2/models/{name}/infer or {url}predict; Ctrl-C stops");
-        serve::serve(listener, Server::new(model))
-            .await
-            .context("serving the model")
-    })
+    super::listen(
+        args.host,
+        args.port,
+        "serving",
+        |listener, url| async move {
+            outln!(
+                "model {name:?}: POST {url}v2/models/{name}/infer or {url}predict; Ctrl-C stops"
+            );
+            serve::serve(listener, Server::new(model))
+                .await
+                .context("serving the model")
+        },
+    )
 }
