@@ -24,6 +24,9 @@
 
 use crate::{spin, Error, Result};
 use std::marker::PhantomData;
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 use std::ops::Range;
 
 /// A row-major matrix of f32: `rows × cols`, its values starting on a 64-byte cache
@@ -743,7 +746,25 @@ pub fn gemm(
             (c, b) = (c1, b.col_band(per..b.cols));
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    let own = avx512::available() && (b.cs == 1 || (a.cs == 1 && b.rs == 1));
     let block = |(c, a, b): (MatMut<'_>, MatRef<'_>, MatRef<'_>)| {
+        // The kernels of tensor/avx512.rs for the layouts they read without packing.
+        #[cfg(target_arch = "x86_64")]
+        if own {
+            // SAFETY: `own` says the CPU has AVX-512F and one kernel's layout holds (a
+            // band of a view keeps its strides); the shapes agree (checked above, and
+            // bands cut a, b and c alike); `c` is an exclusive band of `out`, which
+            // does not overlap `a` or `b`.
+            unsafe {
+                if b.cs == 1 {
+                    avx512::rows_of_b(c, a, b, read, scale);
+                } else {
+                    avx512::dots(c, a, b, read, scale);
+                }
+            }
+            return;
+        }
         // SAFETY: the views guarantee that every element their shapes and strides
         // address lies in a live buffer; `c` is borrowed exclusively (blocks are
         // disjoint bands of `out`) and does not overlap `a` or `b`.
@@ -1124,6 +1145,12 @@ mod tests {
             (33, 65, 17),
             (128, 512, 784),
             (256, 128, 512),
+            // Remainders of every tile size of tensor/avx512.rs, in rows, columns and
+            // the inner index.
+            (13, 47, 200),
+            (130, 70, 33),
+            (9, 100, 31),
+            (6, 257, 19),
             // One row through a layer big enough to be split between cores.
             (1, 300, 784),
             (1, 37, 2000),
@@ -1167,6 +1194,74 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_product_gives_the_same_bits_on_1_to_5_threads_and_in_bands() {
+        // The training step shares products out by bands of rows or columns; an
+        // element of C must not depend on which band or tile it fell in.
+        let mut rng = Rng::new(5);
+        for (m, n, k, ta, tb) in [
+            (128, 256, 784, Transpose::No, Transpose::Yes), // forward
+            (256, 784, 128, Transpose::Yes, Transpose::No), // weight gradient
+            (128, 512, 256, Transpose::No, Transpose::No),  // error sent down
+            (37, 91, 45, Transpose::No, Transpose::Yes),
+            (91, 37, 45, Transpose::Yes, Transpose::No),
+        ] {
+            let a = match ta {
+                Transpose::No => random(m, k, &mut rng),
+                Transpose::Yes => random(k, m, &mut rng),
+            };
+            let b = match tb {
+                Transpose::No => random(k, n, &mut rng),
+                Transpose::Yes => random(n, k, &mut rng),
+            };
+            let mut one = Tensor::zeros(m, n);
+            matmul(
+                &mut one,
+                &a,
+                ta,
+                &b,
+                tb,
+                Accum::Replace,
+                Parallelism::Sequential,
+            );
+            for threads in 2..=5 {
+                let mut many = Tensor::zeros(m, n);
+                with_threads(threads, || {
+                    let par = Parallelism::Threads(threads);
+                    matmul(&mut many, &a, ta, &b, tb, Accum::Replace, par)
+                })
+                .unwrap();
+                assert_eq!(one, many, "({m},{n},{k}) on {threads} threads");
+            }
+            // Columns 0..c and c..n computed apart, c not a multiple of any tile.
+            let c = n / 3 + 1;
+            let mut banded = Tensor::zeros(m, n);
+            fn op(x: &Tensor, t: Transpose) -> MatRef<'_> {
+                match t {
+                    Transpose::No => x.view(),
+                    Transpose::Yes => x.view().t(),
+                }
+            }
+            let (left, right) = banded.view_mut().split_at_col(c);
+            let (av, bv) = (op(&a, ta), op(&b, tb));
+            gemm(
+                left,
+                av,
+                bv.col_band(0..c),
+                Accum::Replace,
+                Parallelism::Sequential,
+            );
+            gemm(
+                right,
+                av,
+                bv.col_band(c..n),
+                Accum::Replace,
+                Parallelism::Sequential,
+            );
+            assert_eq!(one, banded, "({m},{n},{k}) in two bands of columns");
         }
     }
 

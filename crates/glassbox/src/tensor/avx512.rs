@@ -1,0 +1,279 @@
+//! glassbox's own AVX-512 kernels for [`super::gemm`], for the two layouts a training
+//! step's products come in. Neither copies (packs) an operand: each reads both where
+//! they lie. `matrixmultiply`, used where these do not apply, packs both operands of
+//! every product into its own layout first, and in a 784-512-256-10 training step that
+//! packing took 18% of the time (perf, figures in bench/RESULTS.md).
+//!
+//! **Broadcast form** ([`rows_of_b`]), when B's rows are contiguous — the weight
+//! gradient ∂W = δᵀ·X and the error sent down δ·W. A tile of C is 8 rows × 32 columns
+//! (16 registers of 16 sums); for each inner index p, the 32 values of row p of B are
+//! loaded once and multiplied by each of the 8 values A[i][p] (broadcast):
+//!
+//! ```text
+//! C[i][j..j+32] += A[i][p] · B[p][j..j+32]        for i in the tile's 8 rows, p = 0..k
+//! ```
+//!
+//! **Dot form** ([`dots`]), when A's rows and B's columns are contiguous — the forward
+//! pass z = X·Wᵀ, where both X's rows and W's rows run along the inner index. A tile is
+//! 4 rows of A × 4 columns of B: 16 dot products, each kept as 16 partial sums (one
+//! register) while 16 values of the 4 + 4 vectors are loaded at a time, then the 16
+//! registers are reduced to one register of 16 totals by a tree of shuffles.
+//!
+//! Every element of C is computed with the same order of additions wherever it lies
+//! in its tile and however C is split between threads (a remainder tile computes its
+//! missing rows or columns again from the last real one and throws them away), so a
+//! product gives the same bits on any number of threads.
+
+use super::{MatMut, MatRef};
+use std::arch::x86_64::*;
+
+/// Whether this CPU can run the kernels here (AVX-512 Foundation).
+#[inline]
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// Rows of a broadcast-form tile.
+const BR: usize = 8;
+/// Columns of a broadcast-form tile: two registers of 16.
+const BC: usize = 32;
+
+/// `c ← (c if read) + s·a·b` for `b` with contiguous rows (`b.cs == 1`), by 8 × 32
+/// tiles (see the module's comment).
+///
+/// # Safety
+/// The CPU must have AVX-512F ([`available`]); the views must have agreeing shapes
+/// (`a` m×k, `b` k×n, `c` m×n) with `b.cs == 1`, and `c` must not overlap `a` or `b`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn rows_of_b(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, s: f32) {
+    debug_assert_eq!(b.cs, 1);
+    let (m, n) = (c.rows, c.cols);
+    for (i0, i1) in row_blocks(m) {
+        let mut j = 0;
+        while j < n {
+            let width = BC.min(n - j);
+            let mask = |from: usize| -> __mmask16 {
+                let lanes = width.saturating_sub(from).min(16);
+                ((1u32 << lanes) - 1) as __mmask16
+            };
+            let masks = [mask(0), mask(16)];
+            let mut i = i0;
+            while i < i1 {
+                let rows = BR.min(i1 - i);
+                // SAFETY (for the tile): rows i..i+rows and columns j..j+width are inside
+                // c and b; the caller vouches for the rest.
+                let tile = Tile {
+                    c: c.ptr.add(i * c.rs + j),
+                    rsc: c.rs,
+                    a: a.ptr.add(i * a.rs),
+                    rsa: a.rs,
+                    csa: a.cs,
+                    b: b.ptr.add(j),
+                    rsb: b.rs,
+                    k: a.cols,
+                    masks,
+                    read,
+                    s,
+                };
+                match rows {
+                    8 => tile.run::<8>(),
+                    7 => tile.run::<7>(),
+                    6 => tile.run::<6>(),
+                    5 => tile.run::<5>(),
+                    4 => tile.run::<4>(),
+                    3 => tile.run::<3>(),
+                    2 => tile.run::<2>(),
+                    _ => tile.run::<1>(),
+                }
+                i += rows;
+            }
+            j += width;
+        }
+    }
+}
+
+/// Rows of A (and C) taken at a time: a block of A stays in the core's cache (128 rows
+/// of 784 floats are 400 KB) while every tile of its rows is computed, instead of all of
+/// A streaming from memory once per 4 or 32 columns of C (a 10 000-row product ran at a
+/// fifth of the speed).
+const ROW_BLOCK: usize = 128;
+
+/// `0..m` in blocks of [`ROW_BLOCK`] rows.
+fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..m)
+        .step_by(ROW_BLOCK)
+        .map(move |i| (i, (i + ROW_BLOCK).min(m)))
+}
+
+/// One broadcast-form tile: `R` rows of C from `c`, 32 columns (fewer where the masks
+/// say), the inner index running over `k`.
+struct Tile {
+    c: *mut f32,
+    rsc: usize,
+    a: *const f32,
+    rsa: usize,
+    csa: usize,
+    b: *const f32,
+    rsb: usize,
+    k: usize,
+    masks: [__mmask16; 2],
+    read: bool,
+    s: f32,
+}
+
+impl Tile {
+    /// Computes the tile.
+    ///
+    /// # Safety
+    /// AVX-512F; `R` rows and the masks' columns of the tile lie inside the views
+    /// the pointers come from.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn run<const R: usize>(&self) {
+        let full = self.masks == [0xffff, 0xffff];
+        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        for p in 0..self.k {
+            let row = self.b.add(p * self.rsb);
+            let (b0, b1) = if full {
+                (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(16)))
+            } else {
+                (
+                    _mm512_maskz_loadu_ps(self.masks[0], row),
+                    _mm512_maskz_loadu_ps(self.masks[1], row.add(16)),
+                )
+            };
+            let a = self.a.add(p * self.csa);
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*a.add(i * self.rsa));
+                acc[0] = _mm512_fmadd_ps(ai, b0, acc[0]);
+                acc[1] = _mm512_fmadd_ps(ai, b1, acc[1]);
+            }
+        }
+        let s = _mm512_set1_ps(self.s);
+        for (i, acc) in acc.iter().enumerate() {
+            let out = self.c.add(i * self.rsc);
+            for (h, &sum) in acc.iter().enumerate() {
+                let (at, mask) = (out.add(16 * h), self.masks[h]);
+                let value = if self.read {
+                    _mm512_fmadd_ps(sum, s, _mm512_maskz_loadu_ps(mask, at))
+                } else {
+                    _mm512_mul_ps(sum, s)
+                };
+                if mask == 0xffff {
+                    _mm512_storeu_ps(at, value);
+                } else {
+                    _mm512_mask_storeu_ps(at, mask, value);
+                }
+            }
+        }
+    }
+}
+
+/// `c ← (c if read) + s·a·b` for `a` with contiguous rows (`a.cs == 1`) and `b` with
+/// contiguous columns (`b.rs == 1`), by tiles of 4 × 4 dot products (see the module's
+/// comment).
+///
+/// # Safety
+/// The CPU must have AVX-512F ([`available`]); the views must have agreeing shapes
+/// (`a` m×k, `b` k×n, `c` m×n) with `a.cs == 1` and `b.rs == 1`, and `c` must not
+/// overlap `a` or `b`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, s: f32) {
+    debug_assert!(a.cs == 1 && b.rs == 1);
+    let (m, n, k) = (c.rows, c.cols, a.cols);
+    // The last 16 inner values may be fewer: loaded under a mask, zeros elsewhere.
+    let tail = k % 16;
+    let tail_mask: __mmask16 = if tail == 0 {
+        0xffff
+    } else {
+        ((1u32 << tail) - 1) as __mmask16
+    };
+    let chunks = k.div_ceil(16);
+    for (i0, i1) in row_blocks(m) {
+        let mut j = 0;
+        while j < n {
+            let cols = 4.min(n - j);
+            // Columns past the last are computed again from the last one, and dropped.
+            let bc: [*const f32; 4] =
+                std::array::from_fn(|t| b.ptr.add((j + t.min(cols - 1)) * b.cs));
+            let mut i = i0;
+            while i < i1 {
+                let rows = 4.min(i1 - i);
+                let ar: [*const f32; 4] =
+                    std::array::from_fn(|t| a.ptr.add((i + t.min(rows - 1)) * a.rs));
+                let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+                for q in 0..chunks {
+                    let (at, mask) = (16 * q, if q + 1 == chunks { tail_mask } else { 0xffff });
+                    let load = |p: *const f32| {
+                        if mask == 0xffff {
+                            _mm512_loadu_ps(p.add(at))
+                        } else {
+                            _mm512_maskz_loadu_ps(mask, p.add(at))
+                        }
+                    };
+                    let av = ar.map(load);
+                    let bv = bc.map(load);
+                    for r in 0..4 {
+                        for t in 0..4 {
+                            acc[r][t] = _mm512_fmadd_ps(av[r], bv[t], acc[r][t]);
+                        }
+                    }
+                }
+                // Lane 4t + r of `sums` is the dot product of row r with column t.
+                let sums = _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(s));
+                let mut lanes = [0.0f32; 16];
+                _mm512_storeu_ps(lanes.as_mut_ptr(), sums);
+                for r in 0..rows {
+                    let out = c.ptr.add((i + r) * c.rs + j);
+                    for t in 0..cols {
+                        let v = lanes[4 * t + r];
+                        *out.add(t) = if read { *out.add(t) + v } else { v };
+                    }
+                }
+                i += rows;
+            }
+            j += cols;
+        }
+    }
+}
+
+/// The 16 totals of 16 registers of partial sums, `acc[r][t]`'s total in lane 4t + r:
+/// four levels of shuffles and additions, each halving the number of registers (and
+/// adding lane l to lane l + 8, then + 4, + 2, + 1 of every register alike, so every
+/// total is summed in the same order).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn reduce16(acc: [[__m512; 4]; 4]) -> __m512 {
+    // v[q] = acc[q / 4][q % 4]
+    let v: [__m512; 16] = std::array::from_fn(|q| acc[q / 4][q % 4]);
+    // Level 1: the 128-bit blocks [a0 a1 b0 b1] + [a2 a3 b2 b3]: lanes 0..8 hold a's
+    // eight sums of lanes l and l + 8, lanes 8..16 hold b's.
+    let w: [__m512; 8] = std::array::from_fn(|x| {
+        let (a, b) = (v[2 * x], v[2 * x + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x44>(a, b),
+            _mm512_shuffle_f32x4::<0xEE>(a, b),
+        )
+    });
+    // Level 2: [a0 a2 b0 b2] + [a1 a3 b1 b3]: block m of x[y] now holds four sums of
+    // v[4y + m].
+    let x: [__m512; 4] = std::array::from_fn(|y| {
+        let (a, b) = (w[2 * y], w[2 * y + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x88>(a, b),
+            _mm512_shuffle_f32x4::<0xDD>(a, b),
+        )
+    });
+    // Level 3, inside each block: [a0 b0 a1 b1] + [a2 b2 a3 b3]: block m of y[z] holds
+    // two sums each of v[8z + m] (lanes 0, 2) and v[8z + 4 + m] (lanes 1, 3).
+    let y: [__m512; 2] = std::array::from_fn(|z| {
+        let (a, b) = (x[2 * z], x[2 * z + 1]);
+        _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b))
+    });
+    // Level 4: [a0 a1 b0 b1] + [a2 a3 b2 b3]: block m holds the totals of v[m], v[4 + m],
+    // v[8 + m], v[12 + m], i.e. lane 4m + u holds v[4u + m] = acc[u][m].
+    _mm512_add_ps(
+        _mm512_shuffle_ps::<0x44>(y[0], y[1]),
+        _mm512_shuffle_ps::<0xEE>(y[0], y[1]),
+    )
+}
