@@ -148,7 +148,8 @@ def build_glassbox(skip):
         os.path.join(ROOT, "target", "release", "examples", "inference_bench")
     if not skip:
         for cmd in (["cargo", "build", "--release"],
-                    ["cargo", "build", "--release", "--workspace", "--example", "inference_bench"]):
+                    ["cargo", "build", "--release", "--workspace", "--example", "inference_bench",
+                     "--example", "fma_peak"]):
             log("building glassbox: " + " ".join(cmd))
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode != 0:
@@ -165,6 +166,41 @@ def build_glassbox(skip):
         notes.append(f"{GB_NOT_BUILT}: no example binary at target/release/examples/inference_bench")
         infer_exe = None
     return train_exe, infer_exe, notes
+
+
+# ---------------------------------------------------------------- the machine's peak
+
+# Layer widths of the training workloads, for their arithmetic per epoch.
+ARCHITECTURES = {"article": [784, 30, 10], "modern": [784, 512, 256, 10]}
+
+
+def epoch_gflop(workload, examples=60000):
+    """Floating-point operations of one training epoch's matrix products, in GFLOP: per
+    example and layer, the forward product and the weight gradient (inputs × outputs
+    multiply-adds each), plus the error sent down for every layer but the first. Two
+    operations per multiply-add. Activations, loss and optimiser are not counted."""
+    widths = ARCHITECTURES[workload]
+    macs = 0
+    for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
+        macs += 2 * n_in * n_out + (n_in * n_out if i > 0 else 0)
+    return 2 * macs * examples / 1e9
+
+
+def measure_peak():
+    """Runs the fma_peak example (one thread per core of independent vector FMAs) and
+    returns its JSON, or None when it is not built or fails."""
+    exe = os.environ.get("BENCH_PEAK_BIN") or os.path.join(ROOT, "target", "release", "examples", "fma_peak")
+    if not os.path.isfile(exe):
+        return None
+    try:
+        r = subprocess.run([exe], capture_output=True, text=True, timeout=120)
+        got = last_json(r.stdout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if not got or not got.get("all_cores_gflops"):
+        return None
+    log(f"fp32 FMA peak: {got['all_cores_gflops']} GFLOP/s on {got['cores']} cores ({got['isa']})")
+    return got
 
 
 # ---------------------------------------------------------------- workloads
@@ -326,13 +362,13 @@ def tables(agg, tools, args):
                       "|---|---:|---:|---:|---:|---:|---:|---:|"]
         else:
             lines += ["| tool | threads | s/epoch median (min–max) | first epoch (s) | examples/s "
-                      "| test acc | peak RSS (MiB) | glassbox / ref: time | RSS |",
-                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                      "| GFLOP/s (of fp32 peak) | test acc | peak RSS (MiB) | glassbox / ref: time | RSS |",
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for t in present:
             g = agg[(w, t)]
             if not g["ok"]:
                 note = g["notes"][0] if g["notes"] else "failed"
-                cols = 8 if w == "infer" else 9
+                cols = 8 if w == "infer" else 10
                 lines.append(f"| {t} | " + " | ".join(["—"] * (cols - 2)) + f" | {note.splitlines()[0][:200]} |")
                 continue
             rss = g["maxrss_kb"] / 1024
@@ -347,9 +383,16 @@ def tables(agg, tools, args):
                 r_t = fmt_ratio(gb and gb["epoch_median"], g["epoch_median"]) if is_ref else ""
                 r_m = fmt_ratio(gb and gb["maxrss_kb"], g["maxrss_kb"]) if is_ref else ""
                 acc = f"{g['test_accuracy']:.4f}" if g["test_accuracy"] is not None else "—"
+                gflops = epoch_gflop(w) / g["epoch_median"]
+                peak = None
+                if args.peaks:  # the cores this run used (FANN: one)
+                    cores = args.peaks[0]["cores"]
+                    used = min(int(g["threads"]), cores)
+                    peak = max(p["all_cores_gflops"] for p in args.peaks) * used / cores
+                of_peak = f"{gflops:.1f} ({gflops / peak:.0%})" if peak else f"{gflops:.1f}"
                 lines.append(f"| {t} | {g['threads']} | {g['epoch_median']:.3f} "
                              f"({g['epoch_min']:.3f}–{g['epoch_max']:.3f}) | {g['first_epoch']:.3f} "
-                             f"| {g['examples_per_s']:,.0f} | {acc} | {rss:.0f} | {r_t} | {r_m} |")
+                             f"| {g['examples_per_s']:,.0f} | {of_peak} | {acc} | {rss:.0f} | {r_t} | {r_m} |")
         lines.append("")
     return lines
 
@@ -411,6 +454,20 @@ def report(args, agg, results, notes, tools):
         lines += [f"**Warning:** the machine was not idle: during {len(busy)} of {len(results)} runs other "
                   f"processes used more than 0.15 CPU cores on average (worst: {worst['other_cpu']:.2f} "
                   f"cores during {worst['workload']}/{worst['tool']}). Those timings are unreliable.", ""]
+    if args.peaks:
+        alls = [p["all_cores_gflops"] for p in args.peaks]
+        one = max(p["one_core_gflops"] for p in args.peaks)
+        p0 = args.peaks[0]
+        lines += [f"fp32 FMA peak of this machine (`cargo run --release --example fma_peak`: one thread "
+                  f"per core of independent {p0['isa']} FMAs), measured before each round of runs and "
+                  f"after the last: {', '.join(f'{a:.0f}' for a in alls)} GFLOP/s on {p0['cores']} cores "
+                  f"({one:.0f} on one). GFLOP/s = the matrix products' arithmetic per epoch "
+                  f"({', '.join(f'{w} {epoch_gflop(w):.1f} GFLOP' for w in ARCHITECTURES)}; activations, "
+                  f"loss and optimiser not counted) ÷ median s/epoch; the fraction is of the highest peak "
+                  f"measured, for the cores the run used (one for FANN, which is single-threaded).", ""]
+    else:
+        lines += ["fp32 FMA peak: not measured (the fma_peak example is not built, or the CPU lacks "
+                  "AVX2 + FMA).", ""]
     lines += tables(agg, tools, args)
     all_notes = list(notes)
     for (w, t), g in sorted(agg.items()):
@@ -462,11 +519,17 @@ def main():
 
     runner = Runner(args, fann_exe, gb_train, gb_infer)
     results = []
+    # The peak is measured before every round of runs and after the last, side by side
+    # with them: on a shared machine it moves with the load as the tools' timings do.
+    peaks = []
     for rep in range(1, args.repeats + 1):
+        peaks.append(measure_peak())
         for w in workloads:
             for t in tools:
                 if w in SUPPORTS[t]:
                     results.append(runner.run(t, w, rep))
+    peaks.append(measure_peak())
+    args.peaks = [p for p in peaks if p]
 
     agg = aggregate(results)
     text = report(args, agg, results, notes, tools)

@@ -1,11 +1,11 @@
-//! The GEMM entry point (`matrixmultiply` inside, split across threads by glassbox) on
-//! the MLP's shapes, against the `gemm` crate (the other candidate), in GFLOP/s. Run: `cargo bench --bench matmul`.
+//! The GEMM entry point (glassbox's AVX-512 kernels where the CPU has them,
+//! `matrixmultiply` elsewhere; split across threads by glassbox) on the MLP's shapes,
+//! against the `gemm` crate (another candidate), in GFLOP/s. Run: `cargo bench --bench matmul`.
 //!
 //! The shapes are every product of one training step of the 784-512-256-10 network at
 //! batch 128 (forward z = A·Wᵀ, weight gradient δᵀ·A, input gradient δ·W), plus the
-//! article network's one-example products. The bench first measures this machine's fp32
-//! multiply-add peak (independent AVX-512 FMAs, one thread per core) and prints it, so
-//! the GFLOP/s below can be read against it (bench/RESULTS.md has one machine's peak).
+//! article network's one-example products. Read the GFLOP/s against this machine's fp32
+//! multiply-add peak: `cargo run --release --example fma_peak`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use glassbox::rng::Rng;
@@ -105,65 +105,7 @@ fn strides(t: &Tensor, tr: Transpose) -> (isize, isize) {
     }
 }
 
-/// Multiply-adds per second of one thread running 12 independent chains of 16-lane FMAs
-/// (enough to keep both FMA units busy through their latency), in GFLOP/s.
-#[cfg(target_arch = "x86_64")]
-fn fma_peak_one_thread() -> Option<f64> {
-    if !is_x86_feature_detected!("avx512f") {
-        return None;
-    }
-    #[target_feature(enable = "avx512f")]
-    fn chains(rounds: u64) -> f32 {
-        use std::arch::x86_64::*;
-        use std::hint::black_box;
-        let (m, add) = (black_box(0.999f32), black_box(0.001f32));
-        let (m, add) = (_mm512_set1_ps(m), _mm512_set1_ps(add));
-        let mut acc: [__m512; 12] = std::array::from_fn(|i| _mm512_set1_ps(i as f32));
-        for _ in 0..rounds / 1000 {
-            for _ in 0..1000 {
-                for a in &mut acc {
-                    *a = _mm512_fmadd_ps(*a, m, add);
-                }
-            }
-            // Opaque to the optimiser: the chains must really run.
-            acc = black_box(acc);
-        }
-        acc.iter().map(|&a| _mm512_reduce_add_ps(a)).sum()
-    }
-    let rounds = 50_000_000;
-    // SAFETY: AVX-512F was detected above.
-    std::hint::black_box(unsafe { chains(rounds / 10) });
-    let started = std::time::Instant::now();
-    std::hint::black_box(unsafe { chains(std::hint::black_box(rounds)) });
-    let flops = rounds as f64 * 12.0 * 16.0 * 2.0;
-    Some(flops / started.elapsed().as_secs_f64() / 1e9)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn fma_peak_one_thread() -> Option<f64> {
-    None
-}
-
-/// Prints the measured peak for one thread and for one thread on each core at once.
-fn print_peak() {
-    let cores = glassbox::threads::available();
-    let Some(one) = fma_peak_one_thread() else {
-        eprintln!("fp32 FMA peak: not measured (no AVX-512 on this CPU)");
-        return;
-    };
-    let all: f64 = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..cores).map(|_| s.spawn(fma_peak_one_thread)).collect();
-        runs.into_iter()
-            .filter_map(|r| r.join().ok().flatten())
-            .sum()
-    });
-    eprintln!(
-        "fp32 FMA peak measured here: {one:.0} GFLOP/s on one core, {all:.0} on {cores} cores"
-    );
-}
-
 fn bench(c: &mut Criterion) {
-    print_peak();
     let mut group = c.benchmark_group("matmul");
     group.sample_size(20);
     for &(name, m, n, k, ta, tb) in SHAPES {
