@@ -21,7 +21,10 @@ fn one_thread() -> Option<(f64, &'static str)> {
 
     #[target_feature(enable = "avx512f")]
     fn chains512(rounds: u64) -> f32 {
-        let (m, add) = (_mm512_set1_ps(black_box(0.999)), _mm512_set1_ps(black_box(0.001)));
+        let (m, add) = (
+            _mm512_set1_ps(black_box(0.999)),
+            _mm512_set1_ps(black_box(0.001)),
+        );
         let mut acc: [__m512; 12] = std::array::from_fn(|i| _mm512_set1_ps(i as f32));
         for _ in 0..rounds / 1000 {
             for _ in 0..1000 {
@@ -37,7 +40,10 @@ fn one_thread() -> Option<(f64, &'static str)> {
 
     #[target_feature(enable = "avx2,fma")]
     fn chains256(rounds: u64) -> f32 {
-        let (m, add) = (_mm256_set1_ps(black_box(0.999)), _mm256_set1_ps(black_box(0.001)));
+        let (m, add) = (
+            _mm256_set1_ps(black_box(0.999)),
+            _mm256_set1_ps(black_box(0.001)),
+        );
         let mut acc: [__m256; 12] = std::array::from_fn(|i| _mm256_set1_ps(i as f32));
         for _ in 0..rounds / 1000 {
             for _ in 0..1000 {
@@ -80,7 +86,9 @@ fn one_thread() -> Option<(f64, &'static str)> {
 fn main() {
     let cores = glassbox::threads::available();
     let Some((one, isa)) = one_thread() else {
-        println!(r#"{{"isa":null,"cores":{cores},"one_core_gflops":null,"all_cores_gflops":null}}"#);
+        println!(
+            r#"{{"isa":null,"cores":{cores},"one_core_gflops":null,"all_cores_gflops":null}}"#
+        );
         eprintln!("fp32 FMA peak: not measured (needs x86-64 with AVX2 + FMA or AVX-512)");
         return;
     };

@@ -203,8 +203,24 @@ impl Dense {
         let inputs = input.len();
         debug_assert_eq!(prev_input.len(), inputs);
         let keep = 1.0 - learning_rate * l2;
-        for (j, row) in weights.chunks_exact_mut(inputs).enumerate() {
-            let s = -learning_rate * prev_delta[j];
+        let step = |j: usize| -learning_rate * prev_delta[j];
+        let done = weights.len() / inputs / 4 * 4;
+        // Four neurons at a time share each load of the two inputs.
+        let mut quads = weights.chunks_exact_mut(4 * inputs);
+        for (q, quad) in quads.by_ref().enumerate() {
+            let j = 4 * q;
+            let mut rows = quad.chunks_exact_mut(inputs);
+            let rows = [0; 4].map(|_| rows.next().expect("four rows"));
+            let s = [j, j + 1, j + 2, j + 3].map(step);
+            let dots = tensor::axpy_then_dot4(rows, keep, s, prev_input, input);
+            for t in 0..4 {
+                biases[j + t] += s[t];
+                z[j + t] = biases[j + t] + dots[t];
+            }
+        }
+        for (t, row) in quads.into_remainder().chunks_exact_mut(inputs).enumerate() {
+            let j = done + t;
+            let s = step(j);
             biases[j] += s;
             z[j] = biases[j] + tensor::axpy_then_dot(row, keep, s, prev_input, input);
         }
