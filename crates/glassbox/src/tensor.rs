@@ -600,8 +600,9 @@ pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 16;
 
 /// Below this many multiply-adds (or with a single row or column), [`gemm`] uses the
 /// simple kernels in this file, which start instantly and stay in cache; above it,
-/// `matrixmultiply`'s packed, blocked kernels, split across threads here. Why
-/// `matrixmultiply` and these thresholds: `cargo bench --bench matmul`, figures in
+/// the AVX-512 kernels of tensor/avx512.rs where the CPU has them and the layout suits
+/// them, `matrixmultiply`'s packed, blocked kernels otherwise, split across threads
+/// here. Why these kernels and thresholds: `cargo bench --bench matmul`, figures in
 /// bench/RESULTS.md.
 pub const SMALL_KERNEL_MAX_FLOPS: usize = 16 * 1024;
 
@@ -637,7 +638,9 @@ pub fn matmul(
 ///
 /// The kernel depends on the shape: one row (one example) or one inner index go through
 /// the plain loops below, which need no packing; tiny products through a triple loop;
-/// the rest through `matrixmultiply`'s packed, blocked kernels, split between threads
+/// the rest through glassbox's own AVX-512 kernels (tensor/avx512.rs: no packing, for
+/// the layouts of a training step's products) or `matrixmultiply`'s packed, blocked
+/// kernels (any layout, any x86-64 or other CPU), split between threads
 /// when `parallelism` allows and the product is big enough.
 ///
 /// # Panics
