@@ -1212,6 +1212,14 @@ mod tests {
     }
 
     /// op(x)[i][j] in f64.
+    /// A random matrix that is `rows × cols` once `t` is applied.
+    fn operand(rows: usize, cols: usize, t: Transpose, rng: &mut Rng) -> Tensor {
+        match t {
+            Transpose::No => random(rows, cols, rng),
+            Transpose::Yes => random(cols, rows, rng),
+        }
+    }
+
     fn at(x: &Tensor, t: Transpose, i: usize, j: usize) -> f64 {
         match t {
             Transpose::No => x.as_slice()[i * x.cols() + j] as f64,
@@ -1251,14 +1259,8 @@ mod tests {
                 for tb in [Transpose::No, Transpose::Yes] {
                     for accum in [Accum::Replace, Accum::Add, Accum::AddScaled(-0.5)] {
                         for par in [Parallelism::Sequential, Parallelism::Threads(2)] {
-                            let a = match ta {
-                                Transpose::No => random(m, k, &mut rng),
-                                Transpose::Yes => random(k, m, &mut rng),
-                            };
-                            let b = match tb {
-                                Transpose::No => random(k, n, &mut rng),
-                                Transpose::Yes => random(n, k, &mut rng),
-                            };
+                            let a = operand(m, k, ta, &mut rng);
+                            let b = operand(k, n, tb, &mut rng);
                             let start = random(m, n, &mut rng);
                             let mut out = start.clone();
                             matmul(&mut out, &a, ta, &b, tb, accum, par);
@@ -1300,14 +1302,8 @@ mod tests {
             (37, 91, 45, Transpose::No, Transpose::Yes),
             (91, 37, 45, Transpose::Yes, Transpose::No),
         ] {
-            let a = match ta {
-                Transpose::No => random(m, k, &mut rng),
-                Transpose::Yes => random(k, m, &mut rng),
-            };
-            let b = match tb {
-                Transpose::No => random(k, n, &mut rng),
-                Transpose::Yes => random(n, k, &mut rng),
-            };
+            let a = operand(m, k, ta, &mut rng);
+            let b = operand(k, n, tb, &mut rng);
             let mut one = Tensor::zeros(m, n);
             matmul(
                 &mut one,
