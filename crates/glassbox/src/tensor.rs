@@ -732,23 +732,6 @@ pub fn gemm(
     let split_rows = m >= n;
     let len = if split_rows { m } else { n };
     let per = len.div_ceil(threads).next_multiple_of(32).min(len);
-    let mut blocks = Vec::with_capacity(len.div_ceil(per));
-    let (mut c, mut a, mut b) = (out, a, b);
-    loop {
-        if (if split_rows { c.rows } else { c.cols }) <= per {
-            blocks.push((c, a, b));
-            break;
-        }
-        if split_rows {
-            let (c0, c1) = c.split_at_row(per);
-            blocks.push((c0, a.row_band(0..per), b));
-            (c, a) = (c1, a.row_band(per..a.rows));
-        } else {
-            let (c0, c1) = c.split_at_col(per);
-            blocks.push((c0, a, b.col_band(0..per)));
-            (c, b) = (c1, b.col_band(per..b.cols));
-        }
-    }
     #[cfg(target_arch = "x86_64")]
     let own = avx512::available() && (b.cs == 1 || (a.cs == 1 && b.rs == 1));
     let block = |(c, a, b): (MatMut<'_>, MatRef<'_>, MatRef<'_>)| {
@@ -791,18 +774,36 @@ pub fn gemm(
             );
         }
     };
-    if blocks.len() == 1 {
-        blocks.into_iter().for_each(block);
-    } else {
-        rayon::scope(|scope| {
-            let mut blocks = blocks.into_iter();
-            let first = blocks.next().expect("at least one block");
-            for b in blocks {
-                scope.spawn(move |_| block(b));
-            }
-            block(first);
-        });
+    if per >= len {
+        // One block: no list of blocks to allocate (a training step calls this often).
+        block((out, a, b));
+        return;
     }
+    let mut blocks = Vec::with_capacity(len.div_ceil(per));
+    let (mut c, mut a, mut b) = (out, a, b);
+    loop {
+        if (if split_rows { c.rows } else { c.cols }) <= per {
+            blocks.push((c, a, b));
+            break;
+        }
+        if split_rows {
+            let (c0, c1) = c.split_at_row(per);
+            blocks.push((c0, a.row_band(0..per), b));
+            (c, a) = (c1, a.row_band(per..a.rows));
+        } else {
+            let (c0, c1) = c.split_at_col(per);
+            blocks.push((c0, a, b.col_band(0..per)));
+            (c, b) = (c1, b.col_band(per..b.cols));
+        }
+    }
+    rayon::scope(|scope| {
+        let mut blocks = blocks.into_iter();
+        let first = blocks.next().expect("at least one block");
+        for b in blocks {
+            scope.spawn(move |_| block(b));
+        }
+        block(first);
+    });
 }
 
 /// [`row_times_transposed`] with the `n` outputs split between `shares` threads of
