@@ -1137,7 +1137,7 @@ pub(crate) fn axpy_then_dot4(
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::needless_range_loop)] // acc[row][partial] reads best as indices
 unsafe fn axpy_then_dot4_avx512(
-    rows: [&mut [f32]; 4],
+    mut rows: [&mut [f32]; 4],
     keep: f32,
     s: [f32; 4],
     x_prev: &[f32],
@@ -1146,7 +1146,7 @@ unsafe fn axpy_then_dot4_avx512(
     use std::arch::x86_64::*;
     const LANES: usize = 16;
     let n = x.len();
-    let wp = [0, 1, 2, 3].map(|r| rows[r].as_ptr() as *mut f32);
+    let wp = rows.each_mut().map(|r| r.as_mut_ptr());
     let (pp, xp) = (x_prev.as_ptr(), x.as_ptr());
     let sv = s.map(|s| _mm512_set1_ps(s));
     let kv = _mm512_set1_ps(keep);
