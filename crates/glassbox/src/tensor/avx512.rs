@@ -189,6 +189,8 @@ pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: boo
         ((1u32 << tail) - 1) as __mmask16
     };
     let chunks = k.div_ceil(16);
+    // Lane 4r + t takes lane 4t + r (a 4 × 4 transpose of the lanes).
+    let to_rows = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     for (i0, i1) in row_blocks(m) {
         let mut j = 0;
         while j < n {
@@ -219,15 +221,32 @@ pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: boo
                         }
                     }
                 }
-                // Lane 4t + r of `sums` is the dot product of row r with column t.
-                let sums = _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(s));
-                let mut lanes = [0.0f32; 16];
-                _mm512_storeu_ps(lanes.as_mut_ptr(), sums);
-                for r in 0..rows {
+                // Lane 4t + r of the reduction is the dot product of row r with column
+                // t; one permutation puts it in lane 4r + t, so that each 128-bit block
+                // is a row of the tile's C, written (or added to C) with one store.
+                let sums = _mm512_permutexvar_ps(to_rows, reduce16(acc));
+                let sums = _mm512_mul_ps(sums, _mm512_set1_ps(s));
+                let blocks = [
+                    _mm512_castps512_ps128(sums),
+                    _mm512_extractf32x4_ps::<1>(sums),
+                    _mm512_extractf32x4_ps::<2>(sums),
+                    _mm512_extractf32x4_ps::<3>(sums),
+                ];
+                for (r, &v) in blocks.iter().enumerate().take(rows) {
                     let out = c.ptr.add((i + r) * c.rs + j);
-                    for t in 0..cols {
-                        let v = lanes[4 * t + r];
-                        *out.add(t) = if read { *out.add(t) + v } else { v };
+                    if cols == 4 {
+                        let v = if read {
+                            _mm_add_ps(_mm_loadu_ps(out), v)
+                        } else {
+                            v
+                        };
+                        _mm_storeu_ps(out, v);
+                    } else {
+                        let mut lanes = [0.0f32; 4];
+                        _mm_storeu_ps(lanes.as_mut_ptr(), v);
+                        for (t, &v) in lanes.iter().enumerate().take(cols) {
+                            *out.add(t) = if read { *out.add(t) + v } else { v };
+                        }
                     }
                 }
                 i += rows;
