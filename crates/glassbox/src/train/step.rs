@@ -16,8 +16,7 @@
 //!
 //! ```text
 //!            thread 0                         thread 1
-//! gather     examples 0..64 → X               examples 64..128 → X
-//!   ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ wait for each other ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
+//!   (X holds the batch: gathered during the previous step, or before the first)
 //! layer 1    Z¹[:, 0..256] = X·W¹[0..256]ᵀ    Z¹[:, 256..512] = X·W¹[256..512]ᵀ
 //!   ─ ─ ─ wait (layer 2 reads all of A¹) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
 //! layer 2    Z²[:, 0..128]                    Z²[:, 128..256]
@@ -28,10 +27,19 @@
 //!   ─ ─ ─ wait (δ² is whole; nobody reads W³ any more) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
 //!            update W³ rows 0..10
 //! layer 2    ∂W² rows 0..128, δ¹[:, 0..256]   ∂W² rows 128..256, δ¹[:, 256..512]
+//! gather     next examples 0..64 → X′         next examples 64..128 → X′
 //!   ─ ─ ─ wait ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
 //!            update W² rows 0..128            update W² rows 128..256
 //! layer 1    ∂W¹ rows 0..256, update them     ∂W¹ rows 256..512, update them
+//!   (the next step starts at once: each thread's layer-1 forward pass reads X′ and
+//!    only the rows of W¹ it has just updated itself)
 //! ```
+//!
+//! X has two buffers, used by turns (X′ is the other one), so the next batch is gathered
+//! while this step's X is still read; and a step has five waits, not six. Each wait
+//! costs the time by which one thread's share of the work ran late (jitter on a busy
+//! machine), so the fewer, the better: gathering inside the previous step removed one
+//! and its waiting (bench/RESULTS.md).
 //!
 //! Against splitting the batch into halves that each go forward and back through the
 //! whole network, each core reads only its own band of W¹, every weight gradient is
@@ -346,6 +354,29 @@ fn row_band(rows: usize, threads: usize, t: usize) -> Range<usize> {
 }
 
 impl Context<'_> {
+    /// Thread t's share of batch b (the examples `rows`): rows `row_band(…, t)` of the
+    /// batch into x (the buffer of batch b) and y.
+    ///
+    /// Step b − 1 gathers batch b, just before its last wait (the one after the second
+    /// layer's backward pass), so that a step starts without a wait of its own: by then
+    /// every thread has passed a wait of step b − 1, so step b − 2, the last to read this
+    /// buffer of x, is over everywhere; and y was last read by the output layer's forward
+    /// pass of step b − 1, before an earlier wait. The first wait of step b, after the
+    /// first layer's forward pass, publishes the rows to every thread.
+    ///
+    /// # Safety
+    /// No other thread may read or write x's buffer of batch b or y while this runs.
+    unsafe fn gather(&self, b: usize, rows: &[usize], t: usize) {
+        let e = self.epoch;
+        let (x, (width, outputs)) = (self.x[b % 2], (e.data.width(), e.data.target_width()));
+        for i in row_band(rows.len(), e.threads, t) {
+            let r = rows[i];
+            e.data.write_row(r, x.slice(i * width, width));
+            e.data
+                .write_target_row(r, self.y.slice(i * outputs, outputs));
+        }
+    }
+
     /// Thread t's part of every step of the epoch.
     fn work(&self, t: usize, mut after_forward: Option<&mut dyn FnMut(StepOutcome<'_>) -> bool>) {
         let _poison = PoisonOnUnwind(&self.barrier);
@@ -355,29 +386,27 @@ impl Context<'_> {
         // Online learning: the learning rate and the step of the first layer's update
         // still to be made (during the next forward pass, or after the last step).
         let mut pending: Option<(f32, u32, Shared)> = None;
+        // With two layers or more, the next batch is gathered during this step's
+        // backward pass, before its last wait (see `gather`), and a step starts without
+        // waiting; with one layer that step has no wait to gather before.
+        let early_gather = last > 0;
+        let batches = |b: usize| e.order.chunks(e.batch).nth(b);
         for (b, rows) in e.order.chunks(e.batch).enumerate() {
             let n = rows.len();
             let x = self.x[b % 2];
             let mine = row_band(n, threads, t);
-            // SAFETY (gather): thread t alone writes rows `mine` of x and y. The other
-            // buffer of x is the one the previous step read, and every thread passed
-            // this step's first wait only after finishing the previous step.
-            unsafe {
-                let (width, outputs) = (e.data.width(), e.data.target_width());
-                for i in mine.clone() {
-                    let r = rows[i];
-                    e.data.write_row(r, x.slice(i * width, width));
-                    e.data
-                        .write_target_row(r, self.y.slice(i * outputs, outputs));
-                }
+            if b == 0 || !early_gather {
+                // SAFETY: the first step (or, with one layer, every step): the previous
+                // step ended with this step's buffer of x unread (see `gather`).
+                unsafe { self.gather(b, rows, t) };
+                self.barrier.wait();
             }
             // The next batch's rows (this thread's share) start their way to the cache.
-            let next = &e.order[((b + 1) * e.batch).min(e.order.len())..];
-            let next = &next[..e.batch.min(next.len())];
-            for i in row_band(next.len(), threads, t) {
-                e.data.prefetch_row(next[i]);
+            if let Some(next) = batches(b + 1) {
+                for i in row_band(next.len(), threads, t) {
+                    e.data.prefetch_row(next[i]);
+                }
             }
-            self.barrier.wait();
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
@@ -525,6 +554,15 @@ impl Context<'_> {
                             dropout.then(|| band_of(self.masks[l - 1])),
                             g,
                         );
+                    }
+                }
+                if l == 1 && early_gather {
+                    if let Some(next) = batches(b + 1) {
+                        // SAFETY: the next batch's buffer of x was last read by the
+                        // previous step, which every thread finished before this step's
+                        // first wait; y was last read by the output layer's forward
+                        // pass, before a wait of this step.
+                        unsafe { self.gather(b + 1, next, t) };
                     }
                 }
                 if l > 0 {
