@@ -21,11 +21,10 @@
 //!   ─ ─ ─ wait (layer 2 reads all of A¹) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
 //! layer 2    Z²[:, 0..128]                    Z²[:, 128..256]
 //!   ─ ─ ─ wait ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
-//! output     examples 0..64: Z³, softmax, δ³  examples 64..128
-//!   ─ ─ ─ wait (backward reads all of δ³) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
-//! layer 3    ∂W³ rows 0..10, δ²[:, 0..128]     δ²[:, 128..256]
-//!   ─ ─ ─ wait (δ² is whole; nobody reads W³ any more) ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
-//!            update W³ rows 0..10
+//! output     examples 0..64: Z³, softmax, δ³, examples 64..128: the same
+//!            then δ²[0..64, :] = (δ³·W³)…     δ²[64..128, :]
+//!   ─ ─ ─ wait (backward reads all of δ³ and δ²; nobody reads W³ any more) ─ ─ ─
+//! layer 3    ∂W³ rows 0..10, update them
 //! layer 2    ∂W² rows 0..128, δ¹[:, 0..256]   ∂W² rows 128..256, δ¹[:, 256..512]
 //! gather     next examples 0..64 → X′         next examples 64..128 → X′
 //!   ─ ─ ─ wait ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─ ─
@@ -36,10 +35,10 @@
 //! ```
 //!
 //! X has two buffers, used by turns (X′ is the other one), so the next batch is gathered
-//! while this step's X is still read; and a step has five waits, not six. Each wait
-//! costs the time by which one thread's share of the work ran late (jitter on a busy
-//! machine), so the fewer, the better: gathering inside the previous step removed one
-//! and its waiting (bench/RESULTS.md).
+//! while this step's X is still read. Each wait costs the time by which one thread's
+//! share of the work ran late (jitter on a busy machine), so the fewer, the better: a
+//! step of this network has four, where a wait after the gather and one after layer
+//! 3's backward pass (δ² by bands of neurons) were removed (bench/RESULTS.md).
 //!
 //! Against splitting the batch into halves that each go forward and back through the
 //! whole network, each core reads only its own band of W¹, every weight gradient is
@@ -390,6 +389,12 @@ impl Context<'_> {
         // backward pass, before its last wait (see `gather`), and a step starts without
         // waiting; with one layer that step has no wait to gather before.
         let early_gather = last > 0;
+        // With three layers or more, δ of the layer below the output goes by bands of
+        // examples right after the output layer's δ, in the same part of the step, and
+        // the output layer's backward pass needs no wait of its own. (With two layers
+        // the wait it saves is the one after which every thread learns whether the
+        // epoch stops, so they keep it.)
+        let down_by_examples = last >= 2;
         let batches = |b: usize| e.order.chunks(e.batch).nth(b);
         for (b, rows) in e.order.chunks(e.batch).enumerate() {
             let n = rows.len();
@@ -474,7 +479,7 @@ impl Context<'_> {
                             e.par,
                         );
                         let (start, len) = (mine.start * outputs, mine.len() * outputs);
-                        e.config.loss.sum_and_delta(
+                        let loss = e.config.loss.sum_and_delta(
                             f,
                             self.z[l].slice_ref(start, len),
                             self.a[l].slice_ref(start, len),
@@ -482,7 +487,30 @@ impl Context<'_> {
                             self.d[l].slice(start, len),
                             outputs,
                             e.scale.unwrap_or(1.0 / n as f32),
-                        )
+                        );
+                        if down_by_examples {
+                            // δ of the layer below for the same examples: it needs only
+                            // these rows of δ, so it goes without a wait. SAFETY: rows
+                            // `mine` of δ below are this thread's; z, a and the masks of
+                            // the layer below were completed before the last wait; W is
+                            // written only in the backward pass, after the next wait.
+                            let rows_of = |s: Shared| s.read(n, inputs).row_band(mine.clone());
+                            let mut g = self.d[l - 1].write(n, inputs).row_band(mine.clone());
+                            layer::error_below(
+                                self.d[l].read(n, outputs).row_band(mine.clone()),
+                                layer.weights.read(outputs, inputs),
+                                g.rb_mut(),
+                                e.par,
+                            );
+                            layer::delta_from_error(
+                                self.layers[l - 1].activation,
+                                rows_of(self.z[l - 1]),
+                                rows_of(self.a[l - 1]),
+                                dropout.then(|| rows_of(self.masks[l - 1])),
+                                g,
+                            );
+                        }
+                        loss
                     };
                     self.losses[t].store(loss.to_bits(), Ordering::Relaxed);
                 }
@@ -535,7 +563,7 @@ impl Context<'_> {
                             e.par,
                         );
                     }
-                    if l > 0 {
+                    if l > 0 && !(l == last && down_by_examples) {
                         // SAFETY: columns `cols` of δ below are this thread's; all of W
                         // is read here and updated only after the next wait.
                         let cols = band(inputs, threads, t);
@@ -565,12 +593,14 @@ impl Context<'_> {
                         unsafe { self.gather(b + 1, next, t) };
                     }
                 }
-                if l > 0 {
+                if l > 0 && !(l == last && down_by_examples) {
                     self.barrier.wait();
                 }
                 if update && !deferred {
-                    // SAFETY: after the wait above no thread reads this layer's weights
-                    // again in this step; rows `rows_w` are this thread's.
+                    // SAFETY: after the wait above (or, for the output layer when δ below
+                    // went by examples, the wait after the forward pass) no thread reads
+                    // this layer's weights again in this step; rows `rows_w` are this
+                    // thread's.
                     unsafe { self.update(layer, rows_w, lr, step) };
                 }
             }
