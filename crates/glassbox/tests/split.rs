@@ -143,3 +143,47 @@ fn a_diverging_run_reports_it_and_keeps_finite_weights() {
         "the weights before the diverged epoch are restored"
     );
 }
+
+/// A network with one hidden layer takes the other arrangement of waits (the next batch
+/// is gathered before the output layer's backward wait, which stays): on 2, 3 and 8
+/// threads it ends where one thread ends, and a stop in the middle of an epoch ends that
+/// epoch on every thread.
+#[test]
+fn one_hidden_layer_agrees_with_one_thread_and_stops_mid_epoch() {
+    let data = data();
+    let shallow = || {
+        Network::builder(INPUTS)
+            .dense(2600, Activation::Tanh)
+            .dense(CLASSES, Activation::Sigmoid)
+            .build(Init::Xavier, 8)
+            .unwrap()
+    };
+    assert!(128 * shallow().parameter_count() / 8 >= SPLIT_MIN_WORK);
+    let sgd: Optimizer = Sgd { learning_rate: 0.1 }.into();
+    let mut one = shallow();
+    Trainer::new(config(1, sgd)).fit(&mut one, &data).unwrap();
+    assert!(
+        largest_difference(&one, &shallow()) > 1e-2,
+        "nothing was learnt"
+    );
+    for threads in [2, 3, 8] {
+        let mut many = shallow();
+        Trainer::new(config(threads, sgd))
+            .fit(&mut many, &data)
+            .unwrap();
+        let worst = largest_difference(&one, &many);
+        assert!(
+            worst < 1e-4,
+            "{threads} threads: weights differ by up to {worst}"
+        );
+
+        let mut stopped = shallow();
+        let mut stop = StopAfter { after: 4, seen: 0 };
+        let history = Trainer::new(config(threads, sgd))
+            .observer(&mut stop)
+            .fit(&mut stopped, &data)
+            .unwrap();
+        assert_eq!(history.stop, StopReason::Interrupted);
+        assert_eq!(history.epochs.len(), 1);
+    }
+}
