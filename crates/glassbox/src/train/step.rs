@@ -544,7 +544,11 @@ impl Context<'_> {
             let update = !e.full_batch || b + 1 == self.steps;
             for (l, layer) in self.layers.iter().enumerate().rev() {
                 let (inputs, outputs) = (layer.inputs, layer.outputs);
-                let rows_w = band(outputs, threads, t);
+                // The output layer's bands are dealt from the last thread: with fewer
+                // than 16 outputs one thread computes all of ∂Wᴸ, and thread 0 already
+                // has the report to make in this part of the step.
+                let owner = if l == last { threads - 1 - t } else { t };
+                let rows_w = band(outputs, threads, owner);
                 let deferred = e.online && l == 0;
                 // SAFETY: rows `rows_w` of this layer's gradients are this thread's; δ
                 // of this layer and its input were completed before the last wait.
