@@ -406,8 +406,9 @@ impl Context<'_> {
                 unsafe { self.gather(b, rows, t) };
                 self.barrier.wait();
             }
-            // The next batch's rows (this thread's share) start their way to the cache.
-            if let Some(next) = batches(b + 1) {
+            // The rows of the next batch to be gathered (this thread's share) start their
+            // way to the cache: a whole step ahead of their gather.
+            if let Some(next) = batches(b + 1 + usize::from(early_gather)) {
                 for i in row_band(next.len(), threads, t) {
                     e.data.prefetch_row(next[i]);
                 }
