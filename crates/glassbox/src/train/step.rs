@@ -385,10 +385,12 @@ impl Context<'_> {
         // Online learning: the learning rate and the step of the first layer's update
         // still to be made (during the next forward pass, or after the last step).
         let mut pending: Option<(f32, u32, Shared)> = None;
-        // With two layers or more, the next batch is gathered during this step's
-        // backward pass, before its last wait (see `gather`), and a step starts without
-        // waiting; with one layer that step has no wait to gather before.
-        let early_gather = last > 0;
+        // With two layers or more and more than one thread, the next batch is gathered
+        // during this step's backward pass, before its last wait (see `gather`), and a
+        // step starts without waiting; with one layer that step has no wait to gather
+        // before, and one thread never waits (online learning gathers each example just
+        // before its forward pass, a step after its prefetch).
+        let early_gather = last > 0 && threads > 1;
         // With three layers or more, δ of the layer below the output goes by bands of
         // examples right after the output layer's δ, in the same part of the step, and
         // the output layer's backward pass needs no wait of its own. (With two layers
