@@ -403,8 +403,8 @@ impl Context<'_> {
             let x = self.x[b % 2];
             let mine = row_band(n, threads, t);
             if b == 0 || !early_gather {
-                // SAFETY: the first step (or, with one layer, every step): the previous
-                // step ended with this step's buffer of x unread (see `gather`).
+                // SAFETY: the first step (or, with one layer or one thread, every step): the
+                // previous step ended with this step's buffer of x unread (see `gather`).
                 unsafe { self.gather(b, rows, t) };
                 self.barrier.wait();
             }
