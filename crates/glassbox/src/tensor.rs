@@ -1354,6 +1354,75 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_b_that_are_zero_give_the_same_bits_skipped_or_not() {
+        // The weight gradient δᵀ·X of a first layer skips the rows of X that are zero in
+        // a block of 32 columns (tensor/avx512.rs). A row of −0.0 is not skipped (its
+        // bits are not zero) and adds ±0 to every sum: the same bits must come out.
+        let mut rng = Rng::new(21);
+        for (m, n, k) in [(256, 784, 128), (37, 91, 45), (8, 32, 1)] {
+            let a = random(k, m, &mut rng);
+            let mut zeros = random(k, n, &mut rng);
+            for (p, row) in zeros.as_mut_slice().chunks_mut(n).enumerate() {
+                // Blocks all zero, random, or zero but for one value somewhere.
+                for (q, block) in row.chunks_mut(32).enumerate() {
+                    let keep = block.get(p % 32).copied();
+                    if (p + q) % 3 != 1 {
+                        block.fill(0.0);
+                    }
+                    if let (2, Some(x)) = ((p + q) % 3, keep) {
+                        block[p % 32] = x;
+                    }
+                }
+            }
+            let signed: Vec<f32> = zeros
+                .as_slice()
+                .iter()
+                .map(|&x| if x == 0.0 { -0.0 } else { x })
+                .collect();
+            let signed = Tensor::from_vec(k, n, signed).unwrap();
+            for accum in [Accum::Replace, Accum::AddScaled(-0.5)] {
+                let start = random(m, n, &mut rng);
+                let (mut skipped, mut computed) = (start.clone(), start.clone());
+                let seq = Parallelism::Sequential;
+                matmul(
+                    &mut skipped,
+                    &a,
+                    Transpose::Yes,
+                    &zeros,
+                    Transpose::No,
+                    accum,
+                    seq,
+                );
+                matmul(
+                    &mut computed,
+                    &a,
+                    Transpose::Yes,
+                    &signed,
+                    Transpose::No,
+                    accum,
+                    seq,
+                );
+                assert_eq!(skipped, computed, "({m},{n},{k}) {accum:?}");
+                for i in 0..m {
+                    for j in 0..n {
+                        let s: f64 = (0..k)
+                            .map(|p| at(&a, Transpose::Yes, i, p) * at(&zeros, Transpose::No, p, j))
+                            .sum();
+                        let s = match accum {
+                            Accum::AddScaled(f) => {
+                                f as f64 * s + start.as_slice()[i * n + j] as f64
+                            }
+                            _ => s,
+                        };
+                        let got = skipped.as_slice()[i * n + j] as f64;
+                        assert!((got - s).abs() <= 1e-4 * (1.0 + k as f64).sqrt());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_four_row_online_step_equals_four_one_row_steps_bit_for_bit() {
         let mut rng = Rng::new(8);
         for n in [784, 100, 64, 83, 7, 0] {
