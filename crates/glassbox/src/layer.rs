@@ -240,7 +240,7 @@ impl Dense {
 /// a = f(z)
 /// ```
 ///
-/// The bias is written into z first and the product added to it.
+/// The product adds the bias as it writes z (see [`Accum::AddRow`]).
 pub fn forward(
     x: MatRef<'_>,
     w: MatRef<'_>,
@@ -250,10 +250,7 @@ pub fn forward(
     mut a: MatMut<'_>,
     par: Parallelism,
 ) {
-    for i in 0..z.rows() {
-        z.row_mut(i).copy_from_slice(b);
-    }
-    tensor::gemm(z.rb_mut(), x, w.t(), Accum::Add, par);
+    tensor::gemm(z.rb_mut(), x, w.t(), Accum::AddRow(b), par);
     for i in 0..z.rows() {
         f.forward(z.row(i), a.row_mut(i), b.len());
     }

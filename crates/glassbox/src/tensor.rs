@@ -537,22 +537,36 @@ pub enum Transpose {
 
 /// Whether [`matmul`] overwrites its output or adds to it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Accum {
+pub enum Accum<'a> {
     /// C ← A·B
     Replace,
     /// C ← C + A·B
     Add,
     /// C ← C + s·A·B (a gradient-descent step on C when s = −η)
     AddScaled(f32),
+    /// C ← r + A·B, the row r (n long) added to every row: a layer's weighted sums
+    /// z = b + x·Wᵀ. The kernels that can add r as they write C do so; the others copy r
+    /// into C's rows first, and add to them.
+    AddRow(&'a [f32]),
 }
 
-impl Accum {
-    /// (whether C is read, the factor s on A·B)
+impl Accum<'_> {
+    /// (whether C is read, the factor s on A·B), with an `AddRow` written into C first.
     fn parts(self) -> (bool, f32) {
         match self {
             Accum::Replace => (false, 1.0),
-            Accum::Add => (true, 1.0),
+            Accum::Add | Accum::AddRow(_) => (true, 1.0),
             Accum::AddScaled(s) => (true, s),
+        }
+    }
+}
+
+/// Copies `row` into every row of `out`, where there is a row to add (see
+/// [`Accum::AddRow`]).
+fn fill_rows(out: &mut MatMut<'_>, row: Option<&[f32]>) {
+    if let Some(row) = row {
+        for i in 0..out.rows {
+            out.row_mut(i).copy_from_slice(row);
         }
     }
 }
@@ -632,6 +646,9 @@ pub fn matmul(
     gemm(out.view_mut(), op(a, ta), op(b, tb), accum, parallelism);
 }
 
+/// A band of a product: C, A, B and the band of the row to add (see [`Accum::AddRow`]).
+type Block<'a> = (MatMut<'a>, MatRef<'a>, MatRef<'a>, Option<&'a [f32]>);
+
 /// The matrix product on views: `out ← a·b`, `out ← out + a·b` or `out ← out + s·a·b`.
 /// `a` is `m × k`, `b` is `k × n` (either may be a transpose or a band of a bigger
 /// matrix), `out` is `m × n`.
@@ -669,7 +686,15 @@ pub fn gemm(
         return;
     }
     let (read, scale) = accum.parts();
+    let row = match accum {
+        Accum::AddRow(row) => {
+            assert_eq!(row.len(), n, "gemm: the row to add is not {n} long");
+            Some(row)
+        }
+        _ => None,
+    };
     if k == 0 {
+        fill_rows(&mut out, row);
         if !read {
             for i in 0..m {
                 out.row_mut(i).fill(0.0);
@@ -678,6 +703,10 @@ pub fn gemm(
         return;
     }
     let flops = m * n * k;
+    // Every kernel but the AVX-512 dot form finds the row to add already in C.
+    if m == 1 || k == 1 || flops <= SMALL_KERNEL_MAX_FLOPS {
+        fill_rows(&mut out, row);
+    }
 
     // One example through a layer (z = x·Wᵀ): n dot products with rows of W = bᵀ.
     if m == 1 && b.rs == 1 {
@@ -734,23 +763,27 @@ pub fn gemm(
     let per = len.div_ceil(threads).next_multiple_of(32).min(len);
     #[cfg(target_arch = "x86_64")]
     let own = avx512::available() && (b.cs == 1 || (a.cs == 1 && b.rs == 1));
-    let block = |(c, a, b): (MatMut<'_>, MatRef<'_>, MatRef<'_>)| {
+    let block = |(mut c, a, b, row): Block<'_>| {
         // The kernels of tensor/avx512.rs for the layouts they read without packing.
         #[cfg(target_arch = "x86_64")]
         if own {
             // SAFETY: `own` says the CPU has AVX-512F and one kernel's layout holds (a
             // band of a view keeps its strides); the shapes agree (checked above, and
-            // bands cut a, b and c alike); `c` is an exclusive band of `out`, which
-            // does not overlap `a` or `b`.
+            // bands cut a, b, c and the row alike); `c` is an exclusive band of `out`,
+            // which does not overlap `a`, `b` or the row.
             unsafe {
                 if b.cs == 1 {
+                    fill_rows(&mut c, row);
                     avx512::rows_of_b(c, a, b, read, scale);
+                } else if let Some(row) = row {
+                    avx512::dots(c, a, b, avx512::Base::Row(row), scale);
                 } else {
-                    avx512::dots(c, a, b, read, scale);
+                    avx512::dots(c, a, b, avx512::Base::of(read), scale);
                 }
             }
             return;
         }
+        fill_rows(&mut c, row);
         // SAFETY: the views guarantee that every element their shapes and strides
         // address lies in a live buffer; `c` is borrowed exclusively (blocks are
         // disjoint bands of `out`) and does not overlap `a` or `b`.
@@ -776,24 +809,25 @@ pub fn gemm(
     };
     if per >= len {
         // One block: no list of blocks to allocate (a training step calls this often).
-        block((out, a, b));
+        block((out, a, b, row));
         return;
     }
     let mut blocks = Vec::with_capacity(len.div_ceil(per));
-    let (mut c, mut a, mut b) = (out, a, b);
+    let (mut c, mut a, mut b, mut row) = (out, a, b, row);
     loop {
         if (if split_rows { c.rows } else { c.cols }) <= per {
-            blocks.push((c, a, b));
+            blocks.push((c, a, b, row));
             break;
         }
         if split_rows {
             let (c0, c1) = c.split_at_row(per);
-            blocks.push((c0, a.row_band(0..per), b));
+            blocks.push((c0, a.row_band(0..per), b, row));
             (c, a) = (c1, a.row_band(per..a.rows));
         } else {
             let (c0, c1) = c.split_at_col(per);
-            blocks.push((c0, a, b.col_band(0..per)));
-            (c, b) = (c1, b.col_band(per..b.cols));
+            let (r0, r1) = (row.map(|r| &r[..per]), row.map(|r| &r[per..]));
+            blocks.push((c0, a, b.col_band(0..per), r0));
+            (c, b, row) = (c1, b.col_band(per..b.cols), r1);
         }
     }
     rayon::scope(|scope| {
@@ -1258,13 +1292,29 @@ mod tests {
         for &(m, n, k) in &shapes {
             for ta in [Transpose::No, Transpose::Yes] {
                 for tb in [Transpose::No, Transpose::Yes] {
-                    for accum in [Accum::Replace, Accum::Add, Accum::AddScaled(-0.5)] {
+                    let row = random(1, n, &mut rng);
+                    let accums = [
+                        Accum::Replace,
+                        Accum::Add,
+                        Accum::AddScaled(-0.5),
+                        Accum::AddRow(row.as_slice()),
+                    ];
+                    for accum in accums {
                         for par in [Parallelism::Sequential, Parallelism::Threads(2)] {
                             let a = operand(m, k, ta, &mut rng);
                             let b = operand(k, n, tb, &mut rng);
                             let start = random(m, n, &mut rng);
                             let mut out = start.clone();
                             matmul(&mut out, &a, ta, &b, tb, accum, par);
+                            if let Accum::AddRow(row) = accum {
+                                // The same bits as the row copied into C and C + A·B.
+                                let mut copied = start.clone();
+                                for i in 0..m {
+                                    copied.row_mut(i).copy_from_slice(row);
+                                }
+                                matmul(&mut copied, &a, ta, &b, tb, Accum::Add, par);
+                                assert_eq!(out, copied, "({m},{n},{k}) {ta:?} {tb:?} AddRow");
+                            }
                             for i in 0..m {
                                 for j in 0..n {
                                     let mut s: f64 = (0..k)
@@ -1273,6 +1323,7 @@ mod tests {
                                     match accum {
                                         Accum::Replace => {}
                                         Accum::Add => s += start.as_slice()[i * n + j] as f64,
+                                        Accum::AddRow(row) => s += row[j] as f64,
                                         Accum::AddScaled(f) => {
                                             s = f as f64 * s + start.as_slice()[i * n + j] as f64
                                         }

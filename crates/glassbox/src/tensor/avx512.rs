@@ -254,16 +254,39 @@ impl Tile<'_> {
     }
 }
 
-/// `c ← (c if read) + s·a·b` for `a` with contiguous rows (`a.cs == 1`) and `b` with
+/// What [`dots`] adds its products to.
+#[derive(Clone, Copy)]
+pub(super) enum Base<'a> {
+    /// Nothing: C ← s·A·B.
+    Zero,
+    /// C: C ← C + s·A·B.
+    C,
+    /// A row added to every row of C: C ← r + s·A·B (a layer's biases, added as the
+    /// weighted sums are written instead of copied into C before).
+    Row(&'a [f32]),
+}
+
+impl Base<'_> {
+    /// C, when C is read; nothing otherwise.
+    pub(super) fn of(read: bool) -> Self {
+        if read {
+            Base::C
+        } else {
+            Base::Zero
+        }
+    }
+}
+
+/// `c ← base + s·a·b` for `a` with contiguous rows (`a.cs == 1`) and `b` with
 /// contiguous columns (`b.rs == 1`), by tiles of 4 × 4 dot products (see the module's
 /// comment).
 ///
 /// # Safety
 /// The CPU must have AVX-512F ([`available`]); the views must have agreeing shapes
-/// (`a` m×k, `b` k×n, `c` m×n) with `a.cs == 1` and `b.rs == 1`, and `c` must not
-/// overlap `a` or `b`.
+/// (`a` m×k, `b` k×n, `c` m×n, a row of `base` n long) with `a.cs == 1` and `b.rs == 1`,
+/// and `c` must not overlap `a`, `b` or `base`.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, s: f32) {
+pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, base: Base<'_>, s: f32) {
     debug_assert!(a.cs == 1 && b.rs == 1);
     let (m, n, k) = (c.rows, c.cols, a.cols);
     // The last 16 inner values may be fewer: loaded under a mask, zeros elsewhere.
@@ -319,18 +342,26 @@ pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: boo
                 ];
                 for (r, &v) in blocks.iter().enumerate().take(rows) {
                     let out = c.ptr.add((i + r) * c.rs + j);
+                    // Where the base of these elements lies, if anywhere.
+                    let from = match base {
+                        Base::Zero => None,
+                        Base::C => Some(out.cast_const()),
+                        Base::Row(row) => Some(row.as_ptr().add(j)),
+                    };
                     if cols == 4 {
-                        let v = if read {
-                            _mm_add_ps(_mm_loadu_ps(out), v)
-                        } else {
-                            v
+                        let v = match from {
+                            Some(from) => _mm_add_ps(_mm_loadu_ps(from), v),
+                            None => v,
                         };
                         _mm_storeu_ps(out, v);
                     } else {
                         let mut lanes = [0.0f32; 4];
                         _mm_storeu_ps(lanes.as_mut_ptr(), v);
                         for (t, &v) in lanes.iter().enumerate().take(cols) {
-                            *out.add(t) = if read { *out.add(t) + v } else { v };
+                            *out.add(t) = match from {
+                                Some(from) => *from.add(t) + v,
+                                None => v,
+                            };
                         }
                     }
                 }
