@@ -621,7 +621,8 @@ pub const PARALLEL_MIN_ROW_FLOPS: usize = 1 << 16;
 pub const SMALL_KERNEL_MAX_FLOPS: usize = 16 * 1024;
 
 /// The one matrix product of glassbox, on [`Tensor`]s: `out ← op(a)·op(b)`,
-/// `out ← out + op(a)·op(b)` or `out ← out + s·op(a)·op(b)` (see [`Accum`]); the same as
+/// `out ← out + op(a)·op(b)`, `out ← out + s·op(a)·op(b)` or `out ← r + op(a)·op(b)` for a
+/// row r added to every row (see [`Accum`]); the same as
 /// [`gemm`] on the matrices' views.
 ///
 /// Shapes: op(a) is `m × k`, op(b) is `k × n`, `out` must already be `m × n`.
@@ -649,7 +650,8 @@ pub fn matmul(
 /// A band of a product: C, A, B and the band of the row to add (see [`Accum::AddRow`]).
 type Block<'a> = (MatMut<'a>, MatRef<'a>, MatRef<'a>, Option<&'a [f32]>);
 
-/// The matrix product on views: `out ← a·b`, `out ← out + a·b` or `out ← out + s·a·b`.
+/// The matrix product on views: `out ← a·b`, `out ← out + a·b`, `out ← out + s·a·b` or
+/// `out ← r + a·b` (see [`Accum`]).
 /// `a` is `m × k`, `b` is `k × n` (either may be a transpose or a band of a bigger
 /// matrix), `out` is `m × n`.
 ///
