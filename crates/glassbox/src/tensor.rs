@@ -705,8 +705,9 @@ pub fn gemm(
         return;
     }
     let flops = m * n * k;
-    // Every kernel but the AVX-512 dot form finds the row to add already in C.
-    if m == 1 || k == 1 || flops <= SMALL_KERNEL_MAX_FLOPS {
+    // Every kernel but the AVX-512 dot form finds the row to add already in C: here for
+    // the plain loops below (the same conditions as theirs), in `block` for the rest.
+    if (m == 1 && (b.rs == 1 || b.cs == 1)) || k == 1 || flops <= SMALL_KERNEL_MAX_FLOPS {
         fill_rows(&mut out, row);
     }
 
