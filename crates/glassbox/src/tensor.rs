@@ -1477,6 +1477,97 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_broadcast_kernel_gives_the_same_bits_with_and_without_skipping() {
+        // tensor/avx512.rs skips the inner indices where A is zero in a tile's 8 rows or
+        // B in its 32 columns. The same kernel with skipping turned off is the reference:
+        // every sum must come out with the same bits, whether A or B or both or neither
+        // have zeros, through a plain A or a transposed view of one.
+        if !avx512::available() {
+            return;
+        }
+        let mut rng = Rng::new(23);
+        // Zero one block in `pick` of `x`'s blocks of `r` rows × `c` columns.
+        let blank = |x: &mut Tensor, r: usize, c: usize, pick: usize| {
+            let cols = x.cols();
+            for (i, row) in x.as_mut_slice().chunks_mut(cols).enumerate() {
+                for (q, v) in row.iter_mut().enumerate() {
+                    let block = (i / r) * 7 + (q / c) * 3;
+                    // Half of the zeroed blocks keep one value, somewhere different in each.
+                    let survivor = (i % r) * c + q % c == (block / 2) % (r * c);
+                    if block.is_multiple_of(pick) && !(block.is_multiple_of(2 * pick) && survivor) {
+                        *v = 0.0;
+                    }
+                }
+            }
+        };
+        for (m, n, k) in [
+            (128, 256, 256),
+            (256, 784, 128),
+            (37, 91, 45),
+            (8, 32, 1),
+            (130, 40, 300),
+        ] {
+            for (a_zeros, b_zeros) in [(true, false), (false, true), (true, true), (false, false)] {
+                let mut a = random(m, k, &mut rng);
+                let mut at_ = random(k, m, &mut rng);
+                let mut b = random(k, n, &mut rng);
+                if a_zeros {
+                    blank(&mut a, 8, 1, 3);
+                    blank(&mut at_, 1, 8, 3);
+                }
+                if b_zeros {
+                    blank(&mut b, 1, 32, 2);
+                }
+                for (a, name) in [(a.view(), "A"), (at_.view().t(), "Aᵀ")] {
+                    for read in [false, true] {
+                        let start = random(m, n, &mut rng);
+                        let (mut skipped, mut all) = (start.clone(), start.clone());
+                        let mut live = avx512::Live::default();
+                        // SAFETY: this CPU has AVX-512F; the shapes agree and b's rows are
+                        // contiguous; the outputs are separate tensors.
+                        unsafe {
+                            avx512::rows_of_b_with(
+                                &mut live,
+                                skipped.view_mut(),
+                                a,
+                                b.view(),
+                                read,
+                                -0.5,
+                                true,
+                            );
+                            avx512::rows_of_b_with(
+                                &mut live,
+                                all.view_mut(),
+                                a,
+                                b.view(),
+                                read,
+                                -0.5,
+                                false,
+                            );
+                        }
+                        assert!(
+                            skipped.as_slice().iter().zip(all.as_slice()).all(|(x, y)| x.to_bits() == y.to_bits()),
+                            "({m},{n},{k}) {name} zeros in A {a_zeros}, in B {b_zeros}, read {read}"
+                        );
+                        let (i, j) = (m - 1, n / 2);
+                        let s: f64 = (0..k)
+                            .map(|p| a.at(i, p) as f64 * b.view().at(p, j) as f64)
+                            .sum();
+                        let want = -0.5 * s
+                            + if read {
+                                start.as_slice()[i * n + j] as f64
+                            } else {
+                                0.0
+                            };
+                        assert!((skipped.as_slice()[i * n + j] as f64 - want).abs() < 1e-3);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_four_row_online_step_equals_four_one_row_steps_bit_for_bit() {
         let mut rng = Rng::new(8);
         for n in [784, 100, 64, 83, 7, 0] {

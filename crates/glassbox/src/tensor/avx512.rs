@@ -13,9 +13,9 @@
 //! C[i][j..j+32] += A[i][p] · B[p][j..j+32]        for i in the tile's 8 rows, p = 0..k
 //! ```
 //!
-//! A row p of B that is zero in a tile's 32 columns adds nothing to the tile, and is
-//! skipped ([`live_rows`]): in the weight gradient of a first layer, B is the batch of
-//! images, and 13% of a Fashion-MNIST image's runs of 32 pixels are blank.
+//! An inner index p where row p of B is zero in the tile's 32 columns, or column p of A
+//! in its 8 rows, adds nothing to the tile, and is skipped ([`Live`]): blank pixels in
+//! a first layer's weight gradient, ReLU neurons that are off in the error sent down.
 //!
 //! **Dot form** ([`dots`]), when A's rows and B's columns are contiguous — the forward
 //! pass z = X·Wᵀ, where both X's rows and W's rows run along the inner index. A tile is
@@ -51,27 +51,89 @@ const BC: usize = 32;
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn rows_of_b(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, s: f32) {
     debug_assert_eq!(b.cs, 1);
-    LIVE.with_borrow_mut(|list| rows_of_b_with(list, c, a, b, read, s));
+    LIVE.with_borrow_mut(|live| rows_of_b_with(live, c, a, b, read, s, true));
 }
 
 thread_local! {
-    /// [`rows_of_b`]'s list of live rows, kept between calls (no allocation per step).
-    static LIVE: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// [`rows_of_b`]'s lists of live inner indices, kept between calls (no allocation
+    /// per step).
+    static LIVE: std::cell::RefCell<Live> = std::cell::RefCell::new(Live::default());
 }
 
-/// [`rows_of_b`], with `list` for the indices of live rows.
+/// Which inner indices p a broadcast-form product can skip, and the lists of the others.
+///
+/// A term A[i][p]·B[p][j] adds nothing to a sum when either factor is zero (for finite
+/// factors: the sum starts at +0 and so never becomes −0, and adding ±0 to it leaves it
+/// unchanged). So a tile skips p when row p of B is zero in its 32 columns, or column p
+/// of A is zero in its 8 rows. Both happen in training: B is a batch of images in a
+/// first layer's weight gradient (13% of a Fashion-MNIST image's runs of 32 pixels are
+/// blank), and A is a δ of ReLU neurons in the error sent down (a neuron that is off for
+/// all 8 examples of a tile: about a fifth of a 784-512-256-10 network's second layer).
+/// A value is zero here when its bits are: +0.0, which is what a ReLU's derivative and
+/// an image's blank pixel give.
+#[derive(Default)]
+pub(super) struct Live {
+    /// Per 16 inner indices, a bit for each that is live in B's current block of columns.
+    b_bits: Vec<u16>,
+    /// The live rows of B in its current block of columns, when some are skipped.
+    b_list: Vec<u32>,
+    /// Per tile of A's current block of rows, one list of its live inner indices.
+    a_bits: Vec<u16>,
+    a_list: Vec<u32>,
+    /// Per tile: how many of its inner indices are live in A, when enough are skipped to
+    /// be worth a list (None: the tile takes A as dense).
+    a_len: Vec<Option<usize>>,
+    /// A tile's own list, when both A and B skip some.
+    both: Vec<u32>,
+}
+
+/// [`rows_of_b`], with `live` for the lists of live inner indices; `skip`: false to
+/// compute every term (the tests' reference for the skipping).
 #[target_feature(enable = "avx512f")]
-unsafe fn rows_of_b_with(
-    list: &mut Vec<u32>,
+pub(super) unsafe fn rows_of_b_with(
+    live: &mut Live,
     c: MatMut<'_>,
     a: MatRef<'_>,
     b: MatRef<'_>,
     read: bool,
     s: f32,
+    skip: bool,
 ) {
-    let (m, n) = (c.rows, c.cols);
-    let mut scan = true;
+    let (m, n, k) = (c.rows, c.cols, b.rows);
+    let words = k.div_ceil(16);
+    // Room for the last 16 indices of a list stored whole.
+    let stride = 16 * words + 16;
+    let Live {
+        b_bits,
+        b_list,
+        a_bits,
+        a_list,
+        a_len,
+        both,
+    } = live;
+    b_bits.resize(words, 0);
+    b_list.resize(stride, 0);
+    both.resize(stride, 0);
+    let tiles = ROW_BLOCK.div_ceil(BR);
+    a_bits.resize(tiles * words, 0);
+    a_list.resize(tiles * stride, 0);
+    a_len.resize(tiles, None);
+    let mut scan = skip;
     for (i0, i1) in row_blocks(m) {
+        // A's live inner indices, tile by tile; a tile keeps a list only when it skips at
+        // least one in 16 (fewer are not worth reading a list instead of counting).
+        for (g, i) in (i0..i1).step_by(BR).enumerate() {
+            let bits = &mut a_bits[g * words..(g + 1) * words];
+            a_len[g] = None;
+            if skip {
+                a_bits_of(bits, a, i, BR.min(i1 - i), k);
+                let len = compress(
+                    &mut a_list[g * stride..(g + 1) * stride],
+                    bits.iter().copied(),
+                );
+                a_len[g] = (16 * (k - len) >= k && len < k).then_some(len);
+            }
+        }
         let mut j = 0;
         while j < n {
             let width = BC.min(n - j);
@@ -80,24 +142,36 @@ unsafe fn rows_of_b_with(
                 ((1u32 << lanes) - 1) as __mmask16
             };
             let masks = [mask(0), mask(16)];
-            // The rows of B with a value other than zero in these columns: the others
-            // add nothing to any sum of C's columns (a·0 = 0 for a finite a, and a sum
-            // that starts at +0 never becomes −0, so adding ±0 leaves it unchanged).
-            // Half of an image's pixels are zero (Fashion-MNIST: 51%), and 13% of its
-            // runs of 32 pixels, so the weight gradient of a first layer skips them.
-            let live = match scan {
-                true => live_rows(list, b, j, masks),
+            // B's live rows in these columns. Where the first block of columns has no
+            // row to skip, B is taken to be dense (weights, or the activations of a
+            // hidden layer, where 32 zeros in a row are rare), and the other blocks are
+            // not searched.
+            let b_len = match scan {
+                true => {
+                    b_bits_of(b_bits, b, j, masks);
+                    let len = compress(b_list, b_bits.iter().copied());
+                    (len < k).then_some(len)
+                }
                 false => None,
             };
-            // Where the first block of columns has no row to skip, B is taken to be
-            // dense (weights, or the activations of a hidden layer, where 32 zeros in a
-            // row are rare), and the other blocks are not searched.
             if j == 0 {
-                scan = live.is_some();
+                scan = b_len.is_some();
             }
             let mut i = i0;
             while i < i1 {
                 let rows = BR.min(i1 - i);
+                let g = (i - i0) / BR;
+                let live: Option<&[u32]> = match (a_len[g], b_len) {
+                    (None, None) => None,
+                    (None, Some(len)) => Some(&b_list[..len]),
+                    (Some(len), None) => Some(&a_list[g * stride..g * stride + len]),
+                    (Some(_), Some(_)) => {
+                        let bits = &a_bits[g * words..(g + 1) * words];
+                        let pairs = bits.iter().zip(b_bits.iter()).map(|(x, y)| x & y);
+                        let len = compress(both, pairs);
+                        Some(&both[..len])
+                    }
+                };
                 // SAFETY (for the tile): rows i..i+rows and columns j..j+width are inside
                 // c and b; the caller vouches for the rest.
                 let tile = Tile {
@@ -108,7 +182,7 @@ unsafe fn rows_of_b_with(
                     csa: a.cs,
                     b: b.ptr.add(j),
                     rsb: b.rs,
-                    k: b.rows,
+                    k,
                     live,
                     masks,
                     read,
@@ -131,44 +205,86 @@ unsafe fn rows_of_b_with(
     }
 }
 
-/// The indices p of the rows of `b` that are not zero in the columns `j..` that
-/// `masks` select (two registers of 16), in increasing order, in `list`'s memory; None
-/// when every row is live (then the tile reads them in turn, without the list).
+/// Bit r of `bits[q]`: whether row 16q + r of `b` has a value other than zero in the
+/// columns from `j` that `masks` select (two registers of 16).
 ///
 /// # Safety
 /// AVX-512F; the masks' columns from `j` lie inside `b`, and `b.cs == 1`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn live_rows<'l>(
-    list: &'l mut Vec<u32>,
-    b: MatRef<'_>,
-    j: usize,
-    masks: [__mmask16; 2],
-) -> Option<&'l [u32]> {
+unsafe fn b_bits_of(bits: &mut [u16], b: MatRef<'_>, j: usize, masks: [__mmask16; 2]) {
     let k = b.rows;
-    // Room for the last 16 indices stored whole.
-    list.resize(k + 16, 0);
-    let mut len = 0;
-    for p in (0..k).step_by(16) {
-        // Bit r: whether row p + r is live.
-        let mut live = 0u32;
+    for (q, bits) in bits.iter_mut().enumerate() {
+        let p = 16 * q;
+        let mut live = 0u16;
         for r in 0..16.min(k - p) {
             let row = b.ptr.add((p + r) * b.rs + j);
             let v0 = _mm512_maskz_loadu_epi32(masks[0], row.cast());
             let v1 = _mm512_maskz_loadu_epi32(masks[1], row.add(16).cast());
             let v = _mm512_or_si512(v0, v1);
-            live |= u32::from(_mm512_test_epi32_mask(v, v) != 0) << r;
+            live |= u16::from(_mm512_test_epi32_mask(v, v) != 0) << r;
         }
-        let indices = _mm512_add_epi32(
-            _mm512_set1_epi32(p as i32),
-            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        );
-        // The live rows' indices, moved to the front of one register and stored whole.
-        let kept = _mm512_maskz_compress_epi32(live as __mmask16, indices);
+        *bits = live;
+    }
+}
+
+/// Bit r of `bits[q]`: whether column 16q + r of `a` has a value other than zero in
+/// rows `i..i + rows` (at most 16).
+///
+/// # Safety
+/// AVX-512F; the rows lie inside `a`, which has `k` columns.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn a_bits_of(bits: &mut [u16], a: MatRef<'_>, i: usize, rows: usize, k: usize) {
+    for (q, bits) in bits.iter_mut().enumerate() {
+        let p = 16 * q;
+        let lanes = 16.min(k - p);
+        *bits = if a.cs == 1 {
+            // Rows contiguous: 16 columns of each row at once.
+            let mask = ((1u32 << lanes) - 1) as __mmask16;
+            let mut live = 0;
+            for r in 0..rows {
+                let v = _mm512_maskz_loadu_epi32(mask, a.ptr.add((i + r) * a.rs + p).cast());
+                live |= _mm512_test_epi32_mask(v, v);
+            }
+            live
+        } else if a.rs == 1 {
+            // Columns contiguous (A is a transposed view): a column's rows at once.
+            let mask = ((1u32 << rows) - 1) as __mmask16;
+            let mut live = 0u16;
+            for r in 0..lanes {
+                let v = _mm512_maskz_loadu_epi32(mask, a.ptr.add((p + r) * a.cs + i).cast());
+                live |= u16::from(_mm512_test_epi32_mask(v, v) != 0) << r;
+            }
+            live
+        } else {
+            let mut live = 0u16;
+            for r in 0..lanes {
+                let column = (0..rows).map(|t| *a.ptr.add((i + t) * a.rs + (p + r) * a.cs));
+                live |= u16::from(column.into_iter().any(|x| x.to_bits() != 0)) << r;
+            }
+            live
+        };
+    }
+}
+
+/// The indices p whose bit is set in `words` (bit r of word q for p = 16q + r), in
+/// increasing order, at the start of `list` (16 longer than the indices can be: each
+/// word's are stored as a whole register); returns how many.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn compress(list: &mut [u32], words: impl ExactSizeIterator<Item = u16>) -> usize {
+    assert!(list.len() >= 16 * words.len() + 16);
+    let step = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let mut len = 0;
+    for (q, live) in words.enumerate() {
+        let indices = _mm512_add_epi32(_mm512_set1_epi32(16 * q as i32), step);
+        // The live indices, moved to the front of one register and stored whole.
+        let kept = _mm512_maskz_compress_epi32(live, indices);
         _mm512_storeu_si512(list.as_mut_ptr().add(len).cast(), kept);
         len += live.count_ones() as usize;
     }
-    (len < k).then(|| &list[..len])
+    len
 }
 
 /// Rows of A (and C) taken at a time: a block of A stays in the core's cache (128 rows
@@ -185,7 +301,7 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
 }
 
 /// One broadcast-form tile: `R` rows of C from `c`, 32 columns (fewer where the masks
-/// say), the inner index running over the live rows of B.
+/// say), the inner index running over the live ones (see [`Live`]).
 struct Tile<'l> {
     c: *mut f32,
     rsc: usize,
@@ -195,7 +311,7 @@ struct Tile<'l> {
     b: *const f32,
     rsb: usize,
     k: usize,
-    /// The rows of B to read, when some are skipped (see [`live_rows`]); all when None.
+    /// The inner indices to read, when some are skipped (see [`Live`]); all when None.
     live: Option<&'l [u32]>,
     masks: [__mmask16; 2],
     read: bool,
