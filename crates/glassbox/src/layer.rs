@@ -315,6 +315,35 @@ pub fn gradients(
         Accum::Replace
     };
     tensor::gemm(gw, delta.t(), x, accum, par);
+    bias_gradients(delta, gb, accumulate);
+}
+
+/// [`gradients`] for a layer whose weights are stored transposed (`in × neurons`, as a
+/// first layer's are while it trains: see train/step.rs), with `gwt` in that layout:
+///
+/// ```text
+/// ∂C/∂Wᵀ = xᵀ·δ       (in × neurons)   the same sums as δᵀ·x, written transposed
+/// ∂C/∂b  = Σ_rows δ   (neurons)
+/// ```
+pub fn gradients_transposed(
+    delta: MatRef<'_>,
+    x: MatRef<'_>,
+    gwt: MatMut<'_>,
+    gb: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    tensor::gemm(gwt, x.t(), delta, accum, par);
+    bias_gradients(delta, gb, accumulate);
+}
+
+/// ∂C/∂b = Σ_rows δ, into `gb` (added to it with `accumulate`).
+fn bias_gradients(delta: MatRef<'_>, gb: &mut [f32], accumulate: bool) {
     if !accumulate {
         gb.fill(0.0);
     }

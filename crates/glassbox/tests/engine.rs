@@ -158,3 +158,72 @@ fn pixels_kept_as_bytes_train_to_the_same_bits_as_f32_pixels() {
         );
     }
 }
+
+/// A network big enough for the AVX-512 kernels, on inputs with blank runs as images
+/// have: the trainer (which stores the first layer's weights and optimiser state
+/// transposed while an epoch runs, and whose products skip zeros) ends where the loop
+/// from the public API ends, on one thread and on two, with SGD and with Adam (whose
+/// moments are transposed back and forth between the epochs).
+#[test]
+fn a_first_layer_trained_transposed_ends_where_the_loop_ends() {
+    let (inputs, rows, classes) = (196, 256, 10);
+    let mut rng = Rng::new(5);
+    let x = (0..rows * inputs)
+        .map(|i| {
+            let (r, j) = (i / inputs, i % inputs);
+            let blank = j < 24 || (j + 5 * r) % 11 < 4;
+            if blank {
+                0.0
+            } else {
+                rng.uniform(0.0, 1.0)
+            }
+        })
+        .collect();
+    let labels = (0..rows).map(|_| rng.below(classes)).collect();
+    let names = (0..classes).map(|c| c.to_string()).collect();
+    let data = Dataset::classification(x, inputs, labels, names).unwrap();
+    let start = Network::builder(inputs)
+        .dense(128, Activation::Relu)
+        .dense(64, Activation::Relu)
+        .dense(classes, Activation::Softmax)
+        .build(Init::Xavier, 9)
+        .unwrap();
+    let sgd: Optimizer = Sgd {
+        learning_rate: 0.05,
+    }
+    .into();
+    let adam: Optimizer = Adam {
+        learning_rate: 1e-3,
+        ..Adam::default()
+    }
+    .into();
+    for (optimizer, tolerance) in [(sgd, 1e-6), (adam, 1e-5)] {
+        for threads in [1, 2] {
+            let config = TrainConfig {
+                loss: Loss::CrossEntropy,
+                optimizer,
+                epochs: 3,
+                batch_size: 128,
+                shuffle: Shuffle::Never,
+                threads,
+                ..TrainConfig::default()
+            };
+            let mut trained = start.clone();
+            Trainer::new(config.clone())
+                .fit(&mut trained, &data)
+                .unwrap();
+            let mut by_loop = start.clone();
+            by_hand(&mut by_loop, &data, &config);
+            assert!(
+                largest_difference(&trained, &start) > 1e-3,
+                "nothing was learnt"
+            );
+            let worst = largest_difference(&trained, &by_loop);
+            assert!(
+                worst < tolerance,
+                "{} on {threads} threads: the trainer and the loop differ by {worst}",
+                optimizer.name()
+            );
+        }
+    }
+}
