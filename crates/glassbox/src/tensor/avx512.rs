@@ -5,7 +5,8 @@
 //! packing took 18% of the time (perf, figures in bench/RESULTS.md).
 //!
 //! **Broadcast form** ([`rows_of_b`]), when B's rows are contiguous — the weight
-//! gradient ∂W = δᵀ·X and the error sent down δ·W. A tile of C is 8 rows × 32 columns
+//! gradient ∂W = δᵀ·X, the error sent down δ·W, and a first layer's two products while
+//! it trains with its weights stored transposed (z = X·W¹ᵀ, ∂W¹ᵀ = Xᵀ·δ). A tile of C is 8 rows × 32 columns
 //! (16 registers of 16 sums); for each inner index p, the 32 values of row p of B are
 //! loaded once and multiplied by each of the 8 values A[i][p] (broadcast):
 //!
@@ -18,7 +19,8 @@
 //! a first layer's weight gradient, ReLU neurons that are off in the error sent down.
 //!
 //! **Dot form** ([`dots`]), when A's rows and B's columns are contiguous — the forward
-//! pass z = X·Wᵀ, where both X's rows and W's rows run along the inner index. A tile is
+//! pass z = X·Wᵀ of the layers above the first and of prediction, where both X's rows
+//! and W's rows run along the inner index. A tile is
 //! 4 rows of A × 4 columns of B: 16 dot products, each kept as 16 partial sums (one
 //! register) while 16 values of the 4 + 4 vectors are loaded at a time, then the 16
 //! registers are reduced to one register of 16 totals by a tree of shuffles.

@@ -34,6 +34,10 @@
 //!    only the rows of W¹ it has just updated itself)
 //! ```
 //!
+//! While an epoch runs, the first layer's weights are stored transposed, each thread's
+//! band in a block of its own (see [`run_epoch`]): the same products, read in the layout
+//! that lets both of them skip an image's blank pixels.
+//!
 //! X has two buffers, used by turns (X′ is the other one), so the next batch is gathered
 //! while this step's X is still read. Each wait costs the time by which one thread's
 //! share of the work ran late (jitter on a busy machine), so the fewer, the better: a
