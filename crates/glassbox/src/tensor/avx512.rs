@@ -6,9 +6,10 @@
 //!
 //! **Broadcast form** ([`rows_of_b`]), when B's rows are contiguous — the weight
 //! gradient ∂W = δᵀ·X, the error sent down δ·W, and a first layer's two products while
-//! it trains with its weights stored transposed (z = X·W¹ᵀ, ∂W¹ᵀ = Xᵀ·δ). A tile of C is 8 rows × 32 columns
-//! (16 registers of 16 sums); for each inner index p, the 32 values of row p of B are
-//! loaded once and multiplied by each of the 8 values A[i][p] (broadcast):
+//! it trains with its weights stored transposed (z = X·W¹ᵀ, ∂W¹ᵀ = Xᵀ·δ). A tile of C
+//! is 8 rows × 32 columns (16 registers of 16 sums); for each inner index p, the 32
+//! values of row p of B are loaded once and multiplied by each of the 8 values A[i][p]
+//! (broadcast):
 //!
 //! ```text
 //! C[i][j..j+32] += A[i][p] · B[p][j..j+32]        for i in the tile's 8 rows, p = 0..k
@@ -20,10 +21,10 @@
 //!
 //! **Dot form** ([`dots`]), when A's rows and B's columns are contiguous — the forward
 //! pass z = X·Wᵀ of the layers above the first and of prediction, where both X's rows
-//! and W's rows run along the inner index. A tile is
-//! 4 rows of A × 4 columns of B: 16 dot products, each kept as 16 partial sums (one
-//! register) while 16 values of the 4 + 4 vectors are loaded at a time, then the 16
-//! registers are reduced to one register of 16 totals by a tree of shuffles.
+//! and W's rows run along the inner index. A tile is 4 rows of A × 4 columns of B: 16
+//! dot products, each kept as 16 partial sums (one register) while 16 values of the
+//! 4 + 4 vectors are loaded at a time, then the 16 registers are reduced to one register
+//! of 16 totals by a tree of shuffles.
 //!
 //! Every element of C is computed with the same order of additions wherever it lies
 //! in its tile and however C is split between threads (a remainder tile computes its
