@@ -178,52 +178,45 @@ impl Dense {
     }
 
     /// **Fast path** of online learning (batches of one example, plain SGD): the
-    /// previous example's update of this layer and the next example's weighted sums,
-    /// row by row in one sweep, so W crosses the memory bus once per example instead of
-    /// twice. The general path is [`gradients`], then the optimiser's update, then
-    /// [`forward`]; this one gives the same weights and sums up to rounding (tested in
-    /// `tests/engine.rs`) and makes the article's 784-30-10 network's epoch faster
-    /// (figures in bench/RESULTS.md).
+    /// previous example's update of this layer and the next example's weighted sums, in
+    /// one sweep over W, stored transposed (`wt`: in × neurons, as a first layer's
+    /// weights are while it trains: see train/step.rs), so each row of Wᵀ crosses the
+    /// memory bus once per example instead of twice, and the rows of inputs that are
+    /// zero in both examples (an image's blank pixels) not at all
+    /// ([`tensor::sgd_step_then_row_times_rows`]). The general path is
+    /// [`gradients_transposed`], then the optimiser's update, then [`forward`]; this
+    /// one gives the same weights and sums up to rounding (tested in `tests/engine.rs`)
+    /// and makes the article's 784-30-10 network's epoch faster (figures in
+    /// bench/RESULTS.md). `next` is the next example and its z; without it (after the
+    /// last example) only the step is made.
     ///
     /// ```text
     /// Wⱼ ← (1 − ηλ)·Wⱼ − η·δⱼ·x_prev,   bⱼ ← bⱼ − η·δⱼ     (the deferred step)
     /// zⱼ = Wⱼ·x + bⱼ                                      (with the updated Wⱼ)
     /// ```
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn sgd_step_then_weighted_sums(
-        weights: &mut [f32],
+        mut wt: MatMut<'_>,
         biases: &mut [f32],
         prev_input: &[f32],
         prev_delta: &[f32],
-        learning_rate: f32,
-        l2: f32,
-        input: &[f32],
-        z: &mut [f32],
+        (learning_rate, l2): (f32, f32),
+        next: Option<(&[f32], &mut [f32])>,
     ) {
-        let inputs = input.len();
-        debug_assert_eq!(prev_input.len(), inputs);
-        let keep = 1.0 - learning_rate * l2;
-        let step = |j: usize| -learning_rate * prev_delta[j];
-        let done = weights.len() / inputs / 4 * 4;
-        // Four neurons at a time share each load of the two inputs.
-        let mut quads = weights.chunks_exact_mut(4 * inputs);
-        for (q, quad) in quads.by_ref().enumerate() {
-            let j = 4 * q;
-            let mut rows = quad.chunks_exact_mut(inputs);
-            let rows = [0; 4].map(|_| rows.next().expect("four rows"));
-            let s = [j, j + 1, j + 2, j + 3].map(step);
-            let dots = tensor::axpy_then_dot4(rows, keep, s, prev_input, input);
-            for t in 0..4 {
-                biases[j + t] += s[t];
-                z[j + t] = biases[j + t] + dots[t];
+        if l2 != 0.0 {
+            // Weight decay shrinks every weight, not only the rows the sweep visits.
+            let keep = 1.0 - learning_rate * l2;
+            for p in 0..wt.rows() {
+                wt.row_mut(p).iter_mut().for_each(|w| *w *= keep);
             }
         }
-        for (t, row) in quads.into_remainder().chunks_exact_mut(inputs).enumerate() {
-            let j = done + t;
-            let s = step(j);
-            biases[j] += s;
-            z[j] = biases[j] + tensor::axpy_then_dot(row, keep, s, prev_input, input);
+        for (b, &d) in biases.iter_mut().zip(prev_delta) {
+            *b += -learning_rate * d;
         }
+        let next = next.map(|(x, z)| {
+            z.copy_from_slice(biases);
+            (x, z)
+        });
+        tensor::sgd_step_then_row_times_rows(wt, prev_input, prev_delta, learning_rate, next);
     }
 }
 

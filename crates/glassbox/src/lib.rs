@@ -74,8 +74,9 @@
 //! The trainer's step (`train/step.rs`) only says who computes which part: with T
 //! threads each owns a band of every layer's neurons and calls the same functions on
 //! its band of rows. The one specialised path — online SGD's update of the first layer
-//! fused with the next example's weighted sums (`Dense::sgd_step_then_weighted_sums`) —
-//! is documented as such and tested equal to the general one (`tests/engine.rs`).
+//! fused with the next example's weighted sums (`Dense::sgd_step_then_weighted_sums`,
+//! one sweep over the rows of W¹ᵀ that skips the pixels blank in both images) — is
+//! documented as such and tested equal to the general one (`tests/engine.rs`).
 //!
 //! A tour of the step the benchmark runs (784-512-256-10, Adam, batch 128, 2 threads):
 //! [`Trainer::fit`] (`train.rs`) → `Run::epoch` → `step::run_epoch` → `Context::work`,

@@ -739,8 +739,16 @@ pub fn gemm(
         row_times_transposed(out.row_mut(0), x, w, read, scale);
         return;
     }
-    // One example's error sent down (δ·W): a weighted sum of rows of b.
+    // One example's error sent down (δ·W), or one example through a first layer stored
+    // transposed (x·W¹ᵀ): a weighted sum of rows of b.
     if m == 1 && b.cs == 1 {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            // SAFETY: the CPU has AVX-512F; a is 1 × k, b is k × n with b.cs == 1 and
+            // out is n long (checked above); out is borrowed exclusively.
+            unsafe { avx512::row_times_rows(out.row_mut(0), a, b, read, scale) };
+            return;
+        }
         row_times_rows(out.row_mut(0), a, b, read, scale);
         return;
     }
@@ -1057,8 +1065,8 @@ pub fn dot(x: &[f32], y: &[f32]) -> f32 {
     s
 }
 
-/// The total of four 16-lane partial sums, in the one order [`dot`], [`axpy_then_dot`]
-/// and the four-row kernel share: the partials lane by lane, then the 16 lanes as a
+/// The total of four 16-lane partial sums, in the one order [`dot`] and the four-row
+/// kernel share: the partials lane by lane, then the 16 lanes as a
 /// tree (8 + 8, 4 + 4, 2 + 2, 1 + 1: four dependent additions instead of sixteen), in
 /// registers where the CPU has AVX-512.
 #[inline(always)]
@@ -1101,133 +1109,66 @@ fn sum_partials_avx512(p: [std::arch::x86_64::__m512; 4]) -> f32 {
     _mm_cvtss_f32(_mm_add_ss(v2, _mm_shuffle_ps::<1>(v2, v2)))
 }
 
-/// w ← keep·w + s·x_prev, then returns w·x: one sweep over `w` (online SGD's step
-/// for one neuron fused with its next weighted sum). Sums in the same lanes as [`dot`].
-#[inline]
-pub(crate) fn axpy_then_dot(w: &mut [f32], keep: f32, s: f32, x_prev: &[f32], x: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let n = w.len().min(x_prev.len()).min(x.len());
-    let (w, x_prev, x) = (&mut w[..n], &x_prev[..n], &x[..n]);
-    let mut acc = [[0.0f32; LANES]; 4];
-    let mut i = 0;
-    while i + 4 * LANES <= n {
-        for (r, acc) in acc.iter_mut().enumerate() {
-            let at = i + r * LANES;
-            let ws: &mut [f32; LANES] = (&mut w[at..at + LANES]).try_into().expect("LANES");
-            let ps: &[f32; LANES] = x_prev[at..at + LANES].try_into().expect("LANES");
-            let xs: &[f32; LANES] = x[at..at + LANES].try_into().expect("LANES");
-            for l in 0..LANES {
-                ws[l] = s.mul_add(ps[l], keep * ws[l]);
-                acc[l] = ws[l].mul_add(xs[l], acc[l]);
-            }
-        }
-        i += 4 * LANES;
-    }
-    while i + LANES <= n {
-        let ws: &mut [f32; LANES] = (&mut w[i..i + LANES]).try_into().expect("LANES");
-        let ps: &[f32; LANES] = x_prev[i..i + LANES].try_into().expect("LANES");
-        let xs: &[f32; LANES] = x[i..i + LANES].try_into().expect("LANES");
-        for l in 0..LANES {
-            ws[l] = s.mul_add(ps[l], keep * ws[l]);
-            acc[0][l] = ws[l].mul_add(xs[l], acc[0][l]);
-        }
-        i += LANES;
-    }
-    let mut total = sum_partials(&acc);
-    while i < n {
-        w[i] = s.mul_add(x_prev[i], keep * w[i]);
-        total = w[i].mul_add(x[i], total);
-        i += 1;
-    }
-    total
-}
-
-/// [`axpy_then_dot`] for four rows of weights at once, with every 16 values of `x_prev`
-/// and `x` loaded once for the four: per row and 16 weights, one load, one store and two
-/// multiply-adds instead of three loads (online SGD's first layer streams its weights
-/// through these loads). The same sums, in the same order, as four calls of
-/// [`axpy_then_dot`]. Written with AVX-512 intrinsics where the CPU has them; elsewhere,
-/// four calls.
-#[inline]
-pub(crate) fn axpy_then_dot4(
-    rows: [&mut [f32]; 4],
-    keep: f32,
-    s: [f32; 4],
+/// Online learning's first layer, stored transposed (`wt`: in × neurons): the last
+/// example's SGD step and the next example's weighted sums, in one sweep over the rows
+/// of Wᵀ (one per input), so each row crosses the memory bus once per example instead
+/// of twice:
+///
+/// ```text
+/// Wᵀ[p] ← Wᵀ[p] + x_prev[p]·s        s = −η·δ_prev, one per neuron
+/// z     ← z + Σ_p x[p]·Wᵀ[p]          with the updated rows (`next`: x and z)
+/// ```
+///
+/// A row whose inputs x_prev[p] and x[p] are both zero is neither changed nor read
+/// (a pixel blank in both images: a third of a Fashion-MNIST pair's), so the sweep
+/// skips it. With AVX-512 the other rows come from a list (tensor/avx512.rs);
+/// elsewhere each row is tested.
+pub(crate) fn sgd_step_then_row_times_rows(
+    wt: MatMut<'_>,
     x_prev: &[f32],
-    x: &[f32],
-) -> [f32; 4] {
-    let n = x.len().min(x_prev.len());
-    let mut rows = rows.map(|r| &mut r[..n]);
+    delta: &[f32],
+    learning_rate: f32,
+    next: Option<(&[f32], &mut [f32])>,
+) {
+    let (k, n) = (wt.rows, wt.cols);
+    assert!(
+        x_prev.len() == k && delta.len() == n,
+        "sgd_step: shapes differ"
+    );
+    if let Some((x, z)) = &next {
+        assert!(x.len() == k && z.len() == n, "sgd_step: shapes differ");
+    }
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F; every row, x_prev and x hold n values.
-        return unsafe { axpy_then_dot4_avx512(rows, keep, s, &x_prev[..n], &x[..n]) };
+    if avx512::available() {
+        // SAFETY: the CPU has AVX-512F; the shapes were checked above, and `wt` and z
+        // are borrowed exclusively.
+        unsafe { avx512::sgd_step_then_row_times_rows(wt, x_prev, delta, learning_rate, next) };
+        return;
     }
-    let mut out = [0.0; 4];
-    for (r, row) in rows.iter_mut().enumerate() {
-        out[r] = axpy_then_dot(row, keep, s[r], x_prev, x);
-    }
-    out
+    sgd_step_then_row_times_rows_loop(wt, x_prev, delta, learning_rate, next);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::needless_range_loop)] // acc[row][partial] reads best as indices
-unsafe fn axpy_then_dot4_avx512(
-    mut rows: [&mut [f32]; 4],
-    keep: f32,
-    s: [f32; 4],
+/// [`sgd_step_then_row_times_rows`] without AVX-512: each row tested, in order.
+fn sgd_step_then_row_times_rows_loop(
+    mut wt: MatMut<'_>,
     x_prev: &[f32],
-    x: &[f32],
-) -> [f32; 4] {
-    use std::arch::x86_64::*;
-    const LANES: usize = 16;
-    let n = x.len();
-    let wp = rows.each_mut().map(|r| r.as_mut_ptr());
-    let (pp, xp) = (x_prev.as_ptr(), x.as_ptr());
-    let sv = s.map(|s| _mm512_set1_ps(s));
-    let kv = _mm512_set1_ps(keep);
-    // w ← s·x_prev + keep·w; `keep` is 1 without weight decay, and 1·w = w exactly.
-    let step = |w: __m512, r: usize, prev: __m512| {
-        let kept = if keep == 1.0 { w } else { _mm512_mul_ps(kv, w) };
-        _mm512_fmadd_ps(sv[r], prev, kept)
-    };
-    // acc[row][partial sum], as in `axpy_then_dot`.
-    let mut acc = [[_mm512_setzero_ps(); 4]; 4];
-    let mut i = 0;
-    while i + 4 * LANES <= n {
-        for p in 0..4 {
-            let at = i + p * LANES;
-            let (prev, xv) = (_mm512_loadu_ps(pp.add(at)), _mm512_loadu_ps(xp.add(at)));
-            for r in 0..4 {
-                let w = step(_mm512_loadu_ps(wp[r].add(at)), r, prev);
-                _mm512_storeu_ps(wp[r].add(at), w);
-                acc[r][p] = _mm512_fmadd_ps(w, xv, acc[r][p]);
+    delta: &[f32],
+    learning_rate: f32,
+    mut next: Option<(&[f32], &mut [f32])>,
+) {
+    for p in 0..wt.rows {
+        let row = wt.row_mut(p);
+        if x_prev[p] != 0.0 {
+            for (w, &d) in row.iter_mut().zip(delta) {
+                *w = x_prev[p].mul_add(-learning_rate * d, *w);
             }
         }
-        i += 4 * LANES;
-    }
-    while i + LANES <= n {
-        let (prev, xv) = (_mm512_loadu_ps(pp.add(i)), _mm512_loadu_ps(xp.add(i)));
-        for r in 0..4 {
-            let w = step(_mm512_loadu_ps(wp[r].add(i)), r, prev);
-            _mm512_storeu_ps(wp[r].add(i), w);
-            acc[r][0] = _mm512_fmadd_ps(w, xv, acc[r][0]);
+        if let Some((x, z)) = next.as_mut() {
+            if x[p] != 0.0 {
+                axpy(z, x[p], row);
+            }
         }
-        i += LANES;
     }
-    let mut out = [0.0f32; 4];
-    for r in 0..4 {
-        // `axpy_then_dot`'s reduction and leftover values, step for step.
-        let mut total = sum_partials_avx512(acc[r]);
-        for t in i..n {
-            let w = wp[r].add(t);
-            *w = s[r].mul_add(x_prev[t], keep * *w);
-            total = (*w).mul_add(x[t], total);
-        }
-        out[r] = total;
-    }
-    out
 }
 
 /// y ← y + s·x.
@@ -1567,29 +1508,119 @@ mod tests {
         }
     }
 
+    /// Values in (−1, 1), about half of them exactly zero (an image's blank pixels).
+    fn blank_half(len: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..len)
+            .map(|_| match rng.below(2) {
+                0 => 0.0,
+                _ => rng.uniform(-1.0, 1.0),
+            })
+            .collect()
+    }
+
     #[test]
-    fn the_four_row_online_step_equals_four_one_row_steps_bit_for_bit() {
-        let mut rng = Rng::new(8);
-        for n in [784, 100, 64, 83, 7, 0] {
-            for keep in [1.0, 0.999] {
-                let x_prev = random(1, n, &mut rng).into_vec();
-                let x = random(1, n, &mut rng).into_vec();
-                let w = random(4, n, &mut rng).into_vec();
-                let s = [0.3, -0.01, 0.0, 2.5];
-                let mut one = w.clone();
-                let sums: Vec<f32> = one
-                    .chunks_exact_mut(n.max(1))
-                    .zip(s)
-                    .map(|(row, s)| axpy_then_dot(row, keep, s, &x_prev, &x))
-                    .collect();
-                let mut four = w.clone();
-                let mut rows = four.chunks_exact_mut(n.max(1));
-                let rows = [0; 4].map(|_| rows.next().unwrap_or(&mut []));
-                let got = axpy_then_dot4(rows, keep, s, &x_prev, &x);
-                if n > 0 {
-                    assert_eq!(got.to_vec(), sums, "sums, n = {n}, keep = {keep}");
+    fn the_online_sweep_makes_the_step_and_the_sums_and_leaves_blank_rows_alone() {
+        let mut rng = Rng::new(12);
+        let lr = 0.3;
+        for (k, n) in [
+            (1usize, 1usize),
+            (7, 15),
+            (40, 16),
+            (784, 30),
+            (33, 64),
+            (50, 100),
+            (20, 130),
+        ] {
+            for (stride, with_next, avx) in [
+                (n, true, true),
+                (n.next_multiple_of(16), true, true),
+                (n, false, true),
+                (n, true, false),
+                (n.next_multiple_of(16), false, false),
+            ] {
+                let (x_prev, x) = (blank_half(k, &mut rng), blank_half(k, &mut rng));
+                let delta = random(1, n, &mut rng).into_vec();
+                let start = random(k, stride, &mut rng).into_vec();
+                let z_start = random(1, n, &mut rng).into_vec();
+                // The formulas, in f64.
+                let step = |p: usize, j: usize| {
+                    let w = f64::from(start[p * stride + j]);
+                    w + f64::from(x_prev[p]) * f64::from(-lr * delta[j])
+                };
+                let (mut w, mut z) = (start.clone(), z_start.clone());
+                let view = MatMut::new(&mut w, k, stride).col_band(0..n);
+                let next = with_next.then_some((&x[..], &mut z[..]));
+                match avx {
+                    true => sgd_step_then_row_times_rows(view, &x_prev, &delta, lr, next),
+                    false => sgd_step_then_row_times_rows_loop(view, &x_prev, &delta, lr, next),
                 }
-                assert_eq!(four, one, "weights, n = {n}, keep = {keep}");
+                let case = format!("k {k}, n {n}, stride {stride}, next {with_next}, avx {avx}");
+                for p in 0..k {
+                    for j in 0..stride {
+                        let (got, was) = (w[p * stride + j], start[p * stride + j]);
+                        if j >= n || x_prev[p] == 0.0 {
+                            // Padding, and rows the last example left: the same bits.
+                            assert_eq!(got.to_bits(), was.to_bits(), "{case}: w[{p}][{j}]");
+                        } else {
+                            assert!(
+                                (f64::from(got) - step(p, j)).abs() < 1e-6,
+                                "{case}: w[{p}][{j}]"
+                            );
+                        }
+                    }
+                }
+                for j in 0..n {
+                    let want = match with_next {
+                        true => {
+                            (0..k).map(|p| f64::from(x[p]) * step(p, j)).sum::<f64>()
+                                + f64::from(z_start[j])
+                        }
+                        false => f64::from(z_start[j]),
+                    };
+                    assert!(
+                        (f64::from(z[j]) - want).abs() < 1e-4,
+                        "{case}: z[{j}] {} against {want}",
+                        z[j]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_row_times_rows_skips_its_zeros_and_gives_the_product() {
+        let mut rng = Rng::new(13);
+        for (k, n) in [(1, 1), (10, 30), (784, 30), (33, 64), (50, 100), (20, 130)] {
+            let a = blank_half(k, &mut rng);
+            let b = random(k, n, &mut rng);
+            let row = random(1, n, &mut rng).into_vec();
+            for accum in [Accum::Replace, Accum::AddRow(&row), Accum::AddScaled(-0.5)] {
+                let start = random(1, n, &mut rng);
+                let mut out = start.clone();
+                let a_view = MatRef::new(&a, 1, k);
+                gemm(
+                    out.view_mut(),
+                    a_view,
+                    b.view(),
+                    accum,
+                    Parallelism::Sequential,
+                );
+                for j in 0..n {
+                    let sum: f64 = (0..k)
+                        .map(|p| f64::from(a[p]) * f64::from(b.as_slice()[p * n + j]))
+                        .sum();
+                    let want = match accum {
+                        Accum::Replace => sum,
+                        Accum::AddRow(r) => f64::from(r[j]) + sum,
+                        Accum::AddScaled(s) => f64::from(start.as_slice()[j]) + f64::from(s) * sum,
+                        Accum::Add => unreachable!(),
+                    };
+                    let got = f64::from(out.as_slice()[j]);
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "k {k}, n {n}: {got} against {want}"
+                    );
+                }
             }
         }
     }

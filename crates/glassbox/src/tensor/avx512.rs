@@ -26,6 +26,13 @@
 //! 4 + 4 vectors are loaded at a time, then the 16 registers are reduced to one register
 //! of 16 totals by a tree of shuffles.
 //!
+//! **One example** ([`row_times_rows`], [`sgd_step_then_row_times_rows`]): a row x
+//! times a matrix with contiguous rows is a weighted sum of its rows, and the rows
+//! whose weight x[p] is zero are skipped from a list, the others summed in four chains
+//! of registers — one example's error sent down, and online learning's first layer
+//! stored transposed, whose SGD step and next weighted sums are one sweep over the rows
+//! of the pixels that either image has lit.
+//!
 //! Every element of C is computed with the same order of additions wherever it lies
 //! in its tile and however C is split between threads (a remainder tile computes its
 //! missing rows or columns again from the last real one and throws them away), so a
@@ -114,13 +121,13 @@ pub(super) unsafe fn rows_of_b_with(
         a_len,
         both,
     } = live;
-    b_bits.resize(words, 0);
-    b_list.resize(stride, 0);
-    both.resize(stride, 0);
+    grow(b_bits, words, 0);
+    grow(b_list, stride, 0);
+    grow(both, stride, 0);
     let tiles = ROW_BLOCK.div_ceil(BR);
-    a_bits.resize(tiles * words, 0);
-    a_list.resize(tiles * stride, 0);
-    a_len.resize(tiles, None);
+    grow(a_bits, tiles * words, 0);
+    grow(a_list, tiles * stride, 0);
+    grow(a_len, tiles, None);
     let mut scan = skip;
     for (i0, i1) in row_blocks(m) {
         // A's live inner indices, tile by tile; a tile keeps a list only when it skips at
@@ -151,8 +158,8 @@ pub(super) unsafe fn rows_of_b_with(
             // not searched.
             let b_len = match scan {
                 true => {
-                    b_bits_of(b_bits, b, j, masks);
-                    let len = compress(b_list, b_bits.iter().copied());
+                    b_bits_of(&mut b_bits[..words], b, j, masks);
+                    let len = compress(b_list, b_bits[..words].iter().copied());
                     (len < k).then_some(len)
                 }
                 false => None,
@@ -170,7 +177,7 @@ pub(super) unsafe fn rows_of_b_with(
                     (Some(len), None) => Some(&a_list[g * stride..g * stride + len]),
                     (Some(_), Some(_)) => {
                         let bits = &a_bits[g * words..(g + 1) * words];
-                        let pairs = bits.iter().zip(b_bits.iter()).map(|(x, y)| x & y);
+                        let pairs = bits.iter().zip(&b_bits[..words]).map(|(x, y)| x & y);
                         let len = compress(both, pairs);
                         Some(&both[..len])
                     }
@@ -205,6 +212,277 @@ pub(super) unsafe fn rows_of_b_with(
             }
             j += width;
         }
+    }
+}
+
+/// `out ← (out if read) + s·a·b` for one row `a` (1 × k) and `b` with contiguous rows
+/// (`b.cs == 1`): a weighted sum of b's rows, skipping every row whose weight a[p] is
+/// zero. This is one example through a first layer stored transposed (z = x·W¹ᵀ in
+/// online learning, where half of a Fashion-MNIST image's pixels are blank) and one
+/// example's error sent down (δ·W).
+///
+/// ```text
+/// out[j..j+64] += a[p] · b[p][j..j+64]        for the p where a[p] ≠ 0
+/// ```
+///
+/// Each 64 columns of out are summed in four chains of registers, which take the live
+/// rows by turns, so that one row's multiply-adds need not wait for the last row's.
+///
+/// # Safety
+/// The CPU must have AVX-512F ([`available`]); `a` is 1 × k, `b` is k × n with
+/// `b.cs == 1`, and `out` is n long and overlaps neither.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn row_times_rows(
+    out: &mut [f32],
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    read: bool,
+    s: f32,
+) {
+    debug_assert!(a.rows == 1 && b.cs == 1 && a.cols == b.rows && out.len() == b.cols);
+    let (n, k) = (b.cols, b.rows);
+    LIVE.with_borrow_mut(|live| {
+        let words = k.div_ceil(16);
+        grow(&mut live.a_bits, words, 0);
+        grow(&mut live.a_list, 16 * words + 16, 0);
+        a_bits_of(&mut live.a_bits[..words], a, 0, 1, k);
+        let len = compress(&mut live.a_list, live.a_bits[..words].iter().copied());
+        let rows = Rows {
+            a,
+            b,
+            live: &live.a_list[..len],
+            read,
+            s,
+        };
+        let mut j = 0;
+        while j < n {
+            let width = 64.min(n - j);
+            let at = out.as_mut_ptr().add(j);
+            match width.div_ceil(16) {
+                4 => rows.sum::<4>(at, j, width),
+                3 => rows.sum::<3>(at, j, width),
+                2 => rows.sum::<2>(at, j, width),
+                _ => rows.sum::<1>(at, j, width),
+            }
+            j += width;
+        }
+    });
+}
+
+/// [`row_times_rows`]'s operands and the live rows of b.
+struct Rows<'l> {
+    a: MatRef<'l>,
+    b: MatRef<'l>,
+    live: &'l [u32],
+    read: bool,
+    s: f32,
+}
+
+impl Rows<'_> {
+    /// Columns `j..j + width` (at most 16·V) of the product, into `out`.
+    ///
+    /// # Safety
+    /// AVX-512F; `out` points at `width` writable floats, and the columns lie inside b.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn sum<const V: usize>(&self, out: *mut f32, j: usize, width: usize) {
+        let masks: [__mmask16; V] = std::array::from_fn(|v| {
+            let lanes = width.saturating_sub(16 * v).min(16);
+            ((1u32 << lanes) - 1) as __mmask16
+        });
+        let mut acc = [[_mm512_setzero_ps(); V]; 4];
+        let add = |acc: &mut [__m512; V], p: u32| {
+            let p = p as usize;
+            let weight = _mm512_set1_ps(*self.a.ptr.add(p * self.a.cs));
+            let row = self.b.ptr.add(p * self.b.rs + j);
+            for (v, acc) in acc.iter_mut().enumerate() {
+                let values = _mm512_maskz_loadu_ps(masks[v], row.add(16 * v));
+                *acc = _mm512_fmadd_ps(weight, values, *acc);
+            }
+        };
+        let prefetch = |q: usize| {
+            if let Some(&next) = self.live.get(q + AHEAD) {
+                let row = self.b.ptr.add(next as usize * self.b.rs + j);
+                _mm_prefetch::<_MM_HINT_T0>(row.cast());
+                _mm_prefetch::<_MM_HINT_T0>(row.add(width - 1).cast());
+            }
+        };
+        let mut quads = self.live.chunks_exact(4);
+        for (q, quad) in quads.by_ref().enumerate() {
+            for (t, (chain, &p)) in acc.iter_mut().zip(quad).enumerate() {
+                prefetch(4 * q + t);
+                add(chain, p);
+            }
+        }
+        for (chain, &p) in acc.iter_mut().zip(quads.remainder()) {
+            add(chain, p);
+        }
+        let s = _mm512_set1_ps(self.s);
+        for (v, &mask) in masks.iter().enumerate() {
+            let sum = _mm512_add_ps(
+                _mm512_add_ps(acc[0][v], acc[1][v]),
+                _mm512_add_ps(acc[2][v], acc[3][v]),
+            );
+            let at = out.add(16 * v);
+            let value = if self.read {
+                _mm512_fmadd_ps(sum, s, _mm512_maskz_loadu_ps(mask, at))
+            } else {
+                _mm512_mul_ps(sum, s)
+            };
+            _mm512_mask_storeu_ps(at, mask, value);
+        }
+    }
+}
+
+/// Online learning's first layer, stored transposed (`wt`: in × neurons, rows
+/// contiguous): the last example's step and the next example's weighted sums, in one
+/// sweep over the rows of the pixels that either image has lit (the union of the two
+/// lists of live rows; see `tensor::sgd_step_then_row_times_rows`).
+///
+/// Each row is loaded once, updated and stored, and, while still in registers, added
+/// to z's sums in one of four chains (as in [`row_times_rows`]).
+///
+/// # Safety
+/// The CPU must have AVX-512F ([`available`]); `wt` is k × n, `x_prev` and a next
+/// input are k long, `delta` and a next z are n long, and none overlap.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn sgd_step_then_row_times_rows(
+    wt: MatMut<'_>,
+    x_prev: &[f32],
+    delta: &[f32],
+    learning_rate: f32,
+    next: Option<(&[f32], &mut [f32])>,
+) {
+    let (k, n) = (wt.rows, wt.cols);
+    debug_assert!(x_prev.len() == k && delta.len() == n);
+    LIVE.with_borrow_mut(|live| {
+        let words = k.div_ceil(16);
+        grow(&mut live.a_bits, 2 * words, 0);
+        grow(&mut live.a_list, 16 * words + 16, 0);
+        let (prev_bits, next_bits) = live.a_bits[..2 * words].split_at_mut(words);
+        a_bits_of(prev_bits, MatRef::new(x_prev, 1, k), 0, 1, k);
+        let (x, z) = match next {
+            Some((x, z)) => {
+                a_bits_of(next_bits, MatRef::new(x, 1, k), 0, 1, k);
+                for (p, q) in prev_bits.iter_mut().zip(next_bits.iter()) {
+                    *p |= q;
+                }
+                (Some(x), Some(z))
+            }
+            None => (None, None),
+        };
+        let len = compress(&mut live.a_list, prev_bits.iter().copied());
+        let sweep = Sweep {
+            wt: wt.ptr,
+            rs: wt.rs,
+            x_prev,
+            x,
+            live: &live.a_list[..len],
+        };
+        let mut z = z;
+        let mut j = 0;
+        while j < n {
+            let width = 64.min(n - j);
+            let step = (delta.as_ptr().add(j), -learning_rate);
+            let z = z.as_deref_mut().map(|z| z.as_mut_ptr().add(j));
+            match width.div_ceil(16) {
+                4 => sweep.run::<4>(j, width, step, z),
+                3 => sweep.run::<3>(j, width, step, z),
+                2 => sweep.run::<2>(j, width, step, z),
+                _ => sweep.run::<1>(j, width, step, z),
+            }
+            j += width;
+        }
+    });
+}
+
+/// [`sgd_step_then_row_times_rows`]'s operands and the rows it visits.
+struct Sweep<'l> {
+    wt: *mut f32,
+    rs: usize,
+    x_prev: &'l [f32],
+    x: Option<&'l [f32]>,
+    live: &'l [u32],
+}
+
+impl Sweep<'_> {
+    /// Columns `j..j + width` (at most 16·V): the step −η·δ of `step` (δ's columns and
+    /// −η), and z's sums added to `z`.
+    ///
+    /// # Safety
+    /// AVX-512F; the columns lie inside Wᵀ, δ and z.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn run<const V: usize>(
+        &self,
+        j: usize,
+        width: usize,
+        (delta, minus_lr): (*const f32, f32),
+        z: Option<*mut f32>,
+    ) {
+        let masks: [__mmask16; V] = std::array::from_fn(|v| {
+            let lanes = width.saturating_sub(16 * v).min(16);
+            ((1u32 << lanes) - 1) as __mmask16
+        });
+        // s = −η·δ, one per neuron, as `Dense::sgd_step_then_weighted_sums` defines it.
+        let minus_lr = _mm512_set1_ps(minus_lr);
+        let step: [__m512; V] = std::array::from_fn(|v| {
+            _mm512_mul_ps(minus_lr, _mm512_maskz_loadu_ps(masks[v], delta.add(16 * v)))
+        });
+        let mut acc = [[_mm512_setzero_ps(); V]; 4];
+        let visit = |acc: &mut [__m512; V], q: usize| {
+            if let Some(&ahead) = self.live.get(q + AHEAD) {
+                let row = self.wt.add(ahead as usize * self.rs + j);
+                _mm_prefetch::<_MM_HINT_T0>(row.cast());
+                _mm_prefetch::<_MM_HINT_T0>(row.add(width - 1).cast());
+            }
+            let p = self.live[q] as usize;
+            let row = self.wt.add(p * self.rs + j);
+            let prev = _mm512_set1_ps(self.x_prev[p]);
+            let x = self.x.map(|x| _mm512_set1_ps(x[p]));
+            for (v, acc) in acc.iter_mut().enumerate() {
+                let at = row.add(16 * v);
+                let w = _mm512_fmadd_ps(prev, step[v], _mm512_maskz_loadu_ps(masks[v], at));
+                _mm512_mask_storeu_ps(at, masks[v], w);
+                if let Some(x) = x {
+                    *acc = _mm512_fmadd_ps(x, w, *acc);
+                }
+            }
+        };
+        let quads = self.live.len() / 4;
+        for q in 0..quads {
+            for (t, chain) in acc.iter_mut().enumerate() {
+                visit(chain, 4 * q + t);
+            }
+        }
+        for (t, chain) in acc.iter_mut().enumerate().take(self.live.len() % 4) {
+            visit(chain, 4 * quads + t);
+        }
+        if let Some(z) = z {
+            for (v, &mask) in masks.iter().enumerate() {
+                let sum = _mm512_add_ps(
+                    _mm512_add_ps(acc[0][v], acc[1][v]),
+                    _mm512_add_ps(acc[2][v], acc[3][v]),
+                );
+                let at = z.add(16 * v);
+                let total = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), sum);
+                _mm512_mask_storeu_ps(at, mask, total);
+            }
+        }
+    }
+}
+
+/// How many rows ahead in its list a kernel asks for a row to be brought into the
+/// cache: the rows are scattered (blank pixels skipped), so the hardware's prefetcher,
+/// which follows runs of addresses, cannot know them.
+const AHEAD: usize = 8;
+
+/// Makes `list` at least `len` long. The kernels of one step ask for lists of
+/// different lengths; a list that shrank would be filled again each time it grew back
+/// (a `memset` per example in online learning).
+fn grow<T: Clone>(list: &mut Vec<T>, len: usize, value: T) {
+    if list.len() < len {
+        list.resize(len, value);
     }
 }
 

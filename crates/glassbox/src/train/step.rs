@@ -170,28 +170,26 @@ pub(super) fn run_epoch(
     // reads rows of the block and skips the pixels that are blank in all of a tile's 8
     // images, and ∂W¹ᵀ = xᵀ·δ reads rows of δ and skips the runs of 8 blank pixels of an
     // image (28% of Fashion-MNIST's). The optimiser still updates one run of memory per
-    // band. Online learning keeps W¹ as it is, for its fused update.
-    let transposed = network.layers().len() > 1 && !epoch.online;
+    // band. Online learning (one thread, one band) pads each row of its block to whole
+    // registers of 16 (`padded`), so that no register of one row spans the next: its
+    // fused step stores each row it visits, and a load that overlaps a store in flight
+    // waits for it.
+    let transposed = network.layers().len() > 1;
+    let layout = Blocks {
+        threads: epoch.threads,
+        padded: epoch.online,
+    };
     if transposed {
         let (layer, [wf, ws, ..]) = (&mut network.layers_mut()[0], &mut state.buffers_mut()[0]);
         let (outputs, inputs) = (layer.outputs(), layer.inputs());
         let w = layer.parameters_mut().0;
-        for (to, from) in buffers.first.iter_mut().zip([w, &mut **wf, &mut **ws]) {
-            if from.is_empty() {
-                continue;
-            }
-            if to.as_slice().len() != from.len() {
-                *to = Tensor::zeros(outputs, inputs);
-            }
-            for t in 0..epoch.threads {
-                let rows = band(outputs, epoch.threads, t);
-                let at = rows.start * inputs..rows.end * inputs;
-                transpose(
-                    &from[at.clone()],
-                    rows.len(),
-                    inputs,
-                    &mut to.as_mut_slice()[at],
-                );
+        for (blocks, rows) in buffers.first.iter_mut().zip([w, &mut **wf, &mut **ws]) {
+            if !rows.is_empty() {
+                let len = layout.len(outputs) * inputs;
+                if blocks.as_slice().len() != len {
+                    *blocks = Tensor::zeros(1, len);
+                }
+                layout.swap(rows, blocks.as_mut_slice(), (outputs, inputs), true);
             }
         }
     }
@@ -220,6 +218,7 @@ pub(super) fn run_epoch(
                 false => [weights, wf, ws].map(Shared::of),
             };
             LayerPtrs {
+                layout,
                 inputs,
                 outputs,
                 activation,
@@ -264,33 +263,79 @@ pub(super) fn run_epoch(
         let (layer, [wf, ws, ..]) = (&mut network.layers_mut()[0], &mut state.buffers_mut()[0]);
         let (outputs, inputs) = (layer.outputs(), layer.inputs());
         let w = layer.parameters_mut().0;
-        for (from, to) in buffers.first.iter().zip([w, &mut **wf, &mut **ws]) {
-            if to.is_empty() {
-                continue;
-            }
-            for t in 0..epoch.threads {
-                let rows = band(outputs, epoch.threads, t);
-                let at = rows.start * inputs..rows.end * inputs;
-                transpose(
-                    &from.as_slice()[at.clone()],
-                    inputs,
-                    rows.len(),
-                    &mut to[at],
-                );
+        for (blocks, rows) in buffers.first.iter_mut().zip([w, &mut **wf, &mut **ws]) {
+            if !rows.is_empty() {
+                layout.swap(rows, blocks.as_mut_slice(), (outputs, inputs), false);
             }
         }
     }
 }
 
-/// `to` ← the transpose of `from` (`rows × cols`, row-major), by blocks of 16 × 16 so
-/// that both sides are read and written a cache line at a time.
-fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
-    assert!(from.len() == rows * cols && to.len() == rows * cols);
+/// The first layer's layout while an epoch runs (see [`run_epoch`]): each thread's band
+/// of neurons in a block of its own, transposed.
+#[derive(Clone, Copy)]
+struct Blocks {
+    threads: usize,
+    /// Each block's rows padded to a multiple of 16 (online learning).
+    padded: bool,
+}
+
+impl Blocks {
+    /// How far apart the rows of the block of a band of `width` neurons are.
+    fn stride(self, width: usize) -> usize {
+        match self.padded {
+            true => width.next_multiple_of(16),
+            false => width,
+        }
+    }
+
+    /// The floats the blocks of a layer of `outputs` neurons take.
+    fn len(self, outputs: usize) -> usize {
+        (0..self.threads)
+            .map(|t| self.stride(band(outputs, self.threads, t).len()))
+            .sum()
+    }
+
+    /// Copies a layer's weights (or a state of its optimiser) from `rows`, `outputs ×
+    /// inputs`, into `blocks` (`into_blocks`), or back.
+    fn swap(
+        self,
+        rows: &mut [f32],
+        blocks: &mut [f32],
+        (outputs, inputs): (usize, usize),
+        into_blocks: bool,
+    ) {
+        for t in 0..self.threads {
+            let band = band(outputs, self.threads, t);
+            let (at, stride) = (band.start * inputs, self.stride(band.len()));
+            let block = &mut blocks[at..at + stride * inputs];
+            let rows = &mut rows[at..at + band.len() * inputs];
+            match into_blocks {
+                true => transpose(
+                    MatRef::new(rows, band.len(), inputs),
+                    MatMut::new(block, inputs, stride),
+                ),
+                false => transpose(
+                    MatRef::new(block, inputs, stride).col_band(0..band.len()),
+                    MatMut::new(rows, band.len(), inputs),
+                ),
+            }
+        }
+    }
+}
+
+/// `to`'s first columns ← the transpose of `from` (`rows × cols`; `to` is `cols` ×
+/// at least `rows`), by blocks of 16 × 16 so that both sides are read and written a
+/// cache line at a time.
+fn transpose(from: MatRef<'_>, mut to: MatMut<'_>) {
+    let (rows, cols) = (from.rows(), from.cols());
+    assert!(to.rows() == cols && to.cols() >= rows);
     for i0 in (0..rows).step_by(16) {
         for j0 in (0..cols).step_by(16) {
-            for i in i0..(i0 + 16).min(rows) {
-                for j in j0..(j0 + 16).min(cols) {
-                    to[j * rows + i] = from[i * cols + j];
+            for j in j0..(j0 + 16).min(cols) {
+                let block = &mut to.row_mut(j)[i0..(i0 + 16).min(rows)];
+                for (i, to) in (i0..).zip(block) {
+                    *to = from.at(i, j);
                 }
             }
         }
@@ -406,6 +451,8 @@ impl Shared {
 
 /// One layer, as the threads see it.
 struct LayerPtrs {
+    /// Stored transposed: the blocks' layout.
+    layout: Blocks,
     inputs: usize,
     outputs: usize,
     activation: Activation,
@@ -421,6 +468,18 @@ struct LayerPtrs {
 }
 
 impl LayerPtrs {
+    /// Online learning's whole first layer stored transposed (`inputs × outputs`, its
+    /// rows padded), to write.
+    ///
+    /// # Safety
+    /// One thread (online learning's); no other view of the weights is used meanwhile.
+    unsafe fn transposed_block<'a>(&self) -> MatMut<'a> {
+        assert!(self.transposed);
+        let stride = self.layout.stride(self.outputs);
+        let block = self.weights.slice(0, self.inputs * stride);
+        MatMut::new(block, self.inputs, stride).col_band(0..self.outputs)
+    }
+
     /// The weight rows of neurons `cols` (`cols.len() × inputs`), to read: a band of W's
     /// rows, or, stored transposed, a transposed view of the band's block.
     ///
@@ -432,10 +491,11 @@ impl LayerPtrs {
         match self.transposed {
             false => self.weights.read(self.outputs, inputs).row_band(cols),
             true => {
-                let block = self
-                    .weights
-                    .slice_ref(cols.start * inputs, cols.len() * inputs);
-                MatRef::new(block, inputs, cols.len()).t()
+                let stride = self.layout.stride(cols.len());
+                let block = self.weights.slice_ref(cols.start * inputs, stride * inputs);
+                MatRef::new(block, inputs, stride)
+                    .col_band(0..cols.len())
+                    .t()
             }
         }
     }
@@ -557,14 +617,12 @@ impl Context<'_> {
                         if let Some((lr, _, prev)) = fused {
                             // Online (one thread, one example): the fast path.
                             Dense::sgd_step_then_weighted_sums(
-                                layer.weights.slice(0, outputs * inputs),
+                                layer.transposed_block(),
                                 layer.biases.slice(0, outputs),
                                 prev.slice_ref(0, inputs),
                                 self.d[0].slice_ref(0, outputs),
-                                lr,
-                                e.config.l2,
-                                x.slice_ref(0, inputs),
-                                z.row_mut(0),
+                                (lr, e.config.l2),
+                                Some((x.slice_ref(0, inputs), z.row_mut(0))),
                             );
                             f.forward(z.row(0), a.row_mut(0), outputs);
                         } else {
@@ -741,21 +799,19 @@ impl Context<'_> {
                 pending = Some((lr, step, x));
             }
         }
-        if let Some((lr, step, x)) = pending {
-            // The last example's first-layer update, by the general path: its gradient,
-            // then the update. SAFETY: online learning runs on this thread alone.
+        if let Some((lr, _, x)) = pending {
+            // The last example's first-layer step, with no next example to sum.
+            // SAFETY: online learning runs on this thread alone.
             unsafe {
                 let layer = &self.layers[0];
-                let (inputs, outputs) = (layer.inputs, layer.outputs);
-                layer::gradients(
-                    self.d[0].read(1, outputs),
-                    x.read(1, inputs),
-                    layer.grad_weights.write(outputs, inputs),
-                    layer.grad_biases.slice(0, outputs),
-                    false,
-                    e.par,
+                Dense::sgd_step_then_weighted_sums(
+                    layer.transposed_block(),
+                    layer.biases.slice(0, layer.outputs),
+                    x.slice_ref(0, layer.inputs),
+                    self.d[0].slice_ref(0, layer.outputs),
+                    (lr, e.config.l2),
+                    None,
                 );
-                self.update(layer, 0..outputs, lr, step);
             }
         }
     }
