@@ -163,12 +163,22 @@ pub(crate) fn bias_name(l: usize) -> String {
 /// is NaN or infinite (such a model would be refused when loaded).
 pub fn save(path: impl AsRef<Path>, network: &Network, info: &ModelInfo) -> Result<()> {
     let path = path.as_ref();
-    let bytes = to_bytes(path, network, info)?;
+    let bytes = encode(path, network, info)?;
     write_atomically(path, &bytes)
 }
 
-/// Serializes the model to the bytes of a safetensors file.
-fn to_bytes(path: &Path, network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
+/// The bytes of the model file [`save`] would write: for keeping a model in memory or
+/// sending it elsewhere (the Python package pickles its estimators this way).
+/// [`from_bytes`] reads them back.
+///
+/// # Errors
+/// [`Error::Format`] when a weight is NaN or infinite.
+pub fn to_bytes(network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
+    encode(Path::new("(model in memory)"), network, info)
+}
+
+/// Serializes the model to the bytes of a safetensors file; errors name `path`.
+fn encode(path: &Path, network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
     let architecture = Architecture::of(network, info);
     let model = serde_json::to_string(&architecture)
         .map_err(|e| Error::format(path, "metadata", format!("cannot encode the model: {e}")))?;
@@ -331,6 +341,24 @@ impl Weights {
 pub fn load_any(path: impl AsRef<Path>) -> Result<Loaded> {
     let path = path.as_ref();
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode(path, bytes)
+}
+
+/// Reads a model from the bytes of a model file ([`to_bytes`], or a file's contents):
+/// the network and its [`ModelInfo`], with every check [`load`] makes.
+///
+/// # Errors
+/// As [`load`], naming "(model in memory)" instead of a file.
+pub fn from_bytes(bytes: Vec<u8>) -> Result<(Network, ModelInfo)> {
+    let path = Path::new("(model in memory)");
+    match decode(path, bytes)? {
+        Loaded::Model { network, info } => Ok((network, info)),
+        Loaded::Weights(_) => Err(no_architecture(path)),
+    }
+}
+
+/// What the bytes of a safetensors file hold; errors name `path`.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<Loaded> {
     let (tensors, metadata) = parse(path, &bytes)?;
     if crate::quant::is_quantized(&metadata) {
         return Err(Error::format(
@@ -372,13 +400,18 @@ pub fn load(path: impl AsRef<Path>) -> Result<(Network, ModelInfo)> {
     let path = path.as_ref();
     match load_any(path)? {
         Loaded::Model { network, info } => Ok((network, info)),
-        Loaded::Weights(_) => Err(Error::format(
-            path,
-            "metadata",
-            "no glassbox architecture (the `model` metadata is missing): a file of weights \
-             alone loads into a network built to match, with io::load_weights_into",
-        )),
+        Loaded::Weights(_) => Err(no_architecture(path)),
     }
+}
+
+/// The error for a safetensors file of weights alone where a model was expected.
+fn no_architecture(path: &Path) -> Error {
+    Error::format(
+        path,
+        "metadata",
+        "no glassbox architecture (the `model` metadata is missing): a file of weights \
+         alone loads into a network built to match, with io::load_weights_into",
+    )
 }
 
 /// Reads the weights and biases of the file at `path` into `network`, whose

@@ -276,6 +276,36 @@ impl Network {
         Ok(out)
     }
 
+    /// [`Network::predict_with`], where every row's outputs are the same bits whatever
+    /// rows it is predicted with. Matrix products choose their kernel by size, and
+    /// kernels add in different orders, so a row predicted alone can differ from the
+    /// same row in a batch by a rounding. Here every chunk has exactly
+    /// [`PREDICT_CHUNK_ROWS`] rows: the whole chunks are predicted as they are, and the
+    /// rows left over are padded with zero rows to a whole chunk (up to a chunk of
+    /// extra work). The Python package predicts this way: scikit-learn requires that
+    /// predicting a subset of rows gives the same numbers as predicting them all.
+    ///
+    /// # Errors
+    /// As [`Network::predict`].
+    pub fn predict_batch_invariant(&self, inputs: &[f32], par: Parallelism) -> Result<Tensor> {
+        let rows = self.check_rows(inputs)?;
+        let whole = rows / PREDICT_CHUNK_ROWS * PREDICT_CHUNK_ROWS;
+        let left = rows - whole;
+        if left == 0 {
+            return self.predict_with(inputs, par);
+        }
+        let width = self.inputs();
+        let mut padded = vec![0.0; PREDICT_CHUNK_ROWS * width];
+        padded[..left * width].copy_from_slice(&inputs[whole * width..]);
+        let tail = self.predict_with(&padded, par)?;
+        let mut out = match whole {
+            0 => Vec::new(),
+            _ => self.predict_with(&inputs[..whole * width], par)?.into_vec(),
+        };
+        out.extend_from_slice(&tail.as_slice()[..left * self.outputs()]);
+        Tensor::from_vec(rows, self.outputs(), out)
+    }
+
     /// The predicted class (the output neuron with the largest activation) per row.
     ///
     /// # Errors

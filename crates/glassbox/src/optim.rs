@@ -233,6 +233,18 @@ impl OptimizerState {
         self.step
     }
 
+    /// Whether `self` has the vectors `other` has, layer by layer: the same optimiser's
+    /// state for the same architecture (so one can carry on where the other is expected).
+    pub(crate) fn same_layout(&self, other: &OptimizerState) -> bool {
+        let lengths = |s: &OptimizerState| -> Vec<[usize; 4]> {
+            s.slots
+                .iter()
+                .map(|[w, b]| [w.first.len(), w.second.len(), b.first.len(), b.second.len()])
+                .collect()
+        };
+        lengths(self) == lengths(other)
+    }
+
     /// Applies one update to every layer from `grads`, with learning rate
     /// `learning_rate` (the scheduled one) and L2 decay `l2` on weights.
     pub fn step(

@@ -317,6 +317,8 @@ pub struct Trainer<'a> {
     checkpoint: Option<(PathBuf, usize)>,
     /// Where to continue from.
     resume: Option<Checkpoint>,
+    /// An optimiser state to start from and to leave the final state in.
+    carried: Option<&'a mut OptimizerState>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -328,6 +330,7 @@ impl std::fmt::Debug for Trainer<'_> {
             .field("observer", &self.observer.is_some())
             .field("checkpoint", &self.checkpoint)
             .field("resume", &self.resume.as_ref().map(Checkpoint::epoch))
+            .field("carried", &self.carried.as_ref().map(|s| s.steps()))
             .finish()
     }
 }
@@ -342,6 +345,7 @@ impl<'a> Trainer<'a> {
             observer: None,
             checkpoint: None,
             resume: None,
+            carried: None,
         }
     }
 
@@ -380,6 +384,16 @@ impl<'a> Trainer<'a> {
     /// for bit, as those of a run that was never interrupted.
     pub fn resume(mut self, from: Checkpoint) -> Self {
         self.resume = Some(from);
+        self
+    }
+
+    /// Starts from the optimiser state in `state` (momentum's velocity, Adam's moments
+    /// and step count) instead of a fresh one, and leaves the run's final state in it,
+    /// so that calls to [`Trainer::fit`] one after another continue one optimisation:
+    /// the Python package's `partial_fit`. An empty state (`OptimizerState::default()`)
+    /// or one of another optimiser or architecture is replaced by a fresh one first.
+    pub fn carry_optimizer(mut self, state: &'a mut OptimizerState) -> Self {
+        self.carried = Some(state);
         self
     }
 
@@ -424,6 +438,7 @@ impl<'a> Trainer<'a> {
             observer,
             checkpoint,
             resume,
+            carried,
         } = self;
         let mut silent = Silent;
         let observer: &mut (dyn Observer + Send) = match observer {
@@ -443,6 +458,33 @@ impl<'a> Trainer<'a> {
         check(&config, network, train, validation, test)?;
 
         let mut run = Run::new(&config, network, train);
+        if let Some(state) = &carried {
+            if state.same_layout(&run.state) {
+                run.state = (*state).clone();
+            }
+        }
+        let history = Self::epochs(
+            &config, network, train, validation, test, observer, checkpoint, resume, &mut run,
+        );
+        if let Some(state) = carried {
+            *state = std::mem::take(&mut run.state);
+        }
+        history
+    }
+
+    /// The epochs of [`Trainer::fit`], after its checks, on `run`.
+    #[allow(clippy::too_many_arguments)]
+    fn epochs(
+        config: &TrainConfig,
+        network: &mut Network,
+        train: &Dataset,
+        validation: Option<&Dataset>,
+        test: Option<&Dataset>,
+        observer: &mut (dyn Observer + Send),
+        checkpoint: Option<(PathBuf, usize)>,
+        resume: Option<Checkpoint>,
+        run: &mut Run<'_>,
+    ) -> Result<History> {
         let mut early = config.early_stopping.map(EarlyStopping::new);
         let mut history = History {
             epochs: Vec::new(),
@@ -452,7 +494,7 @@ impl<'a> Trainer<'a> {
         if let Some(from) = resume {
             first = from.state.epoch;
             let stop = from.state.stop;
-            run.resume(&config, network, from, &mut history, &mut early)?;
+            run.resume(config, network, from, &mut history, &mut early)?;
             if let Some(stop) = stop {
                 history.stop = stop;
                 return Ok(history);

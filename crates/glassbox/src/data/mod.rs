@@ -73,6 +73,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
 
 /// What each row of a data set is asked to predict.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,12 +137,47 @@ pub struct Dataset {
     image_shape: Option<ImageShape>,
 }
 
+/// f32 features that a [`Dataset`] borrows from their owner instead of copying them:
+/// anything that can be read as one row-major slice, shared between threads. The
+/// Python package lends a NumPy array this way (`Dataset::classification_shared`).
+pub type SharedFloats = Arc<dyn AsRef<[f32]> + Send + Sync>;
+
+/// The f32 values of a [`Features::Floats`] table: owned, or lent by their owner.
+#[derive(Clone)]
+enum FloatStore {
+    /// The data set's own vector.
+    Owned(Vec<f32>),
+    /// A buffer the data set shares with its owner, never written.
+    Shared(SharedFloats),
+}
+
+impl std::ops::Deref for FloatStore {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match self {
+            FloatStore::Owned(v) => v,
+            FloatStore::Shared(s) => (**s).as_ref(),
+        }
+    }
+}
+
+impl fmt::Debug for FloatStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self {
+            FloatStore::Owned(_) => "Owned",
+            FloatStore::Shared(_) => "Shared",
+        };
+        write!(f, "{kind}({} values)", self.len())
+    }
+}
+
 /// How a [`Dataset`] holds its features. Two tables are equal when they hold the same
 /// values, however they are stored.
 #[derive(Debug, Clone)]
 enum Features {
-    /// One f32 per value.
-    Floats(Vec<f32>),
+    /// One f32 per value, owned or shared.
+    Floats(FloatStore),
     /// One byte p per value, standing for x = p / 255 ([`pixel_value`]).
     Pixels(Vec<u8>),
     /// Bytes as `Pixels`, `values` of them, left in their file and read as rows are
@@ -157,11 +193,11 @@ enum Features {
 impl PartialEq for Features {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (Features::Floats(a), Features::Floats(b)) => a == b,
+            (Features::Floats(a), Features::Floats(b)) => a[..] == b[..],
             (Features::Pixels(a), Features::Pixels(b)) => a == b,
             (Features::Pixels(p), Features::Floats(x))
             | (Features::Floats(x), Features::Pixels(p)) => {
-                p.len() == x.len() && p.iter().zip(x).all(|(&p, &x)| pixel_value(p) == x)
+                p.len() == x.len() && p.iter().zip(x.iter()).all(|(&p, &x)| pixel_value(p) == x)
             }
             // Streamed rows are not read to be compared: the same file and place.
             (Features::File { file: a, values: m }, Features::File { file: b, values: n }) => {
@@ -287,6 +323,31 @@ impl Dataset {
         labels: Vec<usize>,
         class_names: Vec<String>,
     ) -> Result<Self> {
+        Self::classification_of(FloatStore::Owned(features), width, labels, class_names)
+    }
+
+    /// A classification data set whose features stay where they are: `features` is
+    /// shared with its owner (a NumPy array, say) and never copied or written; the data
+    /// set only reads it. Otherwise as [`Dataset::classification`], with the same
+    /// checks.
+    ///
+    /// # Errors
+    /// As [`Dataset::classification`].
+    pub fn classification_shared(
+        features: SharedFloats,
+        width: usize,
+        labels: Vec<usize>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        Self::classification_of(FloatStore::Shared(features), width, labels, class_names)
+    }
+
+    fn classification_of(
+        features: FloatStore,
+        width: usize,
+        labels: Vec<usize>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
         let rows = check_features(&features, width)?;
         check_labels(rows, &labels, &class_names)?;
         Ok(Dataset {
@@ -393,6 +454,30 @@ impl Dataset {
         values: Vec<f32>,
         target_width: usize,
     ) -> Result<Self> {
+        Self::regression_of(FloatStore::Owned(features), width, values, target_width)
+    }
+
+    /// A regression data set whose features are shared with their owner and never
+    /// copied, as [`Dataset::classification_shared`]; otherwise as
+    /// [`Dataset::regression`].
+    ///
+    /// # Errors
+    /// As [`Dataset::regression`].
+    pub fn regression_shared(
+        features: SharedFloats,
+        width: usize,
+        values: Vec<f32>,
+        target_width: usize,
+    ) -> Result<Self> {
+        Self::regression_of(FloatStore::Shared(features), width, values, target_width)
+    }
+
+    fn regression_of(
+        features: FloatStore,
+        width: usize,
+        values: Vec<f32>,
+        target_width: usize,
+    ) -> Result<Self> {
         let rows = check_features(&features, width)?;
         if target_width == 0 {
             return Err(Error::Shape(
@@ -476,7 +561,7 @@ impl Dataset {
     /// A streamed data set reads its whole file.
     pub fn features(&self) -> Cow<'_, [f32]> {
         match &self.features {
-            Features::Floats(v) => Cow::Borrowed(v),
+            Features::Floats(v) => Cow::Borrowed(&v[..]),
             Features::Pixels(p) => Cow::Owned(p.iter().map(|&p| pixel_value(p)).collect()),
             Features::File { file, values } => {
                 let mut all = vec![0.0; *values];
@@ -488,13 +573,14 @@ impl Dataset {
 
     /// All features, row-major and writable (for scaling in place). A data set that kept
     /// its pixels as bytes converts them to f32 first (four times the memory).
-    /// A streamed data set is read into memory.
+    /// A streamed data set is read into memory, and features shared with their owner
+    /// are copied (the owner's buffer is never written).
     pub fn features_mut(&mut self) -> &mut [f32] {
-        if !matches!(self.features, Features::Floats(_)) {
-            self.features = Features::Floats(self.features().into_owned());
+        if !matches!(self.features, Features::Floats(FloatStore::Owned(_))) {
+            self.features = Features::Floats(FloatStore::Owned(self.features().into_owned()));
         }
         match &mut self.features {
-            Features::Floats(v) => v,
+            Features::Floats(FloatStore::Owned(v)) => v,
             _ => unreachable!("converted above"),
         }
     }
@@ -642,7 +728,9 @@ impl Dataset {
     /// When an index is `>= len()` (a programmer error: indices come from this data set).
     pub fn subset(&self, indices: &[usize]) -> Dataset {
         let features = match &self.features {
-            Features::Floats(v) => Features::Floats(pick_rows(v, self.width, indices)),
+            Features::Floats(v) => {
+                Features::Floats(FloatStore::Owned(pick_rows(v, self.width, indices)))
+            }
             Features::Pixels(p) => Features::Pixels(pick_rows(p, self.width, indices)),
             Features::File { file, .. } => {
                 let mut picked = vec![0u8; indices.len() * self.width];
