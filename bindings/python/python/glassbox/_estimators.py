@@ -291,6 +291,8 @@ class _BaseMLP(BaseEstimator):
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
             self.best_loss_ = None if self.early_stopping else np.inf
+        if not hasattr(self, "_seeds"):  # a model read from a file
+            self._seeds = check_random_state(self.random_state)
         X_val = targets_val = None
         if self.early_stopping and not incremental:
             stratify = targets if self._is_classifier() else None
@@ -808,5 +810,9 @@ def load(path):
     est.n_layers_ = len(layers) + 1
     est.n_outputs_ = layers[-1][0]
     est.n_iter_ = 0
+    est.t_ = 0
     est.loss_curve_ = []
+    est.best_loss_ = np.inf
+    est.validation_scores_ = None
+    est.best_validation_score_ = None
     return est
