@@ -463,25 +463,29 @@ impl Model {
         let (rows, width) = lend(x)?;
         let outputs = self.network.outputs();
         let (network, info) = (&self.network, &self.info);
+        // In a pool of its own, like training: a process forked from this one (Python's
+        // multiprocessing) then makes its own threads instead of waiting on the parent's.
         let result = py.detach(move || {
-            let rows: &[f32] = (*rows).as_ref();
-            let par = if n > 1 {
-                Parallelism::Threads(n)
-            } else {
-                Parallelism::Sequential
-            };
-            match &info.scaler {
-                None => network.predict_batch_invariant(rows, par),
-                Some(scaler) => {
-                    let mut scaled = rows.to_vec();
-                    for row in scaled.chunks_mut(width.max(1)) {
-                        scaler.apply_row(row);
+            glassbox::tensor::with_threads(n, || {
+                let rows: &[f32] = (*rows).as_ref();
+                let par = if n > 1 {
+                    Parallelism::Threads(n)
+                } else {
+                    Parallelism::Sequential
+                };
+                match &info.scaler {
+                    None => network.predict_batch_invariant(rows, par),
+                    Some(scaler) => {
+                        let mut scaled = rows.to_vec();
+                        for row in scaled.chunks_mut(width.max(1)) {
+                            scaler.apply_row(row);
+                        }
+                        network.predict_batch_invariant(&scaled, par)
                     }
-                    network.predict_batch_invariant(&scaled, par)
                 }
-            }
+            })
         });
-        let result = result.map_err(to_py)?;
+        let result = result.and_then(|r| r).map_err(to_py)?;
         let len = result.rows();
         Ok(result
             .as_slice()

@@ -130,7 +130,7 @@ impl Pool {
             job(0);
             return true;
         }
-        if shares > self.capacity() {
+        if shares > self.capacity() || forked() {
             return false;
         }
         if self
@@ -280,12 +280,37 @@ fn helper_loop(index: usize, h: &Shared) {
     }
 }
 
+/// Set in a child process made by `fork` after the pool started: the child has none of
+/// the parent's helper threads (only the forking thread survives a fork), so a job
+/// posted to them would wait for ever. The child's callers do their work alone instead
+/// ([`Pool::run`] returns `false`). Python's `multiprocessing` forks this way.
+static FORKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process is a `fork` of one whose pool had started.
+fn forked() -> bool {
+    FORKED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Runs in the child of every `fork` (registered with `pthread_atfork`).
+#[cfg(all(unix, not(glassbox_loom)))]
+extern "C" fn after_fork_in_child() {
+    FORKED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The process's pool: one helper per core beyond the first
 /// ([`crate::threads::available`]), started on first use.
 #[cfg(not(glassbox_loom))]
 pub(crate) fn global() -> &'static Pool {
     static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| Pool::new(crate::threads::available() - 1))
+    POOL.get_or_init(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which is
+        // async-signal-safe as a fork's child handler must be; it is registered once.
+        #[cfg(unix)]
+        unsafe {
+            libc::pthread_atfork(None, None, Some(after_fork_in_child));
+        }
+        Pool::new(crate::threads::available() - 1)
+    })
 }
 
 #[cfg(all(test, glassbox_loom))]
