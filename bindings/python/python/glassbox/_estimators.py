@@ -454,8 +454,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_threads : int or None, default=None
         Threads for training and prediction; None means every core.
 
-    ``solver`` also takes ``"rprop"`` (full-batch iRPROP⁻) and ``activation`` also
-    ``"leaky_relu"``. Settings glassbox does not have (``solver="lbfgs"``,
+    ``solver`` also takes ``"rprop"`` (full-batch iRPROP⁻: every step uses the whole
+    training set, and each weight's step size adapts on its own, so ``batch_size`` and
+    ``learning_rate_init`` do not apply) and ``activation`` also ``"leaky_relu"``
+    (slope 0.01). Settings glassbox does not have (``solver="lbfgs"``,
     ``learning_rate="adaptive"`` or ``"invscaling"``) raise ``ValueError`` at ``fit``.
     """
 
