@@ -422,7 +422,7 @@ impl Network {
             layer::gradients(
                 ws.deltas[l].view(),
                 x,
-                weights.view_mut(),
+                layer::WeightGrads::Rows(weights.view_mut()),
                 biases,
                 false,
                 par,

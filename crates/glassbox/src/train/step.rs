@@ -747,10 +747,12 @@ impl Context<'_> {
                             let (at, len) = (rows_w.start * inputs, rows_w.len());
                             let gwt = layer.grad_weights.slice(at, len * inputs);
                             let gwt = MatMut::new(gwt, inputs, len);
-                            layer::gradients_transposed(delta, input, gwt, gb, accumulate, e.par);
+                            let gwt = layer::WeightGrads::Transposed(gwt);
+                            layer::gradients(delta, input, gwt, gb, accumulate, e.par);
                         } else {
                             let gw = layer.grad_weights.write(outputs, inputs);
                             let gw = gw.row_band(rows_w.clone());
+                            let gw = layer::WeightGrads::Rows(gw);
                             layer::gradients(delta, input, gw, gb, accumulate, e.par);
                         }
                     }
