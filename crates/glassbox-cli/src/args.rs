@@ -272,9 +272,16 @@ pub struct ExplainArgs {
     /// Which example of the data (0-based; the test part when the data has one).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub sample: usize,
-    /// Learning rate η of the one update step shown.
-    #[arg(long, value_name = "η", default_value_t = 0.5)]
-    pub lr: f32,
+    /// The optimiser whose first step is shown: sgd, momentum, nesterov, adam or rprop.
+    #[arg(long, value_name = "NAME", default_value = "sgd")]
+    pub optimizer: String,
+    /// Learning rate η of the step shown (default: 0.5 for sgd; as for train otherwise:
+    /// adam 0.001, momentum/nesterov 0.01; rprop has none).
+    #[arg(long, value_name = "η")]
+    pub lr: Option<f32>,
+    /// Momentum μ for momentum and nesterov.
+    #[arg(long, value_name = "μ", default_value_t = 0.9)]
+    pub momentum: f32,
     /// The loss (default: the model's, or mse for the built-in network).
     #[arg(long, value_name = "NAME")]
     pub loss: Option<Loss>,
@@ -444,7 +451,7 @@ fn parse_layers(text: &str) -> Result<Vec<usize>> {
 
 /// The optimiser named by `--optimizer`, with the learning rate (its default depends on
 /// the optimiser).
-fn optimizer(name: &str, lr: Option<f32>, momentum: f32) -> Result<Optimizer> {
+pub(crate) fn optimizer(name: &str, lr: Option<f32>, momentum: f32) -> Result<Optimizer> {
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "sgd" => Sgd {
             learning_rate: lr.unwrap_or(0.1),
