@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use glassbox::data::csv::LabelColumn;
 use glassbox::data::Scaling;
 use glassbox::optim::{Adam, Momentum, Rprop, Sgd};
-use glassbox::train::{Shuffle, Validation};
+use glassbox::train::Shuffle;
 use glassbox::{Activation, Init, Loss, Optimizer, Schedule, TrainConfig};
 use std::path::PathBuf;
 
@@ -417,6 +417,8 @@ pub struct TrainPlan {
     pub output: Activation,
     /// The library's training settings.
     pub config: TrainConfig,
+    /// Fraction of the training set held out for validation (`None`: none).
+    pub validation_split: Option<f64>,
     /// Held-out test fraction for single files (`None`: none held out).
     pub test_split: Option<f64>,
     /// Whether `--test-split` was typed.
@@ -563,10 +565,9 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             (None, None) if args.data_args.regression => (Loss::Mse, Activation::Identity),
             (None, None) => (Loss::CrossEntropy, Activation::Softmax),
         };
-        let validation = match args.validation_split {
-            None => Validation::None,
-            Some(0.0) => Validation::None,
-            Some(f) => Validation::Split(fraction("--validation-split", f)?),
+        let validation_split = match args.validation_split {
+            None | Some(0.0) => None,
+            Some(f) => Some(fraction("--validation-split", f)?),
         };
         let test_split = match args.test_split {
             None => Some(DEFAULT_TEST_SPLIT),
@@ -587,14 +588,13 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             l2: args.l2,
             dropout: args.dropout,
             schedule: args.schedule,
-            validation,
             early_stopping: args.early_stopping,
             threads,
         };
         // The library's own checks (momentum range, dropout, patience …), reported as
         // usage errors with its message.
         config.validate().map_err(|e| usage(e.to_string()))?;
-        if config.early_stopping.is_some() && validation == Validation::None {
+        if config.early_stopping.is_some() && validation_split.is_none() {
             return Err(usage(
                 "--early-stopping watches the validation loss: add --validation-split F",
             ));
@@ -612,6 +612,7 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             activation: args.activation,
             output,
             config,
+            validation_split,
             test_split,
             test_split_given: args.test_split.is_some(),
             threads_note,

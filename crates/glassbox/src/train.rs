@@ -58,17 +58,6 @@ pub enum Shuffle {
     Never,
 }
 
-/// Where the validation set comes from (it drives early stopping).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Validation {
-    /// No validation set (unless one is passed to [`Trainer::fit`]).
-    #[default]
-    None,
-    /// Hold out this fraction of the training set, stratified by class and seeded.
-    Split(f64),
-}
-
 /// Every setting of a training run. `TrainConfig::default()` is online SGD, η = 0.1,
 /// mean squared error, 10 epochs — the article's recipe — with nothing else added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +72,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Reordering of the examples between epochs.
     pub shuffle: Shuffle,
-    /// Seed for shuffling, validation splits and dropout.
+    /// Seed for shuffling and dropout.
     pub seed: u64,
     /// L2 weight decay λ (0 = none): every weight's gradient gains λ·w.
     pub l2: f32,
@@ -91,8 +80,6 @@ pub struct TrainConfig {
     pub dropout: f32,
     /// How the learning rate changes over training.
     pub schedule: Schedule,
-    /// Where the validation set comes from.
-    pub validation: Validation,
     /// Stop when the validation loss has not improved for this many epochs, and restore
     /// the best epoch's weights.
     pub early_stopping: Option<usize>,
@@ -116,7 +103,6 @@ impl Default for TrainConfig {
             l2: 0.0,
             dropout: 0.0,
             schedule: Schedule::Constant,
-            validation: Validation::None,
             early_stopping: None,
             threads: 1,
         }
@@ -158,13 +144,6 @@ impl TrainConfig {
                 "the dropout rate must be in [0, 1) (got {})",
                 self.dropout
             )));
-        }
-        if let Validation::Split(f) = self.validation {
-            if !(f > 0.0 && f < 1.0) {
-                return Err(Error::Config(format!(
-                    "the validation fraction must be between 0 and 1 (got {f})"
-                )));
-            }
         }
         if self.early_stopping == Some(0) {
             return Err(Error::Config(
@@ -351,7 +330,8 @@ impl<'a> Trainer<'a> {
     }
 
     /// A validation set, measured after every epoch; early stopping watches its loss.
-    /// Without one, [`TrainConfig::validation`] may split one off the training set.
+    /// This is the one way to give one: to hold out part of the training set, split it
+    /// first ([`Dataset::split`], stratified by class and seeded) and pass the part here.
     pub fn validation(mut self, data: impl Into<Option<&'a Dataset>>) -> Self {
         self.validation = data.into();
         self
@@ -429,16 +409,6 @@ impl<'a> Trainer<'a> {
         let observer: &mut (dyn Observer + Send) = match observer {
             Some(o) => o,
             None => &mut silent,
-        };
-        let split;
-        let (train, validation) = match (validation, config.validation) {
-            (Some(v), _) => (train, Some(v)),
-            (None, Validation::Split(fraction)) => {
-                config.validate()?;
-                split = train.split(fraction, config.seed ^ 0x5EED)?;
-                (&split.0, Some(&split.1))
-            }
-            (None, Validation::None) => (train, None),
         };
         check(&config, network, train, validation, test)?;
 
@@ -565,7 +535,7 @@ fn check(
     if config.early_stopping.is_some() && validation.is_none() {
         return Err(Error::Config(
             "early stopping watches the validation loss: give a validation set \
-             (e.g. a validation split)"
+             (Trainer::validation; Dataset::split holds one out of the training set)"
                 .into(),
         ));
     }
