@@ -207,6 +207,18 @@ pub struct EpochReport {
     /// Seconds of training work: shuffling, batching, forward, backward, update — not
     /// evaluation.
     pub seconds: f64,
+    /// How many threads ran their bands of this epoch's steps to the end (train/step.rs):
+    /// [`TrainConfig::threads`] when the steps were shared out by bands of neurons, 1 when
+    /// one thread ran them (one thread asked for, or a step too small to share: see
+    /// [`SPLIT_MIN_WORK`]). Counted once per thread per epoch, after its last step, so
+    /// tests can see that a split really ran.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+/// The thread count of a report written before [`EpochReport::threads`] existed.
+fn one() -> usize {
+    1
 }
 
 /// Why training ended.
@@ -477,6 +489,7 @@ impl<'a> Trainer<'a> {
                 test_accuracy: tst.as_ref().and_then(|e| e.accuracy),
                 learning_rate: steps.learning_rate,
                 seconds: steps.seconds,
+                threads: steps.threads,
             };
             last_good.clone_from_slice(network.layers());
             let control = observer.on_epoch_with_network(&report, network);
@@ -576,6 +589,8 @@ struct StepTotals {
     examples: usize,
     learning_rate: f32,
     seconds: f64,
+    /// Threads that ran their bands of every step to the end.
+    threads: usize,
 }
 
 impl<'a> Run<'a> {
@@ -741,6 +756,7 @@ impl<'a> Run<'a> {
             examples: 0,
             learning_rate: base_lr,
             seconds: 0.0,
+            threads: 0,
         };
         let mut end = None;
         let data = self.data;
@@ -765,7 +781,7 @@ impl<'a> Run<'a> {
             if data.is_streamed() {
                 scope.spawn(|| data.read_ahead(&self.order, &used, &stop));
             }
-            step::run_epoch(
+            totals.threads = step::run_epoch(
                 &mut self.buffers,
                 network,
                 &mut self.state,
