@@ -559,11 +559,8 @@ pub(crate) fn check_architecture(path: &Path, architecture: &Architecture) -> Re
         }
     }
     if let Some(shape) = info.image_shape {
-        if shape.feature_count() != inputs {
-            return bad(format!(
-                "an image of {shape} has {} values but the network takes {inputs} inputs",
-                shape.feature_count()
-            ));
+        if let Some(words) = shape.mismatch(inputs) {
+            return bad(format!("{words} but the network takes {inputs} inputs"));
         }
     }
     Ok(())
@@ -818,6 +815,27 @@ mod tests {
             })
             .collect();
         fs::write(path, safetensors::serialize(views, Some(metadata)).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn an_image_shape_whose_size_wraps_is_refused() {
+        // 3 · (1/3 mod 2⁶⁴) · 3 wraps to 3, the network's input count.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wraps.safetensors");
+        let info = ModelInfo {
+            image_shape: Some(ImageShape::new(3, 0xAAAA_AAAA_AAAA_AAAB, 3)),
+            ..ModelInfo::default()
+        };
+        save(&path, &network(), &info).unwrap();
+        let e = load(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Format { path: p, .. } if *p == path),
+            "{e}"
+        );
+        assert!(
+            message(&e).contains("more values than a usize counts"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -110,8 +110,33 @@ impl ImageShape {
     }
 
     /// The number of f32 features one image becomes: height · width · channels.
+    ///
+    /// # Panics
+    /// If that product overflows a `usize`; a shape read from a file is checked with
+    /// [`ImageShape::checked_feature_count`] first.
     pub fn feature_count(&self) -> usize {
-        self.height * self.width * self.channels
+        self.checked_feature_count()
+            .unwrap_or_else(|| panic!("an image of {self} has more values than a usize counts"))
+    }
+
+    /// height · width · channels, or `None` when that overflows a `usize` (a wrapped
+    /// product could pass for a network's input count).
+    pub fn checked_feature_count(&self) -> Option<usize> {
+        self.height
+            .checked_mul(self.width)?
+            .checked_mul(self.channels)
+    }
+
+    /// Whether one image of this shape is `features` values: an error's words otherwise,
+    /// "an image of h×w×c has N values" (or "more values than a usize counts").
+    pub(crate) fn mismatch(&self, features: usize) -> Option<String> {
+        match self.checked_feature_count() {
+            Some(n) if n == features => None,
+            Some(n) => Some(format!("an image of {self} has {n} values")),
+            None => Some(format!(
+                "an image of {self} has more values than a usize counts"
+            )),
+        }
     }
 }
 
@@ -400,10 +425,10 @@ impl Dataset {
                     .into(),
             ));
         }
-        if values.len() != rows * target_width {
+        if rows.checked_mul(target_width) != Some(values.len()) {
             return Err(Error::Shape(format!(
-                "{rows} rows of features need {} target values ({target_width} per row), found {}",
-                rows * target_width,
+                "{rows} rows of features need {rows} × {target_width} target values \
+                 ({target_width} per row), found {}",
                 values.len()
             )));
         }
@@ -445,10 +470,9 @@ impl Dataset {
     /// # Errors
     /// [`Error::Shape`] when height · width · channels is not the row width.
     pub fn with_image_shape(mut self, shape: ImageShape) -> Result<Self> {
-        if shape.feature_count() != self.width {
+        if let Some(words) = shape.mismatch(self.width) {
             return Err(Error::Shape(format!(
-                "an image of {shape} has {} values but rows have {} features",
-                shape.feature_count(),
+                "{words} but rows have {} features",
                 self.width
             )));
         }
@@ -1117,6 +1141,15 @@ mod tests {
             .clone()
             .with_image_shape(ImageShape::new(2, 2, 1))
             .is_err());
+        // 3 · (1/3 mod 2⁶⁴) · 3 wraps to 3, the rows' width.
+        let e = data
+            .clone()
+            .with_image_shape(ImageShape::new(3, 0xAAAA_AAAA_AAAA_AAAB, 3))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("more values than a usize counts"),
+            "{e}"
+        );
         let data = data.with_image_shape(ImageShape::new(1, 3, 1)).unwrap();
         assert_eq!(data.image_shape(), Some(ImageShape::new(1, 3, 1)));
         assert_eq!(*data.row(2), [6.0, 7.0, 8.0]);
