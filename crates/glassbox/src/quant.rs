@@ -48,7 +48,7 @@
 //! # Files
 //!
 //! [`save`] writes a safetensors file like [`crate::io::save`]'s, with the same
-//! architecture metadata and one more key, `quantization` = [`QUANTIZATION`]; per layer:
+//! architecture metadata and one more key, `quantization` = [`io::QUANTIZATION`]; per layer:
 //!
 //! ```text
 //! layers.{l}.weight         I8   [out, in]   q
@@ -89,12 +89,6 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// The metadata key that marks a quantized model file.
-pub const QUANTIZATION_KEY: &str = "quantization";
-
-/// The value of [`QUANTIZATION_KEY`] in the files [`save`] writes.
-pub const QUANTIZATION: &str = "int8-per-channel-symmetric";
 
 /// The widest layer input the 32-bit integer sums hold without overflow
 /// (127·127·133 000 < 2³¹).
@@ -799,19 +793,12 @@ fn scale_name(l: usize) -> String {
     format!("layers.{l}.weight_scale")
 }
 
-/// Whether the file's metadata marks a quantized model.
-pub(crate) fn is_quantized(metadata: &Option<HashMap<String, String>>) -> bool {
-    metadata
-        .as_ref()
-        .is_some_and(|m| m.contains_key(QUANTIZATION_KEY))
-}
-
 /// Whether `bytes`, the whole of a file, are an int8 model: safetensors whose metadata
-/// has [`QUANTIZATION_KEY`]. False for anything else, readable or not.
+/// has [`io::QUANTIZATION_KEY`]. False for anything else, readable or not.
 pub fn is_quantized_file(bytes: &[u8]) -> bool {
     SafeTensors::read_metadata(bytes)
         .ok()
-        .is_some_and(|(_, m)| is_quantized(m.metadata()))
+        .is_some_and(|(_, m)| io::is_quantized(m.metadata()))
 }
 
 /// Writes `network` and `info` to `path` (see the module docs), atomically.
@@ -842,7 +829,10 @@ pub fn save(path: impl AsRef<Path>, network: &QuantizedNetwork, info: &ModelInfo
             env!("CARGO_PKG_VERSION").to_string(),
         ),
         (io::MODEL_KEY.to_string(), model),
-        (QUANTIZATION_KEY.to_string(), QUANTIZATION.to_string()),
+        (
+            io::QUANTIZATION_KEY.to_string(),
+            io::QUANTIZATION.to_string(),
+        ),
     ]);
     let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -886,7 +876,7 @@ pub fn save(path: impl AsRef<Path>, network: &QuantizedNetwork, info: &ModelInfo
     }
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::format(path, "header", format!("cannot encode safetensors: {e:?}")))?;
-    io::write_atomically(path, &bytes)
+    crate::file::write_atomically(path, &bytes)
 }
 
 /// Reads a model file that [`save`] wrote.
@@ -899,7 +889,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<(QuantizedNetwork, ModelInfo)> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = io::parse(path, &bytes)?;
-    if !is_quantized(&metadata) {
+    if !io::is_quantized(&metadata) {
         return Err(Error::format(
             path,
             "metadata",

@@ -233,7 +233,7 @@ fn save_command_line(dir: &Path) -> Result<()> {
             ))
         })?;
     let json = serde_json::to_vec_pretty(&argv)?;
-    glassbox::io::write_atomically(command_file(dir), &json)
+    glassbox::file::write_atomically(command_file(dir), &json)
         .with_context(|| format!("--checkpoint {}", dir.display()))?;
     Ok(())
 }
@@ -503,7 +503,7 @@ fn write_history_csv(path: &Path, history: &History) -> Result<()> {
             r.seconds
         );
     }
-    glassbox::io::write_atomically(path, text.as_bytes())
+    glassbox::file::write_atomically(path, text.as_bytes())
         .context("writing the training history")?;
     Ok(())
 }

@@ -1068,11 +1068,11 @@ fn hex_prefix(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// Writes `bytes` to `path` atomically ([`crate::io::write_atomically`]), gzip-compressed
+/// Writes `bytes` to `path` atomically ([`crate::file::write_atomically`]), gzip-compressed
 /// when `gzip` is true.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
     if !gzip {
-        return crate::io::write_atomically(path, bytes);
+        return crate::file::write_atomically(path, bytes);
     }
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
@@ -1082,7 +1082,7 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
         .write_all(bytes)
         .and_then(|()| encoder.finish())
         .map_err(|e| Error::io(path, e))?;
-    crate::io::write_atomically(path, &compressed)
+    crate::file::write_atomically(path, &compressed)
 }
 
 #[cfg(test)]
@@ -1122,6 +1122,13 @@ mod tests {
             .to_string()
             .contains("row 0, feature 1 is NaN"));
         assert!(Dataset::regression(vec![1.0; 4], 2, vec![1.0; 3], 1).is_err());
+        // 2 rows × 2⁶³ targets wraps to 0 values.
+        let e = Dataset::regression(vec![1.0; 4], 2, vec![], 1 << 63).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("2 × 9223372036854775808 target values"),
+            "{e}"
+        );
         assert!(Dataset::regression(vec![1.0; 4], 2, vec![1.0, f32::INFINITY], 1).is_err());
         let ok = Dataset::regression(vec![1.0; 4], 2, vec![1.0, 2.0, 3.0, 4.0], 2).unwrap();
         assert_eq!(

@@ -48,7 +48,7 @@
 use super::protobuf::Message;
 use crate::activation::Activation;
 use crate::data::{Scaler, Scaling};
-use crate::io::{self, ModelInfo};
+use crate::io::ModelInfo;
 use crate::network::Network;
 use crate::Result;
 use std::path::Path;
@@ -224,7 +224,7 @@ pub fn to_bytes(network: &Network, info: &ModelInfo) -> Vec<u8> {
 /// [`crate::Error::Io`] naming `path` when it cannot be written; an existing file is
 /// then left as it was.
 pub fn save(path: impl AsRef<Path>, network: &Network, info: &ModelInfo) -> Result<()> {
-    io::write_atomically(path.as_ref(), &to_bytes(network, info))
+    crate::file::write_atomically(path.as_ref(), &to_bytes(network, info))
 }
 
 /// Whether a scaler changes nothing (no scaling, or every offset 0 and scale 1).

@@ -139,7 +139,7 @@ pub fn to_bytes(network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
 /// [`Error::Io`] naming `path` when it cannot be written; an existing file is then left
 /// as it was.
 pub fn save(path: impl AsRef<Path>, network: &Network, info: &ModelInfo) -> Result<()> {
-    io::write_atomically(path.as_ref(), &to_bytes(network, info)?)
+    crate::file::write_atomically(path.as_ref(), &to_bytes(network, info)?)
 }
 
 /// The scaler to export: none when the model has none or it changes nothing.
