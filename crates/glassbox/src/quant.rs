@@ -39,11 +39,11 @@
 //! As for the float network, the thread count is an argument of the call that runs the
 //! network ([`QuantizedNetwork::predict_with`], [`evaluate_with`]), never a setting it
 //! keeps. A batch of several chunks of rows is shared chunk by chunk (the same loop as
-//! [`Network::predict_with`]); a single chunk — one image, or a server's small batch — shares each
-//! layer's product instead: one row in bands of neurons, several rows in bands of rows,
-//! handed to the helper threads that the float engine uses for one image (they spin
-//! between jobs, so the hand-over takes well under a microsecond). The sums are exact
-//! integers, so the outputs do not depend on the number of threads.
+//! [`Network::predict_with`]); a single chunk — one image, or a server's small batch —
+//! shares each layer's product instead: one row in bands of neurons, several rows in
+//! bands of rows, handed to the helper threads that the float engine uses for one image
+//! (they spin between jobs, so the hand-over takes well under a microsecond). The sums
+//! are exact integers, so the outputs do not depend on the number of threads.
 //!
 //! # Files
 //!

@@ -218,7 +218,7 @@ pub fn to_bytes(network: &Network, info: &ModelInfo) -> Vec<u8> {
     model.into_bytes()
 }
 
-/// Writes [`to_bytes`] to `path` atomically (as [`io::save`] writes model files).
+/// Writes [`to_bytes`] to `path` atomically (as [`crate::io::save`] writes model files).
 ///
 /// # Errors
 /// [`crate::Error::Io`] naming `path` when it cannot be written; an existing file is
