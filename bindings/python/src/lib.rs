@@ -672,19 +672,39 @@ impl Model {
     }
 
     /// Every number of one forward and backward pass of example `x` with target `y`,
-    /// from [`glassbox::explain`]: the loss, and per layer z, a, δ, ∂C/∂W (`out × in`)
-    /// and ∂C/∂b.
-    #[pyo3(signature = (x, y, loss, learning_rate = 0.1))]
+    /// from [`glassbox::explain`]: the loss, and per layer z, a, δ, ∂C/∂W (`out × in`),
+    /// ∂C/∂b, and the weights and biases after the first step of the optimiser `solver`
+    /// (the trainer's own update).
+    #[pyo3(signature = (
+        x, y, loss, *, solver = "adam", learning_rate = 0.001, momentum = 0.9,
+        nesterov = true, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-8
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn explain<'py>(
         &self,
         py: Python<'py>,
         x: Vec<f32>,
         y: Vec<f32>,
         loss: &str,
+        solver: &str,
         learning_rate: f32,
+        momentum: f32,
+        nesterov: bool,
+        beta_1: f32,
+        beta_2: f32,
+        epsilon: f32,
     ) -> PyResult<Bound<'py, PyDict>> {
         let loss: Loss = loss.parse().map_err(PyValueError::new_err)?;
-        let trace = glassbox::explain(&self.network, &x, &y, loss, learning_rate).map_err(to_py)?;
+        let optimizer = optimizer(
+            solver,
+            learning_rate,
+            momentum,
+            nesterov,
+            beta_1,
+            beta_2,
+            epsilon,
+        )?;
+        let trace = glassbox::explain(&self.network, &x, &y, loss, &optimizer).map_err(to_py)?;
         let out = PyDict::new(py);
         out.set_item("loss", trace.loss)?;
         let layers = PyList::empty(py);
@@ -697,6 +717,10 @@ impl Model {
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             d.set_item("grad_weights", grads)?;
             d.set_item("grad_biases", layer.grad_biases.to_pyarray(py))?;
+            let new = PyArray2::from_vec2(py, &layer.new_weights)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            d.set_item("new_weights", new)?;
+            d.set_item("new_biases", layer.new_biases.to_pyarray(py))?;
             layers.append(d)?;
         }
         out.set_item("layers", layers)?;

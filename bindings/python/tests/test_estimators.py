@@ -233,6 +233,15 @@ def test_explain_matches_a_float64_computation_from_coefs(digits):
         np.testing.assert_allclose(layer["grad_weights"], np.outer(inputs[l], deltas[l]), rtol=1e-3, atol=1e-5)
         np.testing.assert_allclose(layer["grad_biases"], deltas[l], rtol=1e-3, atol=1e-5)
         assert layer["grad_weights"].shape == est.coefs_[l].shape
+    # The step shown is Adam's first (the estimator's solver): m̂ = g, v̂ = g², so each
+    # weight moves by η·g/(|g| + ε) against its gradient.
+    eta, eps = est.learning_rate_init, est.epsilon
+    for l, layer in enumerate(trace["layers"]):
+        g = layer["grad_weights"].astype(np.float64)
+        expected = W[l] - eta * g / (np.abs(g) + eps)
+        np.testing.assert_allclose(layer["new_weights"], expected, rtol=1e-4, atol=1e-6)
+        gb = layer["grad_biases"].astype(np.float64)
+        np.testing.assert_allclose(layer["new_biases"], b[l] - eta * gb / (np.abs(gb) + eps), rtol=1e-4, atol=1e-6)
 
 
 def test_notebook_display_is_svg_without_javascript(digits):

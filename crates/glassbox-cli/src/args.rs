@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use glassbox::data::csv::LabelColumn;
 use glassbox::data::Scaling;
 use glassbox::optim::{Adam, Momentum, Rprop, Sgd};
-use glassbox::train::{Shuffle, Validation};
+use glassbox::train::Shuffle;
 use glassbox::{Activation, Init, Loss, Optimizer, Schedule, TrainConfig};
 use std::path::PathBuf;
 
@@ -272,9 +272,16 @@ pub struct ExplainArgs {
     /// Which example of the data (0-based; the test part when the data has one).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub sample: usize,
-    /// Learning rate η of the one update step shown.
-    #[arg(long, value_name = "η", default_value_t = 0.5)]
-    pub lr: f32,
+    /// The optimiser whose first step is shown: sgd, momentum, nesterov, adam or rprop.
+    #[arg(long, value_name = "NAME", default_value = "sgd")]
+    pub optimizer: String,
+    /// Learning rate η of the step shown (default: 0.5 for sgd; as for train otherwise:
+    /// adam 0.001, momentum/nesterov 0.01; rprop has none).
+    #[arg(long, value_name = "η")]
+    pub lr: Option<f32>,
+    /// Momentum μ for momentum and nesterov.
+    #[arg(long, value_name = "μ", default_value_t = 0.9)]
+    pub momentum: f32,
     /// The loss (default: the model's, or mse for the built-in network).
     #[arg(long, value_name = "NAME")]
     pub loss: Option<Loss>,
@@ -410,6 +417,8 @@ pub struct TrainPlan {
     pub output: Activation,
     /// The library's training settings.
     pub config: TrainConfig,
+    /// Fraction of the training set held out for validation (`None`: none).
+    pub validation_split: Option<f64>,
     /// Held-out test fraction for single files (`None`: none held out).
     pub test_split: Option<f64>,
     /// Whether `--test-split` was typed.
@@ -444,7 +453,7 @@ fn parse_layers(text: &str) -> Result<Vec<usize>> {
 
 /// The optimiser named by `--optimizer`, with the learning rate (its default depends on
 /// the optimiser).
-fn optimizer(name: &str, lr: Option<f32>, momentum: f32) -> Result<Optimizer> {
+pub(crate) fn optimizer(name: &str, lr: Option<f32>, momentum: f32) -> Result<Optimizer> {
     Ok(match name.trim().to_ascii_lowercase().as_str() {
         "sgd" => Sgd {
             learning_rate: lr.unwrap_or(0.1),
@@ -556,10 +565,9 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             (None, None) if args.data_args.regression => (Loss::Mse, Activation::Identity),
             (None, None) => (Loss::CrossEntropy, Activation::Softmax),
         };
-        let validation = match args.validation_split {
-            None => Validation::None,
-            Some(0.0) => Validation::None,
-            Some(f) => Validation::Split(fraction("--validation-split", f)?),
+        let validation_split = match args.validation_split {
+            None | Some(0.0) => None,
+            Some(f) => Some(fraction("--validation-split", f)?),
         };
         let test_split = match args.test_split {
             None => Some(DEFAULT_TEST_SPLIT),
@@ -580,14 +588,13 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             l2: args.l2,
             dropout: args.dropout,
             schedule: args.schedule,
-            validation,
             early_stopping: args.early_stopping,
             threads,
         };
         // The library's own checks (momentum range, dropout, patience …), reported as
         // usage errors with its message.
         config.validate().map_err(|e| usage(e.to_string()))?;
-        if config.early_stopping.is_some() && validation == Validation::None {
+        if config.early_stopping.is_some() && validation_split.is_none() {
             return Err(usage(
                 "--early-stopping watches the validation loss: add --validation-split F",
             ));
@@ -605,6 +612,7 @@ impl TryFrom<&TrainArgs> for TrainPlan {
             activation: args.activation,
             output,
             config,
+            validation_split,
             test_split,
             test_split_given: args.test_split.is_some(),
             threads_note,

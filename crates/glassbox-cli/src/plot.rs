@@ -4,7 +4,7 @@
 //!
 //! Text is drawn with DejaVu Sans, embedded in the binary (plotters' `ab_glyph`
 //! feature), so nothing has to be installed: no font-kit, no fontconfig. A picture is
-//! drawn in memory and written with [`glassbox::io::write_atomically`], so an error
+//! drawn in memory and written with [`glassbox::file::write_atomically`], so an error
 //! never leaves half a picture behind.
 
 use anyhow::{anyhow, Context, Result};
@@ -102,7 +102,7 @@ pub fn save(path: &Path, figure: &Figure) -> Result<()> {
         _ => Err(anyhow!("the file name must end in .png or .svg")),
     };
     drawn
-        .and_then(|bytes| Ok(glassbox::io::write_atomically(path, &bytes)?))
+        .and_then(|bytes| Ok(glassbox::file::write_atomically(path, &bytes)?))
         .with_context(|| format!("{}: cannot draw the picture", path.display()))
 }
 

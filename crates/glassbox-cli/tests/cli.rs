@@ -316,6 +316,41 @@ fn explain_json_numbers_are_exact() {
     assert!(text.contains("δ") && text.contains("∂C/∂w"), "{text}");
 }
 
+/// `explain --optimizer adam` shows Adam's first step, not plain gradient descent's:
+/// with m̂ = g and v̂ = g² after one step, each weight with a gradient moves by
+/// η·g/(|g| + ε) ≈ η against it.
+#[test]
+fn explain_shows_the_chosen_optimisers_step() {
+    let dir = tempdir();
+    let args = ["explain", "--json", "--optimizer", "adam", "--lr", "0.01"];
+    let trace = last_json(&ok(dir.path(), &args));
+    assert_eq!(trace["optimizer"], "adam");
+    for layer in trace["layers"].as_array().unwrap() {
+        let (w, g, new) = (
+            matrix(&layer["weights"]),
+            matrix(&layer["grad_weights"]),
+            matrix(&layer["new_weights"]),
+        );
+        for j in 0..w.len() {
+            for i in 0..w[j].len() {
+                let step = if g[j][i] == 0.0 {
+                    0.0
+                } else {
+                    0.01 * g[j][i] / (g[j][i].abs() + 1e-8)
+                };
+                close(&format!("new_weights[{j}][{i}]"), new[j][i], w[j][i] - step);
+            }
+        }
+    }
+    let text = ok(dir.path(), &["explain", "--optimizer", "adam"]);
+    assert!(
+        text.contains("optimizer adam") && text.contains("adam's step"),
+        "{text}"
+    );
+    let err = fails(dir.path(), &["explain", "--optimizer", "lbfgs"], 2);
+    assert!(err.contains("lbfgs"), "{err}");
+}
+
 /// One model trained on the digits, then evaluated, inspected and explained.
 #[test]
 fn evaluate_inspect_and_explain_a_trained_model() {

@@ -501,12 +501,15 @@ function renderInspector(r, layer, j, t) {
     `z = Σ wᵢxᵢ + b = ${sum} + ${f(t.biases[j])} = ${f(t.weighted_sums[j])}`,
     `a = ${t.activation.name}(z) = ${f(t.activations[j])}`,
     `δ = ∂C/∂z = ${f(t.delta[j])}      ∂C/∂b = δ = ${f(t.grad_biases[j])}      loss of this point C = ${f(r.trace.loss)}`,
-    `b ← b − η·∂C/∂b = ${f(t.biases[j])} − ${+r.trace.learning_rate.toPrecision(6)}·${f(t.grad_biases[j])} = ${f(t.new_biases[j])}`,
+    r.optimizer === 'sgd'
+      ? `b ← b − η·∂C/∂b = ${f(t.biases[j])} − ${+r.trace.learning_rate.toPrecision(6)}·${f(t.grad_biases[j])} = ${f(t.new_biases[j])}`
+      : `b ← ${r.optimizer}'s first step from b = ${f(t.biases[j])}: ${f(t.new_biases[j])}`,
   ];
   const formulas = lines.map((text) => { const p = document.createElement('div'); p.className = 'formula'; p.textContent = text; return p; });
   const table = document.createElement('table');
   const head = table.insertRow();
-  for (const title of ['input', 'xᵢ', 'wᵢ', 'wᵢxᵢ', '∂C/∂wᵢ = δ·xᵢ', 'new wᵢ = wᵢ − η·∂C/∂wᵢ']) {
+  const step = r.optimizer === 'sgd' ? 'new wᵢ = wᵢ − η·∂C/∂wᵢ' : `new wᵢ (${r.optimizer})`;
+  for (const title of ['input', 'xᵢ', 'wᵢ', 'wᵢxᵢ', '∂C/∂wᵢ = δ·xᵢ', step]) {
     const th = document.createElement('th'); th.textContent = title; head.append(th);
   }
   for (const s of terms) {
@@ -519,7 +522,7 @@ function renderInspector(r, layer, j, t) {
   }
   const note = document.createElement('p');
   note.className = 'note';
-  note.textContent = `Exact numbers from glassbox::explain on the current weights: one forward pass, back-propagation and a plain gradient-descent step of η = ${+r.trace.learning_rate.toPrecision(6)} on this one point (training itself uses ${r.optimizer} on batches). Terms are sorted by |wᵢxᵢ|.`;
+  note.textContent = `Exact numbers from glassbox::explain on the current weights: one forward pass, back-propagation and the first step that training's own ${r.optimizer} update (η = ${+r.trace.learning_rate.toPrecision(6)}) would take from this one point's gradient. Terms are sorted by |wᵢxᵢ|.`;
   const close = document.createElement('button');
   close.textContent = 'close';
   close.addEventListener('click', () => { selected = null; markSelected(); box.classList.add('hidden'); });

@@ -273,7 +273,7 @@ async fn explain(
         &train.row(request.point),
         &target,
         config.loss,
-        config.optimizer.learning_rate(),
+        &config.optimizer,
     )
     .map_err(|e| ApiError::bad(e.to_string()))?;
     let (x1, x2, label) = problem.train_points[request.point];

@@ -69,29 +69,29 @@ pub const DEFAULT_THREADS: usize = 1;
 pub enum Engine {
     /// A float network and the threads its products may use.
     Float(Network, Parallelism),
-    /// An int8 network.
-    Int8(QuantizedNetwork),
+    /// An int8 network and the threads its products may use.
+    Int8(QuantizedNetwork, Parallelism),
 }
 
 impl Engine {
     fn predict(&self, rows: &[f32]) -> glassbox::Result<Tensor> {
         match self {
             Engine::Float(n, par) => n.predict_with(rows, *par),
-            Engine::Int8(n) => n.predict(rows),
+            Engine::Int8(n, par) => n.predict_with(rows, *par),
         }
     }
 
     fn inputs(&self) -> usize {
         match self {
             Engine::Float(n, _) => n.inputs(),
-            Engine::Int8(n) => n.inputs(),
+            Engine::Int8(n, _) => n.inputs(),
         }
     }
 
     fn outputs(&self) -> usize {
         match self {
             Engine::Float(n, _) => n.outputs(),
-            Engine::Int8(n) => n.outputs(),
+            Engine::Int8(n, _) => n.outputs(),
         }
     }
 }
@@ -118,17 +118,16 @@ impl ServedModel {
         threads: usize,
     ) -> Result<ServedModel, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let par = if threads > 1 {
+            Parallelism::Threads(threads)
+        } else {
+            Parallelism::Sequential
+        };
         let (engine, info) = if glassbox::quant::is_quantized_file(&bytes) {
-            let (mut n, info) = glassbox::quant::load(path).map_err(|e| e.to_string())?;
-            n.set_threads(threads);
-            (Engine::Int8(n), info)
+            let (n, info) = glassbox::quant::load(path).map_err(|e| e.to_string())?;
+            (Engine::Int8(n, par), info)
         } else {
             let (n, info) = glassbox::io::load(path).map_err(|e| e.to_string())?;
-            let par = if threads > 1 {
-                Parallelism::Threads(threads)
-            } else {
-                Parallelism::Sequential
-            };
             (Engine::Float(n, par), info)
         };
         let name = name.unwrap_or_else(|| {
@@ -359,7 +358,7 @@ async fn model_metadata(
         ],
         "parameters": {
             "classes": classes,
-            "quantization": match model.engine { Engine::Float(..) => "none", Engine::Int8(_) => "int8" },
+            "quantization": match model.engine { Engine::Float(..) => "none", Engine::Int8(..) => "int8" },
             "image_shape": model.info.image_shape,
         },
     })))

@@ -32,7 +32,6 @@ fn step(
     net: &mut Network,
     ws: &mut Workspace,
     state: &mut OptimizerState,
-    optimizer: &Optimizer,
     loss: Loss,
     x: &Tensor,
     y: &Tensor,
@@ -40,13 +39,8 @@ fn step(
     net.forward(x, ws);
     net.output_error(loss, y, ws, 1.0 / x.rows() as f32);
     net.backward(x, ws);
-    state.step(
-        optimizer,
-        net,
-        ws.all_gradients(),
-        optimizer.learning_rate(),
-        0.0,
-    );
+    let learning_rate = state.optimizer().learning_rate();
+    state.step(net, ws.all_gradients(), learning_rate, 0.0);
 }
 
 fn bench(c: &mut Criterion) {
@@ -66,17 +60,7 @@ fn bench(c: &mut Criterion) {
         let mut ws = Workspace::new(&net, 1);
         group.throughput(Throughput::Elements(1));
         group.bench_function("article 784-30-10 sgd batch 1", |b| {
-            b.iter(|| {
-                step(
-                    &mut net,
-                    &mut ws,
-                    &mut state,
-                    &optimizer,
-                    Loss::Mse,
-                    black_box(&x),
-                    &y,
-                )
-            })
+            b.iter(|| step(&mut net, &mut ws, &mut state, Loss::Mse, black_box(&x), &y))
         });
     }
     {
@@ -97,7 +81,6 @@ fn bench(c: &mut Criterion) {
                     &mut net,
                     &mut ws,
                     &mut state,
-                    &optimizer,
                     Loss::CrossEntropy,
                     black_box(&x),
                     &y,

@@ -58,8 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         glassbox::tensor::Parallelism::Sequential
     };
-    let mut int8 = QuantizedNetwork::from_network(&float)?;
-    int8.set_threads(threads);
+    let int8 = QuantizedNetwork::from_network(&float)?;
     let int8_path = format!("{model}.int8.safetensors");
     quant::save(&int8_path, &int8, &info)?;
     let (_, test) = idx::load_dir(&dir)?;
@@ -70,12 +69,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let width = test.width();
     let row = |i: usize| &inputs[(i % test.len()) * width..(i % test.len() + 1) * width];
 
-    let (float_out, int8_out) = (float.predict_with(inputs, par)?, int8.predict(inputs)?);
+    let (float_out, int8_out) = (
+        float.predict_with(inputs, par)?,
+        int8.predict_with(inputs, par)?,
+    );
     let float_batch = median(timed(BATCH_RUNS, 2, |_| {
         std::hint::black_box(float.predict_with(inputs, par).unwrap());
     }));
     let int8_batch = median(timed(BATCH_RUNS, 2, |_| {
-        std::hint::black_box(int8.predict(inputs).unwrap());
+        std::hint::black_box(int8.predict_with(inputs, par).unwrap());
     }));
     let mut ws = Workspace::new(&float, 1);
     let mut one = Tensor::zeros(1, test.width());
@@ -84,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         float.forward_with(&one, &mut ws, par);
     }));
     let int8_single = median(timed(SINGLE_CALLS, 100, |i| {
-        std::hint::black_box(int8.predict(row(i)).unwrap());
+        std::hint::black_box(int8.predict_with(row(i), par).unwrap());
     }));
     let size = |p: &str| std::fs::metadata(p).map_or(0, |m| m.len());
     println!(

@@ -68,7 +68,10 @@ impl Activation {
         }
     }
 
-    /// f for one value (softmax needs the whole row: use [`Activation::forward`]).
+    /// f for one value (softmax needs the whole row: use [`Activation::forward`]). The
+    /// one place each element-wise f is written: [`Activation::forward`] runs it over a
+    /// batch.
+    #[inline(always)]
     pub fn value(&self, z: f32) -> f32 {
         match *self {
             Activation::Step => {
@@ -95,24 +98,44 @@ impl Activation {
     /// f′ for one neuron, from its weighted sum `z` and its output `a` (each function
     /// reads the one that makes it cheapest). For softmax this is the diagonal term
     /// aⱼ(1 − aⱼ) only; [`Activation::backward`] applies the full Jacobian.
+    ///
+    /// This is [`Activation::times_derivative`] with g = 1.
     pub fn derivative(&self, z: f32, a: f32) -> f32 {
+        self.times_derivative(1.0, z, a)
+    }
+
+    /// g · f′ for one neuron, from the gradient `g` = ∂C/∂a, its weighted sum `z` and its
+    /// output `a`: the one place each f′ is written ([`Activation::derivative`] is this
+    /// with g = 1; [`Activation::backward`] runs it over a batch). For softmax, the
+    /// diagonal term only, as in [`Activation::derivative`].
+    ///
+    /// ```text
+    /// step       g · 0
+    /// identity   g
+    /// sigmoid    g · a(1 − a)          (softmax's diagonal too)
+    /// tanh       g · (1 − a²)
+    /// relu       g if z > 0, else 0
+    /// leaky      g if z > 0, else g·α
+    /// ```
+    #[inline(always)]
+    pub fn times_derivative(&self, g: f32, z: f32, a: f32) -> f32 {
         match *self {
-            Activation::Step => 0.0,
-            Activation::Identity => 1.0,
-            Activation::Sigmoid | Activation::Softmax => a * (1.0 - a),
-            Activation::Tanh => 1.0 - a * a,
+            Activation::Step => g * 0.0,
+            Activation::Identity => g,
+            Activation::Sigmoid | Activation::Softmax => g * (a * (1.0 - a)),
+            Activation::Tanh => g * (1.0 - a * a),
             Activation::Relu => {
                 if z > 0.0 {
-                    1.0
+                    g
                 } else {
                     0.0
                 }
             }
             Activation::LeakyRelu { alpha } => {
                 if z > 0.0 {
-                    1.0
+                    g
                 } else {
-                    alpha
+                    g * alpha
                 }
             }
         }
@@ -121,34 +144,24 @@ impl Activation {
     /// a = f(z) over a batch: `z` and `a` are `rows × width`, row-major.
     pub fn forward(&self, z: &[f32], a: &mut [f32], width: usize) {
         debug_assert_eq!(z.len(), a.len());
+        // Each arm passes its variant as a constant, so the match inside `value` folds
+        // away and the loop is that one formula.
         match *self {
             Activation::Softmax => {
                 for (zr, ar) in z.chunks_exact(width).zip(a.chunks_exact_mut(width)) {
                     softmax_row(zr, ar);
                 }
             }
-            Activation::Sigmoid => {
-                for (a, &z) in a.iter_mut().zip(z) {
-                    *a = sigmoid(z);
-                }
-            }
-            Activation::Relu => {
-                for (a, &z) in a.iter_mut().zip(z) {
-                    *a = z.max(0.0);
-                }
-            }
-            f => {
-                for (a, &z) in a.iter_mut().zip(z) {
-                    *a = f.value(z);
-                }
-            }
+            Activation::Sigmoid => map_values(Activation::Sigmoid, z, a),
+            Activation::Relu => map_values(Activation::Relu, z, a),
+            f => map_values(f, z, a),
         }
     }
 
     /// δ = ∂C/∂z from g = ∂C/∂a, in place over a batch (`g` becomes δ):
     ///
     /// ```text
-    /// δ = g ⊙ f′(z)                       for element-wise f
+    /// δ = g ⊙ f′(z)                       for element-wise f (Activation::times_derivative)
     /// δⱼ = aⱼ · (gⱼ − Σₖ gₖ·aₖ)            for softmax (its Jacobian applied to g)
     /// ```
     pub fn backward(&self, z: &[f32], a: &[f32], g: &mut [f32], width: usize) {
@@ -162,25 +175,28 @@ impl Activation {
                     }
                 }
             }
-            Activation::Sigmoid => {
-                for (g, &a) in g.iter_mut().zip(a) {
-                    *g *= a * (1.0 - a);
-                }
-            }
-            Activation::Relu => {
-                for (g, &z) in g.iter_mut().zip(z) {
-                    if z <= 0.0 {
-                        *g = 0.0;
-                    }
-                }
-            }
             Activation::Identity => {}
-            f => {
-                for ((g, &z), &a) in g.iter_mut().zip(z).zip(a) {
-                    *g *= f.derivative(z, a);
-                }
-            }
+            // As in `forward`: a constant variant per arm, one formula per loop.
+            Activation::Sigmoid => map_deltas(Activation::Sigmoid, z, a, g),
+            Activation::Relu => map_deltas(Activation::Relu, z, a, g),
+            f => map_deltas(f, z, a, g),
         }
+    }
+}
+
+/// a = f(z) for each element (an element-wise f).
+#[inline(always)]
+fn map_values(f: Activation, z: &[f32], a: &mut [f32]) {
+    for (a, &z) in a.iter_mut().zip(z) {
+        *a = f.value(z);
+    }
+}
+
+/// g ← g · f′ for each element (an element-wise f).
+#[inline(always)]
+fn map_deltas(f: Activation, z: &[f32], a: &[f32], g: &mut [f32]) {
+    for ((g, &z), &a) in g.iter_mut().zip(z).zip(a) {
+        *g = f.times_derivative(*g, z, a);
     }
 }
 
@@ -291,6 +307,86 @@ mod tests {
                 let ana = f.derivative(z, f.value(z)) as f64;
                 assert!((num - ana).abs() < 1e-3, "{f}: z={z} {num} vs {ana}");
             }
+        }
+    }
+
+    /// f and f′ of every variant, written out again in f64 from the maths, the
+    /// reference both paths (one value, a batch) are checked against.
+    fn reference(f: Activation, z: f64) -> (f64, f64) {
+        match f {
+            Activation::Step => (if z >= 0.0 { 1.0 } else { 0.0 }, 0.0),
+            Activation::Identity => (z, 1.0),
+            Activation::Sigmoid | Activation::Softmax => {
+                let s = 1.0 / (1.0 + (-z).exp());
+                (if f == Activation::Softmax { z } else { s }, s * (1.0 - s))
+            }
+            Activation::Tanh => (z.tanh(), 1.0 - z.tanh().powi(2)),
+            Activation::Relu => (z.max(0.0), if z > 0.0 { 1.0 } else { 0.0 }),
+            Activation::LeakyRelu { alpha } => {
+                let alpha = f64::from(alpha);
+                if z > 0.0 {
+                    (z, 1.0)
+                } else {
+                    (alpha * z, alpha)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_value_and_batch_paths_agree_with_the_reference_for_every_variant() {
+        let zs = [-3.0f32, -0.7, -0.0, 0.0, 0.25, 1.5, 4.0];
+        let g0: Vec<f32> = (0..zs.len()).map(|i| 0.5 - 0.3 * i as f32).collect();
+        for f in ALL {
+            let close = |x: f32, y: f64, what: &str, z: f32| {
+                assert!(
+                    (f64::from(x) - y).abs() < 1e-6,
+                    "{f} {what} at z={z}: {x} vs {y}"
+                )
+            };
+            // The batch paths, with each value as a row of its own (width 1) for the
+            // element-wise functions.
+            let mut a = vec![0.0; zs.len()];
+            f.forward(&zs, &mut a, 1);
+            let mut g = g0.clone();
+            if f != Activation::Softmax {
+                f.backward(&zs, &a, &mut g, 1);
+            }
+            for (i, &z) in zs.iter().enumerate() {
+                let (value, derivative) = reference(f, f64::from(z));
+                if f == Activation::Softmax {
+                    // f′'s diagonal term, from a = σ(z) as the reference wrote it.
+                    let s = 1.0 / (1.0 + (-f64::from(z)).exp());
+                    close(f.derivative(z, s as f32), derivative, "f′", z);
+                    continue;
+                }
+                close(f.value(z), value, "value", z);
+                close(a[i], value, "forward", z);
+                let fa = f.value(z);
+                close(f.derivative(z, fa), derivative, "derivative", z);
+                close(
+                    f.times_derivative(g0[i], z, fa),
+                    f64::from(g0[i]) * derivative,
+                    "g·f′",
+                    z,
+                );
+                close(g[i], f64::from(g0[i]) * derivative, "backward", z);
+            }
+        }
+        // Softmax's batch paths against its formulas, over a row of three.
+        let z = [0.5f32, -1.0, 2.0];
+        let mut a = [0.0f32; 3];
+        Activation::Softmax.forward(&z, &mut a, 3);
+        let e: Vec<f64> = z.iter().map(|&z| f64::from(z).exp()).collect();
+        let total: f64 = e.iter().sum();
+        let p: Vec<f64> = e.iter().map(|e| e / total).collect();
+        let g0 = [0.3f32, -0.2, 0.9];
+        let mut g = g0;
+        Activation::Softmax.backward(&z, &a, &mut g, 3);
+        let s: f64 = (0..3).map(|k| f64::from(g0[k]) * p[k]).sum();
+        for j in 0..3 {
+            assert!((f64::from(a[j]) - p[j]).abs() < 1e-6);
+            assert!((f64::from(g[j]) - p[j] * (f64::from(g0[j]) - s)).abs() < 1e-6);
         }
     }
 

@@ -1,5 +1,5 @@
 //! A trace of one example through the network: every neuron's numbers in one forward
-//! pass, one back-propagation and one gradient-descent step.
+//! pass, one back-propagation and the first step of an optimiser.
 //!
 //! For one example x with target y, layer by layer (l = 1 … L, a⁰ = x):
 //!
@@ -9,12 +9,13 @@
 //! backward   δᴸ = ∂C/∂zᴸ                from the loss (see crate::loss)
 //!            δˡ⁻¹ = (Wˡᵀ·δˡ) ⊙ fˡ⁻¹′(zˡ⁻¹)
 //! gradients  ∂C/∂Wˡⱼᵢ = δˡⱼ · aˡ⁻¹ᵢ      ∂C/∂bˡⱼ = δˡⱼ
-//! update     Wˡ ← Wˡ − η·∂C/∂Wˡ         bˡ ← bˡ − η·∂C/∂bˡ
+//! update     Wˡ ← Wˡ − η·∂C/∂Wˡ         bˡ ← bˡ − η·∂C/∂bˡ      (SGD; see crate::optim)
 //! ```
 //!
 //! The numbers come from the engine itself ([`Network::forward`], [`Loss::output_delta`],
-//! [`Network::backward`] on a batch of one), so the trace shows exactly what training
-//! computes. A network with a step activation can be explained — it only cannot learn:
+//! [`Network::backward`] on a batch of one, then [`OptimizerState::step`] of the optimiser
+//! asked for, as the first step of a run), so the trace shows exactly what training
+//! computes: momentum's, Adam's or Rprop's step as well as plain gradient descent's. A network with a step activation can be explained — it only cannot learn:
 //! the step's derivative is 0, so every δ below it is 0.
 //!
 //! Shapes, for a layer of `out` neurons over `in` inputs: `input` has `in` values;
@@ -24,13 +25,13 @@
 //! # Examples
 //!
 //! ```
-//! use glassbox::{explain::explain, Activation, Init, Loss, Network};
+//! use glassbox::{explain::explain, Activation, Init, Loss, Network, Sgd};
 //! # fn main() -> glassbox::Result<()> {
 //! let net = Network::builder(2)
 //!     .dense(2, Activation::Sigmoid)
 //!     .dense(1, Activation::Sigmoid)
 //!     .build(Init::SmallUniform { range: 0.5 }, 1)?;
-//! let trace = explain(&net, &[1.0, 0.0], &[1.0], Loss::Mse, 0.5)?;
+//! let trace = explain(&net, &[1.0, 0.0], &[1.0], Loss::Mse, &Sgd { learning_rate: 0.5 }.into())?;
 //! let out = &trace.layers[1];
 //! // δᴸ = (a − y)·σ′(z) for the mean squared error, and ∂C/∂b = δ.
 //! let a = out.activations[0];
@@ -44,6 +45,7 @@
 use crate::activation::Activation;
 use crate::loss::Loss;
 use crate::network::{Network, Workspace};
+use crate::optim::{Optimizer, OptimizerState};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -57,7 +59,9 @@ pub struct Explanation {
     pub target: Vec<f32>,
     /// C for this one example.
     pub loss: f64,
-    /// η, the learning rate of the step shown in `new_weights` and `new_biases`.
+    /// The optimiser whose first step is shown in `new_weights` and `new_biases`.
+    pub optimizer: Optimizer,
+    /// η, its learning rate (0 for Rprop, which has none).
     pub learning_rate: f32,
     /// Every layer, from the input side.
     pub layers: Vec<LayerTrace>,
@@ -84,16 +88,16 @@ pub struct LayerTrace {
     pub grad_weights: Vec<Vec<f32>>,
     /// ∂C/∂b = δ.
     pub grad_biases: Vec<f32>,
-    /// W − η·∂C/∂W, `[out][in]`: the weights after one gradient-descent step.
+    /// The weights after the optimiser's first step, `[out][in]` (W − η·∂C/∂W for SGD).
     pub new_weights: Vec<Vec<f32>>,
-    /// b − η·∂C/∂b.
+    /// The biases after the same step (b − η·∂C/∂b for SGD).
     pub new_biases: Vec<f32>,
 }
 
 /// Traces `input` (one example of `network.inputs()` features) with target `target`
 /// (`network.outputs()` values) through a forward pass, back-propagation under `loss`,
-/// and one plain gradient-descent step of size `learning_rate`. The network is not
-/// changed.
+/// and the first step `optimizer` would take from this gradient (by the trainer's own
+/// update, [`OptimizerState::step`], without weight decay). The network is not changed.
 ///
 /// # Errors
 /// - [`Error::InputWidth`] when `input` does not have `network.inputs()` values;
@@ -106,8 +110,9 @@ pub fn explain(
     input: &[f32],
     target: &[f32],
     loss: Loss,
-    learning_rate: f32,
+    optimizer: &Optimizer,
 ) -> Result<Explanation> {
+    let learning_rate = optimizer.learning_rate();
     if input.len() != network.inputs() {
         return Err(Error::InputWidth {
             expected: network.inputs(),
@@ -144,6 +149,15 @@ pub fn explain(
     let cost = network.output_error(loss, &y, &mut ws, 1.0);
     network.backward(&x, &mut ws);
 
+    // The step, by the optimiser's own update on a copy of the network.
+    let mut stepped = network.clone();
+    OptimizerState::new(optimizer, network.layers()).step(
+        &mut stepped,
+        ws.all_gradients(),
+        learning_rate,
+        0.0,
+    );
+
     let rows = |t: &Tensor| -> Vec<Vec<f32>> { (0..t.rows()).map(|j| t.row(j).to_vec()).collect() };
     let layers = network
         .layers()
@@ -155,15 +169,7 @@ pub fn explain(
                 0 => input.to_vec(),
                 _ => ws.activations[l - 1].as_slice().to_vec(),
             };
-            let step = |w: &[f32], g: &[f32]| -> Vec<f32> {
-                w.iter()
-                    .zip(g)
-                    .map(|(w, g)| w - learning_rate * g)
-                    .collect()
-            };
-            let new_weights = (0..layer.outputs())
-                .map(|j| step(layer.weights().row(j), grads.weights.row(j)))
-                .collect();
+            let after = &stepped.layers()[l];
             LayerTrace {
                 activation: layer.activation(),
                 input: layer_input,
@@ -174,8 +180,8 @@ pub fn explain(
                 delta: ws.deltas[l].as_slice().to_vec(),
                 grad_weights: rows(&grads.weights),
                 grad_biases: grads.biases.clone(),
-                new_weights,
-                new_biases: step(layer.biases(), &grads.biases),
+                new_weights: rows(after.weights()),
+                new_biases: after.biases().to_vec(),
             }
         })
         .collect();
@@ -183,6 +189,7 @@ pub fn explain(
         input: input.to_vec(),
         target: target.to_vec(),
         loss: cost,
+        optimizer: *optimizer,
         learning_rate,
         layers,
     })
@@ -194,6 +201,10 @@ mod tests {
     use crate::layer::Dense;
 
     const TOLERANCE: f64 = 1e-6;
+
+    fn sgd(learning_rate: f32) -> Optimizer {
+        crate::Sgd { learning_rate }.into()
+    }
 
     /// The 2-2-1 sigmoid network, weights set by hand.
     const W1: [[f64; 2]; 2] = [[0.15, 0.20], [0.25, -0.30]];
@@ -238,7 +249,7 @@ mod tests {
             &[1.0, 0.0],
             &[1.0],
             Loss::Mse,
-            0.5,
+            &sgd(0.5),
         )
         .unwrap();
 
@@ -295,7 +306,7 @@ mod tests {
             &[1.0, 0.0],
             &[0.0],
             Loss::Mse,
-            0.1,
+            &sgd(0.1),
         )
         .unwrap();
         let hidden = &trace.layers[0];
@@ -318,7 +329,7 @@ mod tests {
             &[0.5, -1.0, 2.0],
             &[0.0, 1.0, 0.0],
             Loss::CrossEntropy,
-            0.1,
+            &sgd(0.1),
         )
         .unwrap();
         let out = trace.layers.last().unwrap();
@@ -334,20 +345,72 @@ mod tests {
     fn wrong_widths_and_mismatched_losses_are_errors() {
         let net = network(Activation::Sigmoid);
         assert!(matches!(
-            explain(&net, &[1.0], &[1.0], Loss::Mse, 0.1),
+            explain(&net, &[1.0], &[1.0], Loss::Mse, &sgd(0.1)),
             Err(Error::InputWidth {
                 expected: 2,
                 found: 1
             })
         ));
         assert!(matches!(
-            explain(&net, &[1.0, 0.0], &[1.0, 0.0], Loss::Mse, 0.1),
+            explain(&net, &[1.0, 0.0], &[1.0, 0.0], Loss::Mse, &sgd(0.1)),
             Err(Error::Shape(_))
         ));
         assert!(matches!(
-            explain(&net, &[1.0, 0.0], &[1.0], Loss::CrossEntropy, 0.1),
+            explain(&net, &[1.0, 0.0], &[1.0], Loss::CrossEntropy, &sgd(0.1)),
             Err(Error::Config(_))
         ));
-        assert!(explain(&net, &[f32::NAN, 0.0], &[1.0], Loss::Mse, 0.1).is_err());
+        assert!(explain(&net, &[f32::NAN, 0.0], &[1.0], Loss::Mse, &sgd(0.1)).is_err());
+    }
+
+    #[test]
+    fn the_step_shown_is_the_trainers_first_step_for_every_optimiser() {
+        use crate::data::Dataset;
+        use crate::optim::{Adam, Momentum, Rprop};
+        use crate::train::{Shuffle, TrainConfig, Trainer};
+        let momentum = Momentum {
+            learning_rate: 0.3,
+            momentum: 0.9,
+        };
+        let optimizers: [Optimizer; 5] = [
+            sgd(0.5),
+            Optimizer::Momentum(momentum),
+            Optimizer::Nesterov(momentum),
+            Adam {
+                learning_rate: 0.05,
+                ..Adam::default()
+            }
+            .into(),
+            Rprop::default().into(),
+        ];
+        let (x, y) = ([1.0f32, 0.25], [1.0f32]);
+        for optimizer in optimizers {
+            let net = network(Activation::Tanh);
+            let trace = explain(&net, &x, &y, Loss::Mse, &optimizer).unwrap();
+            assert_eq!(trace.optimizer, optimizer);
+            // The trainer, one epoch over this one example.
+            let data = Dataset::regression(x.to_vec(), 2, y.to_vec(), 1).unwrap();
+            let config = TrainConfig {
+                loss: Loss::Mse,
+                optimizer,
+                epochs: 1,
+                batch_size: 1,
+                shuffle: Shuffle::Never,
+                ..TrainConfig::default()
+            };
+            let mut trained = net.clone();
+            Trainer::new(config).fit(&mut trained, &data).unwrap();
+            for (t, layer) in trace.layers.iter().zip(trained.layers()) {
+                let shown = t.new_weights.iter().flatten().chain(&t.new_biases);
+                let done = layer.weights().as_slice().iter().chain(layer.biases());
+                for (&a, &b) in shown.zip(done) {
+                    assert!(
+                        (a - b).abs() < 1e-6,
+                        "{}: shown {a}, trained {b}",
+                        optimizer.name()
+                    );
+                }
+            }
+            assert_ne!(trace.layers[0].new_weights, trace.layers[0].weights);
+        }
     }
 }

@@ -67,7 +67,6 @@ use safetensors::{Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The value of the `format` metadata key in every file glassbox writes.
@@ -81,6 +80,19 @@ pub const VERSION_KEY: &str = "glassbox_version";
 
 /// The metadata key that holds the architecture and [`ModelInfo`] as JSON.
 pub const MODEL_KEY: &str = "model";
+
+/// The metadata key that marks a quantized (int8) model file ([`crate::quant`]).
+pub const QUANTIZATION_KEY: &str = "quantization";
+
+/// The value of [`QUANTIZATION_KEY`] in the files [`crate::quant::save`] writes.
+pub const QUANTIZATION: &str = "int8-per-channel-symmetric";
+
+/// Whether a file's metadata marks a quantized model (it has [`QUANTIZATION_KEY`]).
+pub(crate) fn is_quantized(metadata: &Option<HashMap<String, String>>) -> bool {
+    metadata
+        .as_ref()
+        .is_some_and(|m| m.contains_key(QUANTIZATION_KEY))
+}
 
 /// What a model file keeps besides the weights: what the outputs mean and how inputs
 /// must be prepared before they reach the network.
@@ -164,7 +176,7 @@ pub(crate) fn bias_name(l: usize) -> String {
 pub fn save(path: impl AsRef<Path>, network: &Network, info: &ModelInfo) -> Result<()> {
     let path = path.as_ref();
     let bytes = encode(path, network, info)?;
-    write_atomically(path, &bytes)
+    crate::file::write_atomically(path, &bytes)
 }
 
 /// The bytes of the model file [`save`] would write: for keeping a model in memory or
@@ -228,62 +240,6 @@ fn encode(path: &Path, network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
     }
     safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::format(path, "header", format!("cannot encode safetensors: {e:?}")))
-}
-
-/// Writes `bytes` to `path` atomically: to a temporary file beside it (`tempfile`'s
-/// `NamedTempFile`, in the same directory so that the rename stays on one file system),
-/// flushed to disk, then renamed over `path`. A reader sees the old file or the new one,
-/// never half of one; on failure the temporary file is removed and an existing `path` is
-/// left as it was. Every file glassbox writes goes through here: models, ONNX and PyTorch
-/// exports, data sets, and the command line's plots and histories.
-///
-/// # Errors
-/// [`Error::Io`] naming `path` when it is a directory or ends in `..`, its directory does
-/// not exist, or the file cannot be written or renamed.
-pub fn write_atomically(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
-    let path = path.as_ref();
-    let failed = |kind, message: &str| Error::io(path, std::io::Error::new(kind, message));
-    let Some(name) = path.file_name() else {
-        return Err(failed(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name (the path ends in `..` or `/`)",
-        ));
-    };
-    if path.is_dir() {
-        return Err(failed(
-            std::io::ErrorKind::IsADirectory,
-            "is a directory; give a file name",
-        ));
-    }
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    // The permissions of a new file (0o666 less the umask), not tempfile's private 0o600.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
-    }
-    // Errors are named after the target: the temporary file is an implementation detail,
-    // and it is removed when `temporary` is dropped without being persisted.
-    let mut temporary = builder.tempfile_in(dir).map_err(|e| Error::io(path, e))?;
-    temporary
-        .write_all(bytes)
-        .and_then(|()| temporary.as_file().sync_all())
-        .map_err(|e| Error::io(path, e))?;
-    temporary
-        .persist(path)
-        .map_err(|e| Error::io(path, e.error))?;
-    // Make the rename itself durable. Some platforms cannot open a directory to sync it;
-    // the file is already complete and in place, so that is not an error.
-    if let Ok(directory) = fs::File::open(dir) {
-        let _ = directory.sync_all();
-    }
-    Ok(())
 }
 
 /// What a safetensors file holds, as [`load_any`] finds it.
@@ -360,7 +316,7 @@ pub fn from_bytes(bytes: Vec<u8>) -> Result<(Network, ModelInfo)> {
 /// What the bytes of a safetensors file hold; errors name `path`.
 fn decode(path: &Path, bytes: Vec<u8>) -> Result<Loaded> {
     let (tensors, metadata) = parse(path, &bytes)?;
-    if crate::quant::is_quantized(&metadata) {
+    if is_quantized(&metadata) {
         return Err(Error::format(
             path,
             "metadata",
@@ -592,11 +548,8 @@ pub(crate) fn check_architecture(path: &Path, architecture: &Architecture) -> Re
         }
     }
     if let Some(shape) = info.image_shape {
-        if shape.feature_count() != inputs {
-            return bad(format!(
-                "an image of {shape} has {} values but the network takes {inputs} inputs",
-                shape.feature_count()
-            ));
+        if let Some(words) = shape.mismatch(inputs) {
+            return bad(format!("{words} but the network takes {inputs} inputs"));
         }
     }
     Ok(())
@@ -897,6 +850,27 @@ mod tests {
     }
 
     #[test]
+    fn an_image_shape_whose_size_wraps_is_refused() {
+        // 3 · (1/3 mod 2⁶⁴) · 3 wraps to 3, the network's input count.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wraps.safetensors");
+        let info = ModelInfo {
+            image_shape: Some(ImageShape::new(3, 0xAAAA_AAAA_AAAA_AAAB, 3)),
+            ..ModelInfo::default()
+        };
+        save(&path, &network(), &info).unwrap();
+        let e = load(&path).unwrap_err();
+        assert!(
+            matches!(&e, Error::Format { path: p, .. } if *p == path),
+            "{e}"
+        );
+        assert!(
+            message(&e).contains("more values than a usize counts"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn non_finite_weights_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nan.safetensors");
@@ -943,7 +917,7 @@ mod tests {
         let blocked = dir.path().join("blocked");
         fs::create_dir(&blocked).unwrap();
         fs::write(blocked.join("x"), b"x").unwrap();
-        assert!(write_atomically(&blocked, b"bytes").is_err());
+        assert!(crate::file::write_atomically(&blocked, b"bytes").is_err());
 
         assert_eq!(fs::read(&path).unwrap(), before);
         let mut left: Vec<String> = fs::read_dir(dir.path())
@@ -952,28 +926,6 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["blocked", "m.safetensors"]);
-    }
-
-    #[test]
-    fn write_atomically_replaces_a_file_whole_with_the_usual_permissions() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.txt");
-        write_atomically(&path, b"first").unwrap();
-        write_atomically(&path, b"second").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"second");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
-        #[cfg(unix)]
-        {
-            // As a file created by fs::write: 0o666 less the umask, not tempfile's 0o600.
-            use std::os::unix::fs::PermissionsExt;
-            let plain = dir.path().join("plain.txt");
-            fs::write(&plain, b"x").unwrap();
-            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode();
-            assert_eq!(mode(&path), mode(&plain));
-        }
-        // A path ending in `..` names no file.
-        let e = write_atomically(dir.path().join(".."), b"x").unwrap_err();
-        assert!(message(&e).contains("not a file name"), "{e}");
     }
 
     #[test]

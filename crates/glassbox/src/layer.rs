@@ -162,7 +162,7 @@ impl Dense {
         gradients(
             delta.view(),
             input.view(),
-            weights.view_mut(),
+            WeightGrads::Rows(weights.view_mut()),
             biases,
             false,
             par,
@@ -184,7 +184,7 @@ impl Dense {
     /// memory bus once per example instead of twice, and the rows of inputs that are
     /// zero in both examples (an image's blank pixels) not at all
     /// ([`tensor::sgd_step_then_row_times_rows`]). The general path is
-    /// [`gradients_transposed`], then the optimiser's update, then [`forward`]; this
+    /// [`gradients`] (into [`WeightGrads::Transposed`]), then the optimiser's update, then [`forward`]; this
     /// one gives the same weights and sums up to rounding (tested in `tests/engine.rs`)
     /// and makes the article's 784-30-10 network's epoch faster (figures in
     /// bench/RESULTS.md). `next` is the next example and its z; without it (after the
@@ -283,11 +283,23 @@ pub fn dropout(
     }
 }
 
+/// Where [`gradients`] writes ∂C/∂W of a band of neurons: in the layout of the weights
+/// it belongs to.
+#[derive(Debug)]
+pub enum WeightGrads<'a> {
+    /// `neurons × in`, as weights are stored (PyTorch's layout).
+    Rows(MatMut<'a>),
+    /// `in × neurons`, as a first layer's weights are while it trains online (see
+    /// train/step.rs): the same sums, written transposed.
+    Transposed(MatMut<'a>),
+}
+
 /// The gradients of the neurons whose errors δ = ∂C/∂z are the columns of `delta`
 /// (`batch × neurons`), given the batch `x` (`batch × in`) the layer saw:
 ///
 /// ```text
-/// ∂C/∂W = δᵀ·x        (neurons × in)   summed over the batch
+/// ∂C/∂W = δᵀ·x        (neurons × in)   summed over the batch   (WeightGrads::Rows)
+/// ∂C/∂Wᵀ = xᵀ·δ       (in × neurons)   the same sums           (WeightGrads::Transposed)
 /// ∂C/∂b = Σ_rows δ    (neurons)
 /// ```
 ///
@@ -297,7 +309,7 @@ pub fn dropout(
 pub fn gradients(
     delta: MatRef<'_>,
     x: MatRef<'_>,
-    gw: MatMut<'_>,
+    gw: WeightGrads<'_>,
     gb: &mut [f32],
     accumulate: bool,
     par: Parallelism,
@@ -307,31 +319,10 @@ pub fn gradients(
     } else {
         Accum::Replace
     };
-    tensor::gemm(gw, delta.t(), x, accum, par);
-    bias_gradients(delta, gb, accumulate);
-}
-
-/// [`gradients`] for a layer whose weights are stored transposed (`in × neurons`, as a
-/// first layer's are while it trains: see train/step.rs), with `gwt` in that layout:
-///
-/// ```text
-/// ∂C/∂Wᵀ = xᵀ·δ       (in × neurons)   the same sums as δᵀ·x, written transposed
-/// ∂C/∂b  = Σ_rows δ   (neurons)
-/// ```
-pub fn gradients_transposed(
-    delta: MatRef<'_>,
-    x: MatRef<'_>,
-    gwt: MatMut<'_>,
-    gb: &mut [f32],
-    accumulate: bool,
-    par: Parallelism,
-) {
-    let accum = if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    };
-    tensor::gemm(gwt, x.t(), delta, accum, par);
+    match gw {
+        WeightGrads::Rows(gw) => tensor::gemm(gw, delta.t(), x, accum, par),
+        WeightGrads::Transposed(gwt) => tensor::gemm(gwt, x.t(), delta, accum, par),
+    }
     bias_gradients(delta, gb, accumulate);
 }
 
@@ -374,5 +365,56 @@ pub fn delta_from_error(
             }
         }
         f.backward(z.row(i), a.row(i), g, width);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gradients_in_both_layouts_are_the_sums_of_the_formula() {
+        let (batch, neurons, inputs) = (3, 4, 5);
+        let delta: Vec<f32> = (0..batch * neurons).map(|i| 0.3 - 0.1 * i as f32).collect();
+        let x: Vec<f32> = (0..batch * inputs)
+            .map(|i| (i as f32 * 0.7).sin())
+            .collect();
+        let (delta, x) = (
+            MatRef::new(&delta, batch, neurons),
+            MatRef::new(&x, batch, inputs),
+        );
+        // ∂C/∂Wⱼₖ = Σᵢ δᵢⱼ·xᵢₖ and ∂C/∂bⱼ = Σᵢ δᵢⱼ, in f64.
+        let dw = |j: usize, k: usize| -> f64 {
+            (0..batch)
+                .map(|i| f64::from(delta.at(i, j)) * f64::from(x.at(i, k)))
+                .sum()
+        };
+        let db = |j: usize| -> f64 { (0..batch).map(|i| f64::from(delta.at(i, j))).sum() };
+        for accumulate in [false, true] {
+            let start = if accumulate { 1.0 } else { 0.0 };
+            let mut gw = vec![if accumulate { 1.0 } else { 9.0 }; neurons * inputs];
+            let mut gwt = gw.clone();
+            let (mut gb, mut gbt) = (vec![gw[0]; neurons], vec![gw[0]; neurons]);
+            let rows = WeightGrads::Rows(MatMut::new(&mut gw, neurons, inputs));
+            gradients(delta, x, rows, &mut gb, accumulate, Parallelism::Sequential);
+            let cols = WeightGrads::Transposed(MatMut::new(&mut gwt, inputs, neurons));
+            gradients(
+                delta,
+                x,
+                cols,
+                &mut gbt,
+                accumulate,
+                Parallelism::Sequential,
+            );
+            for j in 0..neurons {
+                for k in 0..inputs {
+                    let want = start + dw(j, k);
+                    assert!((f64::from(gw[j * inputs + k]) - want).abs() < 1e-5);
+                    assert!((f64::from(gwt[k * neurons + j]) - want).abs() < 1e-5);
+                }
+                assert!((f64::from(gb[j]) - start - db(j)).abs() < 1e-5);
+                assert_eq!(gb[j], gbt[j]);
+            }
+        }
     }
 }

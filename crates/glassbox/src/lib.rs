@@ -140,6 +140,7 @@ pub mod activation;
 pub mod data;
 pub mod error;
 pub mod explain;
+pub mod file;
 pub mod gradcheck;
 pub mod init;
 pub mod interop;

@@ -38,6 +38,57 @@ use crate::{Error, Result};
 /// in bench/RESULTS.md).
 pub const PREDICT_CHUNK_ROWS: usize = 256;
 
+/// The chunked prediction loop of the float and the int8 networks
+/// ([`Network::predict_with`], [`crate::quant::QuantizedNetwork::predict_with`]): the rows
+/// of `inputs` (`width` values each) go through `run` in chunks of
+/// [`PREDICT_CHUNK_ROWS`], each chunk's outputs (`out_width` per row) into its rows of
+/// `out`. With several chunks and `par` allowing threads, each thread takes whole chunks
+/// through the whole network (so a chunk's activations stay in its core's cache from
+/// layer to layer and no product is handed between threads) and `run` is given
+/// [`Parallelism::Sequential`]; otherwise the chunks go in order on this thread and `run`
+/// gets `par` for its products. Each thread makes its buffers with `buffers` once per call
+/// (fresh pages cost page faults).
+pub(crate) fn predict_in_chunks<B>(
+    inputs: &[f32],
+    width: usize,
+    out: &mut [f32],
+    out_width: usize,
+    par: Parallelism,
+    buffers: impl Fn() -> B + Sync,
+    run: impl Fn(&mut B, &[f32], &mut [f32], Parallelism) + Sync,
+) {
+    let pairs = inputs
+        .chunks(PREDICT_CHUNK_ROWS * width)
+        .zip(out.chunks_mut(PREDICT_CHUNK_ROWS * out_width));
+    let chunks = (inputs.len() / width.max(1)).div_ceil(PREDICT_CHUNK_ROWS);
+    match par {
+        Parallelism::Threads(threads) if chunks > 1 && threads > 1 => {
+            let work = std::sync::Mutex::new(pairs);
+            let worker = || {
+                let mut bufs = buffers();
+                loop {
+                    // A poisoned lock means another thread panicked; the scope re-raises it.
+                    let next = work.lock().ok().and_then(|mut w| w.next());
+                    let Some((chunk, out)) = next else { break };
+                    run(&mut bufs, chunk, out, Parallelism::Sequential);
+                }
+            };
+            rayon::scope(|scope| {
+                for _ in 1..threads.min(chunks) {
+                    scope.spawn(|_| worker());
+                }
+                worker();
+            });
+        }
+        _ => {
+            let mut bufs = buffers();
+            for (chunk, out) in pairs {
+                run(&mut bufs, chunk, out, par);
+            }
+        }
+    }
+}
+
 /// A multilayer perceptron: an input width and dense layers from the input side.
 #[derive(Debug, Clone, PartialEq)]
 ///
@@ -221,58 +272,26 @@ impl Network {
     pub fn predict_with(&self, inputs: &[f32], par: Parallelism) -> Result<Tensor> {
         let rows = self.check_rows(inputs)?;
         let mut out = Tensor::zeros(rows, self.outputs());
-        let (in_step, out_step) = (
-            PREDICT_CHUNK_ROWS * self.inputs(),
-            PREDICT_CHUNK_ROWS * self.outputs(),
+        predict_in_chunks(
+            inputs,
+            self.inputs(),
+            out.as_mut_slice(),
+            self.outputs(),
+            par,
+            || {
+                (
+                    Workspace::forward_only(self, rows.clamp(1, PREDICT_CHUNK_ROWS)),
+                    Tensor::default(),
+                )
+            },
+            // One chunk of rows through every layer with `par` in the products.
+            |(ws, batch), chunk, out, par| {
+                batch.resize(chunk.len() / self.inputs(), self.inputs());
+                batch.as_mut_slice().copy_from_slice(chunk);
+                self.run_forward(batch, ws, None, par);
+                out.copy_from_slice(ws.output().as_slice());
+            },
         );
-        // Runs one chunk of rows through every layer with `par` in the products.
-        let run = |(ws, batch): &mut (Workspace, Tensor), chunk: &[f32], out: &mut [f32], par| {
-            batch.resize(chunk.len() / self.inputs(), self.inputs());
-            batch.as_mut_slice().copy_from_slice(chunk);
-            self.run_forward(batch, ws, None, par);
-            out.copy_from_slice(ws.output().as_slice());
-        };
-        let buffers = || {
-            (
-                Workspace::forward_only(self, rows.clamp(1, PREDICT_CHUNK_ROWS)),
-                Tensor::default(),
-            )
-        };
-        let chunks = rows.div_ceil(PREDICT_CHUNK_ROWS);
-        if let (Parallelism::Threads(threads), true) = (par, chunks > 1) {
-            // Many chunks: each thread takes whole chunks through the whole network, so
-            // a chunk's activations stay in its core's cache from layer to layer and no
-            // product is handed between threads. Each thread allocates its buffers once
-            // per call (fresh pages cost page faults).
-            let work = std::sync::Mutex::new(
-                inputs
-                    .chunks(in_step)
-                    .zip(out.as_mut_slice().chunks_mut(out_step)),
-            );
-            let worker = || {
-                let mut bufs = buffers();
-                loop {
-                    // A poisoned lock means another thread panicked; the scope re-raises it.
-                    let next = work.lock().ok().and_then(|mut w| w.next());
-                    let Some((chunk, out)) = next else { break };
-                    run(&mut bufs, chunk, out, Parallelism::Sequential);
-                }
-            };
-            rayon::scope(|scope| {
-                for _ in 1..threads.min(chunks) {
-                    scope.spawn(|_| worker());
-                }
-                worker();
-            });
-        } else {
-            let mut bufs = buffers();
-            for (chunk, out) in inputs
-                .chunks(in_step)
-                .zip(out.as_mut_slice().chunks_mut(out_step))
-            {
-                run(&mut bufs, chunk, out, par);
-            }
-        }
         Ok(out)
     }
 
@@ -452,7 +471,7 @@ impl Network {
             layer::gradients(
                 ws.deltas[l].view(),
                 x,
-                weights.view_mut(),
+                layer::WeightGrads::Rows(weights.view_mut()),
                 biases,
                 false,
                 par,

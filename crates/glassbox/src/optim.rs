@@ -191,9 +191,12 @@ impl Optimizer {
     }
 }
 
-/// What an optimiser remembers between steps, per parameter.
+/// An optimiser with what it remembers between steps, per parameter. The state is made
+/// for one optimiser and steps only with it (its velocity, Adam's moments or Rprop's
+/// steps mean nothing to another), so [`OptimizerState::step`] takes no optimiser.
 #[derive(Debug, Clone, Default)]
 pub struct OptimizerState {
+    optimizer: Optimizer,
     step: u32,
     /// Per layer: [weights slot, biases slot] × (first, second) state vectors.
     slots: Vec<[Slot; 2]>,
@@ -220,6 +223,7 @@ impl OptimizerState {
             second: if second { vec![init; n] } else { Vec::new() },
         };
         OptimizerState {
+            optimizer: *optimizer,
             step: 0,
             slots: layers
                 .iter()
@@ -242,14 +246,19 @@ impl OptimizerState {
                 .map(|[w, b]| [w.first.len(), w.second.len(), b.first.len(), b.second.len()])
                 .collect()
         };
-        lengths(self) == lengths(other)
+        self.optimizer == other.optimizer && lengths(self) == lengths(other)
     }
 
-    /// Applies one update to every layer from `grads`, with learning rate
-    /// `learning_rate` (the scheduled one) and L2 decay `l2` on weights.
+    /// The optimiser this state was made for, the one [`OptimizerState::step`] runs.
+    pub fn optimizer(&self) -> &Optimizer {
+        &self.optimizer
+    }
+
+    /// Applies one update of this state's optimiser to every layer from `grads`, with
+    /// learning rate `learning_rate` (the scheduled one; Rprop ignores it) and L2 decay
+    /// `l2` on weights.
     pub fn step(
         &mut self,
-        optimizer: &Optimizer,
         network: &mut Network,
         grads: &[DenseGrads],
         learning_rate: f32,
@@ -257,6 +266,7 @@ impl OptimizerState {
     ) {
         self.step += 1;
         let t = self.step;
+        let optimizer = self.optimizer;
         for ((layer, grad), slots) in network
             .layers_mut()
             .iter_mut()
@@ -271,7 +281,7 @@ impl OptimizerState {
             ];
             for (params, grads, slot, decay) in groups {
                 update_part(
-                    optimizer,
+                    &optimizer,
                     params,
                     grads,
                     &mut slot.first,
@@ -581,7 +591,7 @@ mod tests {
         let (mut layers, mut grads) = one_weight(1.0);
         grads[0].weights.as_mut_slice()[0] = 0.3;
         let mut state = OptimizerState::new(&opt, layers.layers());
-        state.step(&opt, &mut layers, &grads, 1e-3, 0.0);
+        state.step(&mut layers, &grads, 1e-3, 0.0);
         assert!((layers.layers()[0].weights().as_slice()[0] - (1.0 - 1e-3)).abs() < 1e-6);
     }
 
@@ -594,9 +604,45 @@ mod tests {
         let (mut layers, mut grads) = one_weight(0.0);
         grads[0].weights.as_mut_slice()[0] = 1.0;
         let mut state = OptimizerState::new(&opt, layers.layers());
-        state.step(&opt, &mut layers, &grads, 0.1, 0.0); // v = 1,   w = −0.1
-        state.step(&opt, &mut layers, &grads, 0.1, 0.0); // v = 1.5, w = −0.25
+        state.step(&mut layers, &grads, 0.1, 0.0); // v = 1,   w = −0.1
+        state.step(&mut layers, &grads, 0.1, 0.0); // v = 1.5, w = −0.25
         assert!((layers.layers()[0].weights().as_slice()[0] + 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn nesterov_follows_its_formula_over_a_few_steps() {
+        // v ← μ·v + g,  w ← w − η·(g + μ·v), g with the L2 term λ·w, in f64.
+        let (eta, mu, l2) = (0.1f32, 0.5f32, 0.01f32);
+        let opt = Optimizer::Nesterov(Momentum {
+            learning_rate: eta,
+            momentum: mu,
+        });
+        let (mut layers, mut grads) = one_weight(1.0);
+        let mut state = OptimizerState::new(&opt, layers.layers());
+        let (mut w, mut v) = (1.0f64, 0.0f64);
+        let (eta, mu, l2) = (f64::from(eta), f64::from(mu), f64::from(l2));
+        for g in [1.0f32, -2.0, 0.5, 0.5] {
+            grads[0].weights.as_mut_slice()[0] = g;
+            state.step(&mut layers, &grads, 0.1, 0.01);
+            let g = f64::from(g) + l2 * w;
+            v = mu * v + g;
+            w -= eta * (g + mu * v);
+            let got = f64::from(layers.layers()[0].weights().as_slice()[0]);
+            assert!((got - w).abs() < 1e-6, "engine {got}, formula {w}");
+        }
+        // Heavy-ball momentum takes other steps from the same gradients.
+        let mut heavy = one_weight(1.0).0;
+        let opt = Optimizer::Momentum(Momentum {
+            learning_rate: 0.1,
+            momentum: 0.5,
+        });
+        let mut state = OptimizerState::new(&opt, heavy.layers());
+        grads[0].weights.as_mut_slice()[0] = 1.0;
+        state.step(&mut heavy, &grads, 0.1, 0.01);
+        let nesterov_first = 1.0 - 0.1 * (1.01 + 0.5 * 1.01);
+        assert!(
+            (f64::from(heavy.layers()[0].weights().as_slice()[0]) - nesterov_first).abs() > 1e-3
+        );
     }
 
     #[test]
@@ -605,11 +651,11 @@ mod tests {
         let (mut layers, mut grads) = one_weight(0.0);
         let mut state = OptimizerState::new(&opt, layers.layers());
         grads[0].weights.as_mut_slice()[0] = 2.0;
-        state.step(&opt, &mut layers, &grads, 0.0, 0.0); // −0.1
-        state.step(&opt, &mut layers, &grads, 0.0, 0.0); // −0.12
+        state.step(&mut layers, &grads, 0.0, 0.0); // −0.1
+        state.step(&mut layers, &grads, 0.0, 0.0); // −0.12
         assert!((layers.layers()[0].weights().as_slice()[0] + 0.22).abs() < 1e-6);
         grads[0].weights.as_mut_slice()[0] = -1.0;
-        state.step(&opt, &mut layers, &grads, 0.0, 0.0); // sign flip: no move
+        state.step(&mut layers, &grads, 0.0, 0.0); // sign flip: no move
         assert!((layers.layers()[0].weights().as_slice()[0] + 0.22).abs() < 1e-6);
     }
 

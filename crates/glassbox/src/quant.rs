@@ -36,17 +36,19 @@
 //!
 //! # Threads
 //!
-//! With [`QuantizedNetwork::set_threads`], a batch of several chunks of rows is shared
-//! chunk by chunk; a single chunk — one image, or a server's small batch — shares each
-//! layer's product instead: one row in bands of neurons, several rows in bands of rows,
-//! handed to the helper threads that the float engine uses for one image (they spin
-//! between jobs, so the hand-over takes well under a microsecond). The sums are exact
-//! integers, so the outputs do not depend on the number of threads.
+//! As for the float network, the thread count is an argument of the call that runs the
+//! network ([`QuantizedNetwork::predict_with`], [`evaluate_with`]), never a setting it
+//! keeps. A batch of several chunks of rows is shared chunk by chunk (the same loop as
+//! [`Network::predict_with`]); a single chunk — one image, or a server's small batch —
+//! shares each layer's product instead: one row in bands of neurons, several rows in
+//! bands of rows, handed to the helper threads that the float engine uses for one image
+//! (they spin between jobs, so the hand-over takes well under a microsecond). The sums
+//! are exact integers, so the outputs do not depend on the number of threads.
 //!
 //! # Files
 //!
 //! [`save`] writes a safetensors file like [`crate::io::save`]'s, with the same
-//! architecture metadata and one more key, `quantization` = [`QUANTIZATION`]; per layer:
+//! architecture metadata and one more key, `quantization` = [`io::QUANTIZATION`]; per layer:
 //!
 //! ```text
 //! layers.{l}.weight         I8   [out, in]   q
@@ -80,19 +82,13 @@ use crate::io::{self, Architecture, LayerSpec, ModelInfo};
 use crate::layer::Dense;
 use crate::loss::Loss;
 use crate::metrics::Evaluation;
-use crate::network::{argmax, Network, PREDICT_CHUNK_ROWS};
-use crate::tensor::Tensor;
+use crate::network::{argmax, predict_in_chunks, Network};
+use crate::tensor::{Parallelism, Tensor};
 use crate::{Error, Result};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// The metadata key that marks a quantized model file.
-pub const QUANTIZATION_KEY: &str = "quantization";
-
-/// The value of [`QUANTIZATION_KEY`] in the files [`save`] writes.
-pub const QUANTIZATION: &str = "int8-per-channel-symmetric";
 
 /// The widest layer input the 32-bit integer sums hold without overflow
 /// (127·127·133 000 < 2³¹).
@@ -559,7 +555,6 @@ fn quantize_row(x: &[f32], q: &mut [i8]) -> f32 {
 pub struct QuantizedNetwork {
     layers: Vec<QuantizedDense>,
     kernel: Kernel,
-    threads: usize,
 }
 
 /// Per-thread buffers for one chunk of rows.
@@ -600,7 +595,6 @@ impl QuantizedNetwork {
         Ok(QuantizedNetwork {
             layers,
             kernel: Kernel::detect(),
-            threads: 1,
         })
     }
 
@@ -645,13 +639,6 @@ impl QuantizedNetwork {
         };
     }
 
-    /// Lets [`QuantizedNetwork::predict`] share its work among `threads` threads: chunks
-    /// of rows when there are several, otherwise each layer's product (bands of neurons
-    /// for one row, bands of rows for a few).
-    pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
-    }
-
     /// The float network these integers stand for (W = s·q), for inspection.
     ///
     /// # Errors
@@ -665,43 +652,37 @@ impl QuantizedNetwork {
         )
     }
 
-    /// The outputs for `inputs`, a row-major `rows × self.inputs()` slice.
+    /// The outputs for `inputs`, a row-major `rows × self.inputs()` slice, computed on
+    /// this thread ([`QuantizedNetwork::predict_with`] to use more).
     ///
     /// # Errors
     /// [`Error::InputWidth`] when the length is not a multiple of the input width.
     pub fn predict(&self, inputs: &[f32]) -> Result<Tensor> {
+        self.predict_with(inputs, Parallelism::Sequential)
+    }
+
+    /// [`QuantizedNetwork::predict`] with up to `par` threads: chunks of rows when there
+    /// are several, otherwise each layer's product (bands of neurons for one row, bands
+    /// of rows for a few). The sums are exact integers, so the outputs do not depend on
+    /// the thread count.
+    ///
+    /// # Errors
+    /// As [`QuantizedNetwork::predict`].
+    pub fn predict_with(&self, inputs: &[f32], par: Parallelism) -> Result<Tensor> {
         let rows = self.check_rows(inputs)?;
         let mut out = Tensor::zeros(rows, self.outputs());
-        let (width, outputs) = (self.inputs(), self.outputs());
-        let chunks: Vec<(&[f32], &mut [f32])> = inputs
-            .chunks(PREDICT_CHUNK_ROWS * width)
-            .zip(out.as_mut_slice().chunks_mut(PREDICT_CHUNK_ROWS * outputs))
-            .collect();
-        if self.threads > 1 && chunks.len() > 1 {
-            let work = std::sync::Mutex::new(chunks.into_iter());
-            let worker = || {
-                let mut buffers = Buffers::default();
-                loop {
-                    // A poisoned lock means another thread panicked; the scope re-raises it.
-                    let next = work.lock().ok().and_then(|mut w| w.next());
-                    let Some((chunk, out)) = next else { break };
-                    self.forward_chunk(chunk, &mut buffers, 1);
-                    out.copy_from_slice(&buffers.a);
-                }
-            };
-            rayon::scope(|scope| {
-                for _ in 1..self.threads {
-                    scope.spawn(|_| worker());
-                }
-                worker();
-            });
-        } else {
-            let mut buffers = Buffers::default();
-            for (chunk, out) in chunks {
-                self.forward_chunk(chunk, &mut buffers, self.threads);
+        predict_in_chunks(
+            inputs,
+            self.inputs(),
+            out.as_mut_slice(),
+            self.outputs(),
+            par,
+            Buffers::default,
+            |buffers, chunk, out, par| {
+                self.forward_chunk(chunk, buffers, thread_count(par));
                 out.copy_from_slice(&buffers.a);
-            }
-        }
+            },
+        );
         Ok(out)
     }
 
@@ -759,6 +740,14 @@ impl QuantizedNetwork {
     }
 }
 
+/// The threads `par` allows (1 for sequential), as [`shared_matmul_i8`] counts them.
+fn thread_count(par: Parallelism) -> usize {
+    match par {
+        Parallelism::Sequential => 1,
+        Parallelism::Threads(n) => n.max(1),
+    }
+}
+
 /// Runs `network` over `data` and measures it with `loss`, as [`crate::metrics::evaluate`]
 /// does for a float network.
 ///
@@ -769,13 +758,27 @@ pub fn evaluate(
     data: &crate::data::Dataset,
     loss: Loss,
 ) -> Result<Evaluation> {
+    evaluate_with(network, data, loss, Parallelism::Sequential)
+}
+
+/// [`evaluate`] with each layer's product on up to `par` threads (the result does not
+/// depend on the count).
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_with(
+    network: &QuantizedNetwork,
+    data: &crate::data::Dataset,
+    loss: Loss,
+    par: Parallelism,
+) -> Result<Evaluation> {
     let mut buffers = Buffers::default();
     crate::metrics::measure(
         (network.inputs(), network.outputs()),
         data,
         loss,
         |x, z, a| {
-            network.forward_chunk(x.as_slice(), &mut buffers, network.threads);
+            network.forward_chunk(x.as_slice(), &mut buffers, thread_count(par));
             z.clear();
             z.extend_from_slice(&buffers.z);
             a.clear();
@@ -790,19 +793,12 @@ fn scale_name(l: usize) -> String {
     format!("layers.{l}.weight_scale")
 }
 
-/// Whether the file's metadata marks a quantized model.
-pub(crate) fn is_quantized(metadata: &Option<HashMap<String, String>>) -> bool {
-    metadata
-        .as_ref()
-        .is_some_and(|m| m.contains_key(QUANTIZATION_KEY))
-}
-
 /// Whether `bytes`, the whole of a file, are an int8 model: safetensors whose metadata
-/// has [`QUANTIZATION_KEY`]. False for anything else, readable or not.
+/// has [`io::QUANTIZATION_KEY`]. False for anything else, readable or not.
 pub fn is_quantized_file(bytes: &[u8]) -> bool {
     SafeTensors::read_metadata(bytes)
         .ok()
-        .is_some_and(|(_, m)| is_quantized(m.metadata()))
+        .is_some_and(|(_, m)| io::is_quantized(m.metadata()))
 }
 
 /// Writes `network` and `info` to `path` (see the module docs), atomically.
@@ -833,7 +829,10 @@ pub fn save(path: impl AsRef<Path>, network: &QuantizedNetwork, info: &ModelInfo
             env!("CARGO_PKG_VERSION").to_string(),
         ),
         (io::MODEL_KEY.to_string(), model),
-        (QUANTIZATION_KEY.to_string(), QUANTIZATION.to_string()),
+        (
+            io::QUANTIZATION_KEY.to_string(),
+            io::QUANTIZATION.to_string(),
+        ),
     ]);
     let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -877,7 +876,7 @@ pub fn save(path: impl AsRef<Path>, network: &QuantizedNetwork, info: &ModelInfo
     }
     let bytes = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::format(path, "header", format!("cannot encode safetensors: {e:?}")))?;
-    io::write_atomically(path, &bytes)
+    crate::file::write_atomically(path, &bytes)
 }
 
 /// Reads a model file that [`save`] wrote.
@@ -890,7 +889,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<(QuantizedNetwork, ModelInfo)> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (tensors, metadata) = io::parse(path, &bytes)?;
-    if !is_quantized(&metadata) {
+    if !io::is_quantized(&metadata) {
         return Err(Error::format(
             path,
             "metadata",
@@ -1135,10 +1134,16 @@ mod tests {
             .iter()
             .zip(b.as_slice())
             .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+            // A NaN is the largest difference (f32::max would drop it).
+            .fold(0.0, |worst: f32, d| {
+                if d.is_nan() {
+                    f32::INFINITY
+                } else {
+                    worst.max(d)
+                }
+            });
         assert!(worst < 0.03, "{worst}");
-        int8.set_threads(3);
-        assert_eq!(int8.predict(&x).unwrap(), b);
+        assert_eq!(int8.predict_with(&x, Parallelism::Threads(3)).unwrap(), b);
         int8.set_kernel(Kernel::Portable);
         assert_eq!(int8.predict(&x).unwrap(), b);
         assert!(matches!(

@@ -117,25 +117,49 @@ impl std::ops::DerefMut for Aligned {
     }
 }
 
+/// How many values a `rows × cols` matrix holds, `rows · cols`, or `None` when that
+/// does not fit in a `usize` (no buffer could hold it, and a wrapped product would let
+/// a view address values outside its buffer).
+pub fn checked_len(rows: usize, cols: usize) -> Option<usize> {
+    rows.checked_mul(cols)
+}
+
+/// [`checked_len`] for sizes a programmer passed in.
+///
+/// # Panics
+/// If `rows · cols` overflows a `usize`, naming the shape.
+fn len_of(rows: usize, cols: usize) -> usize {
+    checked_len(rows, cols)
+        .unwrap_or_else(|| panic!("a {rows} × {cols} matrix has more values than a usize counts"))
+}
+
 impl Tensor {
     /// A `rows × cols` matrix of zeros.
+    ///
+    /// # Panics
+    /// If `rows · cols` overflows a `usize` (use [`Tensor::from_vec`] or
+    /// [`checked_len`] for sizes read from a file).
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Tensor {
             rows,
             cols,
-            data: Aligned::zeros(rows * cols),
+            data: Aligned::zeros(len_of(rows, cols)),
         }
     }
 
     /// A matrix over `data`, row-major.
     ///
     /// # Errors
-    /// [`Error::Shape`] when `data.len() != rows * cols`.
+    /// [`Error::Shape`] when `data.len() != rows * cols`, or `rows · cols` overflows.
     pub fn from_vec(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
-        if data.len() != rows * cols {
+        let Some(len) = checked_len(rows, cols) else {
             return Err(Error::Shape(format!(
-                "a {rows} × {cols} matrix needs {} values, got {}",
-                rows * cols,
+                "a {rows} × {cols} matrix has more values than a usize counts"
+            )));
+        };
+        if data.len() != len {
+            return Err(Error::Shape(format!(
+                "a {rows} × {cols} matrix needs {len} values, got {}",
                 data.len()
             )));
         }
@@ -185,29 +209,19 @@ impl Tensor {
 
     /// Makes this a `rows × cols` matrix, reusing its allocation when it is big enough.
     /// The values are unspecified afterwards (callers overwrite them).
+    ///
+    /// # Panics
+    /// If `rows · cols` overflows a `usize`.
     pub fn resize(&mut self, rows: usize, cols: usize) {
+        let len = len_of(rows, cols);
         self.rows = rows;
         self.cols = cols;
-        self.data.resize(rows * cols);
+        self.data.resize(len);
     }
 
     /// Consumes the matrix and returns its values, row-major.
     pub fn into_vec(self) -> Vec<f32> {
         self.data.to_vec()
-    }
-
-    /// Column sums: `out[j] = Σ_i self[i][j]` (the bias gradient Σ_rows δ).
-    ///
-    /// # Panics
-    /// If `out.len() != cols`.
-    pub fn sum_rows_into(&self, out: &mut [f32]) {
-        assert_eq!(out.len(), self.cols);
-        out.fill(0.0);
-        for row in self.data.chunks_exact(self.cols.max(1)) {
-            for (o, &v) in out.iter_mut().zip(row) {
-                *o += v;
-            }
-        }
     }
 }
 
@@ -250,10 +264,10 @@ impl<'a> MatRef<'a> {
     /// The row-major `rows × cols` matrix at the start of `data`.
     ///
     /// # Panics
-    /// If `data` holds fewer than `rows × cols` values.
+    /// If `data` holds fewer than `rows × cols` values, or `rows · cols` overflows.
     pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
         assert!(
-            data.len() >= rows * cols,
+            data.len() >= len_of(rows, cols),
             "{rows} × {cols} view of {} values",
             data.len()
         );
@@ -380,10 +394,10 @@ impl<'a> MatMut<'a> {
     /// The row-major `rows × cols` matrix at the start of `data`, to write.
     ///
     /// # Panics
-    /// If `data` holds fewer than `rows × cols` values.
+    /// If `data` holds fewer than `rows × cols` values, or `rows · cols` overflows.
     pub fn new(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
         assert!(
-            data.len() >= rows * cols,
+            data.len() >= len_of(rows, cols),
             "{rows} × {cols} view of {} values",
             data.len()
         );
@@ -1681,8 +1695,48 @@ mod tests {
     fn from_vec_checks_the_length() {
         assert!(Tensor::from_vec(2, 3, vec![0.0; 5]).is_err());
         let t = Tensor::from_vec(2, 2, vec![1.0, 2.0, 3.0, 4.0]).unwrap();
-        let mut s = [0.0; 2];
-        t.sum_rows_into(&mut s);
-        assert_eq!(s, [4.0, 6.0]);
+        assert_eq!(t.row(1), [3.0, 4.0]);
+    }
+
+    // Sizes whose product wraps to 0 in a usize: unchecked, each would make an empty
+    // buffer that `at(5, 5)` then reads past.
+    const HUGE: (usize, usize) = (1 << 33, 1 << 31);
+
+    #[test]
+    #[should_panic(expected = "a 8589934592 × 2147483648 matrix has more values")]
+    fn zeros_with_overflowing_sizes_panics() {
+        let t = Tensor::zeros(HUGE.0, HUGE.1);
+        let _ = t.view().at(5, 5);
+    }
+
+    #[test]
+    fn from_vec_with_overflowing_sizes_is_an_error() {
+        let e = Tensor::from_vec(HUGE.0, HUGE.1, vec![]).unwrap_err();
+        assert!(
+            matches!(&e, Error::Shape(m) if m.contains("8589934592 × 2147483648")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "a 8589934592 × 2147483648 matrix has more values")]
+    fn resize_with_overflowing_sizes_panics() {
+        let mut t = Tensor::zeros(2, 2);
+        t.resize(HUGE.0, HUGE.1);
+        let _ = t.view().at(5, 5);
+    }
+
+    #[test]
+    #[should_panic(expected = "a 8589934592 × 2147483648 matrix has more values")]
+    fn matref_with_overflowing_sizes_panics() {
+        let v = MatRef::new(&[], HUGE.0, HUGE.1);
+        let _ = v.at(5, 5);
+    }
+
+    #[test]
+    #[should_panic(expected = "a 8589934592 × 2147483648 matrix has more values")]
+    fn matmut_with_overflowing_sizes_panics() {
+        let mut v = MatMut::new(&mut [], HUGE.0, HUGE.1);
+        let _ = v.row_mut(5);
     }
 }

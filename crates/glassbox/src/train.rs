@@ -58,17 +58,6 @@ pub enum Shuffle {
     Never,
 }
 
-/// Where the validation set comes from (it drives early stopping).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Validation {
-    /// No validation set (unless one is passed to [`Trainer::fit`]).
-    #[default]
-    None,
-    /// Hold out this fraction of the training set, stratified by class and seeded.
-    Split(f64),
-}
-
 /// Every setting of a training run. `TrainConfig::default()` is online SGD, η = 0.1,
 /// mean squared error, 10 epochs — the article's recipe — with nothing else added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +72,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Reordering of the examples between epochs.
     pub shuffle: Shuffle,
-    /// Seed for shuffling, validation splits and dropout.
+    /// Seed for shuffling and dropout.
     pub seed: u64,
     /// L2 weight decay λ (0 = none): every weight's gradient gains λ·w.
     pub l2: f32,
@@ -91,8 +80,6 @@ pub struct TrainConfig {
     pub dropout: f32,
     /// How the learning rate changes over training.
     pub schedule: Schedule,
-    /// Where the validation set comes from.
-    pub validation: Validation,
     /// Stop when the validation loss has not improved for this many epochs, and restore
     /// the best epoch's weights.
     pub early_stopping: Option<usize>,
@@ -116,7 +103,6 @@ impl Default for TrainConfig {
             l2: 0.0,
             dropout: 0.0,
             schedule: Schedule::Constant,
-            validation: Validation::None,
             early_stopping: None,
             threads: 1,
         }
@@ -158,13 +144,6 @@ impl TrainConfig {
                 "the dropout rate must be in [0, 1) (got {})",
                 self.dropout
             )));
-        }
-        if let Validation::Split(f) = self.validation {
-            if !(f > 0.0 && f < 1.0) {
-                return Err(Error::Config(format!(
-                    "the validation fraction must be between 0 and 1 (got {f})"
-                )));
-            }
         }
         if self.early_stopping == Some(0) {
             return Err(Error::Config(
@@ -228,6 +207,18 @@ pub struct EpochReport {
     /// Seconds of training work: shuffling, batching, forward, backward, update — not
     /// evaluation.
     pub seconds: f64,
+    /// How many threads ran their bands of this epoch's steps to the end (train/step.rs):
+    /// [`TrainConfig::threads`] when the steps were shared out by bands of neurons, 1 when
+    /// one thread ran them (one thread asked for, or a step too small to share: see
+    /// [`SPLIT_MIN_WORK`]). Counted once per thread per epoch, after its last step, so
+    /// tests can see that a split really ran.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+/// The thread count of a report written before [`EpochReport::threads`] existed.
+fn one() -> usize {
+    1
 }
 
 /// Why training ended.
@@ -355,7 +346,8 @@ impl<'a> Trainer<'a> {
     }
 
     /// A validation set, measured after every epoch; early stopping watches its loss.
-    /// Without one, [`TrainConfig::validation`] may split one off the training set.
+    /// This is the one way to give one: to hold out part of the training set, split it
+    /// first ([`Dataset::split`], stratified by class and seeded) and pass the part here.
     pub fn validation(mut self, data: impl Into<Option<&'a Dataset>>) -> Self {
         self.validation = data.into();
         self
@@ -444,16 +436,6 @@ impl<'a> Trainer<'a> {
         let observer: &mut (dyn Observer + Send) = match observer {
             Some(o) => o,
             None => &mut silent,
-        };
-        let split;
-        let (train, validation) = match (validation, config.validation) {
-            (Some(v), _) => (train, Some(v)),
-            (None, Validation::Split(fraction)) => {
-                config.validate()?;
-                split = train.split(fraction, config.seed ^ 0x5EED)?;
-                (&split.0, Some(&split.1))
-            }
-            (None, Validation::None) => (train, None),
         };
         check(&config, network, train, validation, test)?;
 
@@ -549,6 +531,7 @@ impl<'a> Trainer<'a> {
                 test_accuracy: tst.as_ref().and_then(|e| e.accuracy),
                 learning_rate: steps.learning_rate,
                 seconds: steps.seconds,
+                threads: steps.threads,
             };
             last_good.clone_from_slice(network.layers());
             let control = observer.on_epoch_with_network(&report, network);
@@ -607,7 +590,7 @@ fn check(
     if config.early_stopping.is_some() && validation.is_none() {
         return Err(Error::Config(
             "early stopping watches the validation loss: give a validation set \
-             (e.g. a validation split)"
+             (Trainer::validation; Dataset::split holds one out of the training set)"
                 .into(),
         ));
     }
@@ -648,6 +631,8 @@ struct StepTotals {
     examples: usize,
     learning_rate: f32,
     seconds: f64,
+    /// Threads that ran their bands of every step to the end.
+    threads: usize,
 }
 
 impl<'a> Run<'a> {
@@ -813,6 +798,7 @@ impl<'a> Run<'a> {
             examples: 0,
             learning_rate: base_lr,
             seconds: 0.0,
+            threads: 0,
         };
         let mut end = None;
         let data = self.data;
@@ -837,7 +823,7 @@ impl<'a> Run<'a> {
             if data.is_streamed() {
                 scope.spawn(|| data.read_ahead(&self.order, &used, &stop));
             }
-            step::run_epoch(
+            totals.threads = step::run_epoch(
                 &mut self.buffers,
                 network,
                 &mut self.state,

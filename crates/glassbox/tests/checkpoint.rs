@@ -4,7 +4,7 @@
 
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
-use glassbox::train::{BatchProgress, Checkpoint, Control, Observer, StopReason, Validation};
+use glassbox::train::{BatchProgress, Checkpoint, Control, Observer, StopReason};
 use glassbox::{
     Activation, Adam, Init, Loss, Momentum, Network, Optimizer, Schedule, Sgd, TrainConfig, Trainer,
 };
@@ -53,17 +53,27 @@ fn bits(net: &Network) -> Vec<u32> {
 fn resumes_bit_for_bit(config: TrainConfig, hidden: usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run.checkpoint");
-    let data = data();
+    // Early stopping watches a validation set: a fifth of the data, held out.
+    let all = data();
+    let (rest, held_out) = all.split(0.2, 5).unwrap();
+    let (data, validation) = match config.early_stopping {
+        Some(_) => (&rest, Some(&held_out)),
+        None => (&all, None),
+    };
 
     let mut whole = network(hidden);
-    let full = Trainer::new(config.clone()).fit(&mut whole, &data).unwrap();
+    let full = Trainer::new(config.clone())
+        .validation(validation)
+        .fit(&mut whole, data)
+        .unwrap();
 
     let mut stopped = network(hidden);
     let mut stop = StopIn { epoch: 4 };
     let partial = Trainer::new(config.clone())
+        .validation(validation)
         .checkpoint(&path, 1)
         .observer(&mut stop)
-        .fit(&mut stopped, &data)
+        .fit(&mut stopped, data)
         .unwrap();
     assert_eq!(partial.stop, StopReason::Interrupted);
     let saved = Checkpoint::load(&path).unwrap();
@@ -76,9 +86,10 @@ fn resumes_bit_for_bit(config: TrainConfig, hidden: usize) {
 
     let mut resumed = network(hidden); // a fresh process builds the network anew
     let rest = Trainer::new(config.clone())
+        .validation(validation)
         .resume(saved)
         .checkpoint(&path, 1)
-        .fit(&mut resumed, &data)
+        .fit(&mut resumed, data)
         .unwrap();
     assert_eq!(
         rest.epochs.len(),
@@ -113,8 +124,9 @@ fn resumes_bit_for_bit(config: TrainConfig, hidden: usize) {
     // Resuming a finished run trains no more.
     let mut again = network(hidden);
     let done = Trainer::new(config)
+        .validation(validation)
         .resume(Checkpoint::load(&path).unwrap())
-        .fit(&mut again, &data)
+        .fit(&mut again, data)
         .unwrap();
     assert_eq!(bits(&again), bits(&whole));
     assert_eq!(done.epochs.len(), full.epochs.len());
@@ -176,7 +188,6 @@ fn adam_with_early_stopping_resumes_bit_for_bit_on_1_and_2_threads() {
     }
     .into();
     let c = TrainConfig {
-        validation: Validation::Split(0.2),
         early_stopping: Some(2),
         ..config(adam, 1)
     };

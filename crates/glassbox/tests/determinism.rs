@@ -1,5 +1,6 @@
 //! The same seed and thread count give bit-identical weights; another seed does not.
 
+mod common;
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::tensor::PARALLEL_MIN_FLOPS;
@@ -111,12 +112,6 @@ fn two_threads_split_the_neurons_and_agree_with_one() {
     let one = train_with(&data(), 5, 1, 0.0, sgd);
     assert!(BATCH * one.parameter_count() / 2 >= SPLIT_MIN_WORK);
     let two = train_with(&data(), 5, 2, 0.0, sgd);
-    let worst = one
-        .layers()
-        .iter()
-        .zip(two.layers())
-        .flat_map(|(a, b)| a.weights().as_slice().iter().zip(b.weights().as_slice()))
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let worst = common::largest_difference(&one, &two);
     assert!(worst < 1e-4, "weights differ by up to {worst}");
 }

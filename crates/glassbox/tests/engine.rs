@@ -35,7 +35,7 @@ fn by_hand(net: &mut Network, data: &Dataset, config: &TrainConfig) {
             net.forward(&x, &mut ws);
             net.output_error(config.loss, &y, &mut ws, 1.0 / rows.len() as f32);
             net.backward(&x, &mut ws);
-            state.step(&config.optimizer, net, ws.all_gradients(), lr, config.l2);
+            state.step(net, ws.all_gradients(), lr, config.l2);
         }
     }
 }

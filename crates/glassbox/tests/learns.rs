@@ -2,7 +2,6 @@
 //! (98.3 % measured with seeds 1 to 4, 98.1 % with seed 5).
 
 use glassbox::data::{digits, synthetic, Dataset};
-use glassbox::train::Validation;
 use glassbox::{Activation, Adam, Init, Loss, Network, Sgd, TrainConfig, Trainer};
 
 /// The seed of the article's XOR network (initial weights and shuffling).
@@ -107,7 +106,6 @@ fn digits_reach_the_stated_test_accuracy() {
         epochs: DIGITS_EPOCHS,
         batch_size: 32,
         seed: DIGITS_SEED,
-        validation: Validation::None,
         ..TrainConfig::default()
     };
     let history = Trainer::new(config)

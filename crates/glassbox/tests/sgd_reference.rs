@@ -7,8 +7,10 @@
 
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
-use glassbox::train::{Shuffle, Validation};
-use glassbox::{Activation, Adam, Init, Loss, Network, Optimizer, Sgd, TrainConfig, Trainer};
+use glassbox::train::Shuffle;
+use glassbox::{
+    Activation, Adam, Init, Loss, Momentum, Network, Optimizer, Rprop, Sgd, TrainConfig, Trainer,
+};
 
 /// The largest difference accepted between a weight trained in f32 by the engine and
 /// the same weight trained in f64 by the reference (measured: about 2e-7).
@@ -228,6 +230,66 @@ impl Reference {
         }
     }
 
+    /// How many parameters (weights and biases) the network has.
+    fn parameter_count(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.b.len() * (l.w[0].len() + 1))
+            .sum()
+    }
+
+    /// Momentum over `epochs` passes in order, in PyTorch's form: v ← μ·v + g, then
+    /// w ← w − η·v (heavy ball) or w ← w − η·(g + μ·v) (Nesterov).
+    #[allow(clippy::too_many_arguments)]
+    fn train_momentum(
+        &mut self,
+        data: &[(Vec<f64>, Vec<f64>)],
+        loss: Loss,
+        momentum: Momentum,
+        nesterov: bool,
+        batch: usize,
+        epochs: usize,
+    ) {
+        let (eta, mu) = (momentum.learning_rate as f64, momentum.momentum as f64);
+        let mut v = vec![0.0f64; self.parameter_count()];
+        for _ in 0..epochs {
+            for chunk in data.chunks(batch) {
+                let grads = self.batch_gradients(chunk, loss);
+                for (k, (w, g)) in self.parameters_mut(&grads).enumerate() {
+                    v[k] = mu * v[k] + g;
+                    *w -= eta * if nesterov { g + mu * v[k] } else { v[k] };
+                }
+            }
+        }
+    }
+
+    /// iRPROP⁻ (Igel & Hüsken, 2000) on the mean gradient of the whole training set,
+    /// one step per epoch: each parameter's step Δ grows ×η⁺ while its gradient keeps its
+    /// sign and shrinks ×η⁻ when it flips (and that gradient is then taken as 0);
+    /// w ← w − sign(g)·Δ.
+    fn train_rprop(&mut self, data: &[(Vec<f64>, Vec<f64>)], loss: Loss, r: Rprop, epochs: usize) {
+        let count = self.parameter_count();
+        let (mut previous, mut step) = (vec![0.0f64; count], vec![r.initial_step as f64; count]);
+        let (up, down) = (r.increase as f64, r.decrease as f64);
+        let (smallest, largest) = (r.min_step as f64, r.max_step as f64);
+        for _ in 0..epochs {
+            let grads = self.batch_gradients(data, loss);
+            for (k, (w, g)) in self.parameters_mut(&grads).enumerate() {
+                let mut g = g;
+                if g * previous[k] > 0.0 {
+                    step[k] = (step[k] * up).min(largest);
+                } else if g * previous[k] < 0.0 {
+                    step[k] = (step[k] * down).max(smallest);
+                    g = 0.0;
+                }
+                if g != 0.0 {
+                    *w -= g.signum() * step[k];
+                }
+                previous[k] = g;
+            }
+        }
+    }
+
     /// Adam (Kingma & Ba, 2015, Algorithm 1) over `epochs` passes in order.
     fn train_adam(
         &mut self,
@@ -322,7 +384,6 @@ fn train_and_compare(
         epochs,
         batch_size,
         shuffle: Shuffle::Never,
-        validation: Validation::None,
         ..TrainConfig::default()
     };
     Trainer::new(config).fit(&mut net, data).unwrap();
@@ -442,5 +503,46 @@ fn adam_matches_the_reference() {
         adam.into(),
         1,
         1,
+    );
+}
+
+#[test]
+fn nesterov_and_heavy_ball_momentum_match_the_reference() {
+    let momentum = Momentum {
+        learning_rate: 0.1,
+        momentum: 0.9,
+    };
+    let data = regression(9);
+    for (optimizer, nesterov) in [
+        (Optimizer::Nesterov(momentum), true),
+        (Optimizer::Momentum(momentum), false),
+    ] {
+        // Mini-batches of 4 (3 steps an epoch), two epochs: the velocity carries over.
+        let net = sigmoid_network(10);
+        assert_trains(&net, &data, Loss::Mse, optimizer, 4);
+        let mut reference = Reference::of(&net);
+        reference.train_momentum(&examples(&data), Loss::Mse, momentum, nesterov, 4, 2);
+        train_and_compare(net, &reference, &data, Loss::Mse, optimizer, 4, 2);
+    }
+}
+
+#[test]
+fn rprop_full_batch_matches_the_reference() {
+    let rprop = Rprop::default();
+    // Five epochs, five steps on the whole set's gradient: steps grow, and some flip.
+    let data = classification(11);
+    let net = softmax_network(Activation::Tanh, 12);
+    assert_trains(&net, &data, Loss::CrossEntropy, rprop.into(), 4);
+    let mut reference = Reference::of(&net);
+    reference.train_rprop(&examples(&data), Loss::CrossEntropy, rprop, 5);
+    // The batch size only sizes the chunks the whole set's gradient is summed in.
+    train_and_compare(
+        net,
+        &reference,
+        &data,
+        Loss::CrossEntropy,
+        rprop.into(),
+        4,
+        5,
     );
 }

@@ -75,6 +75,7 @@ fn momentum_with_a_short_last_batch_agrees_with_one_thread() {
         .unwrap();
     let worst = largest_difference(&one, &two);
     assert!(worst < 1e-4, "weights differ by up to {worst}");
+    assert!(h2.epochs.iter().all(|e| e.threads == 2), "the split ran");
     assert!(
         largest_difference(&one, &network()) > 1e-2,
         "nothing was learnt"
@@ -168,9 +169,13 @@ fn one_hidden_layer_agrees_with_one_thread_and_stops_mid_epoch() {
     );
     for threads in [2, 3, 8] {
         let mut many = shallow();
-        Trainer::new(config(threads, sgd))
+        let history = Trainer::new(config(threads, sgd))
             .fit(&mut many, &data)
             .unwrap();
+        assert!(
+            history.epochs.iter().all(|e| e.threads == threads),
+            "{threads} threads: the split ran"
+        );
         let worst = largest_difference(&one, &many);
         assert!(
             worst < 1e-4,

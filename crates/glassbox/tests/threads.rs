@@ -7,7 +7,7 @@
 //! 7 helpers; see `.ci/run`.
 
 mod common;
-use common::largest_difference;
+use common::{largest_difference, largest_in};
 use glassbox::data::Dataset;
 use glassbox::rng::Rng;
 use glassbox::tensor::Parallelism;
@@ -65,8 +65,34 @@ fn train_with_dropout(
         dropout,
         ..TrainConfig::default()
     };
-    Trainer::new(config).fit(&mut net, &data()).unwrap();
+    let history = Trainer::new(config).fit(&mut net, &data()).unwrap();
+    // The split ran: every epoch's steps were shared by all `threads` threads, each to
+    // the end (a silent fall-back to one thread reports 1).
+    for report in &history.epochs {
+        assert_eq!(
+            report.threads, threads,
+            "epoch {}: {} of {threads} threads ran the steps",
+            report.epoch, report.threads
+        );
+    }
     net
+}
+
+/// A NaN weight is the largest difference there is, not "no difference" (`f32::max`
+/// drops NaN): a test comparing weights fails on it.
+#[test]
+fn a_nan_weight_counts_as_the_largest_difference() {
+    let net = network(Activation::Softmax);
+    assert_eq!(largest_difference(&net, &net), 0.0);
+    let mut broken = net.clone();
+    broken.parameters_mut(1).unwrap().1[7] = f32::NAN;
+    assert_eq!(largest_difference(&net, &broken), f32::INFINITY);
+    assert_eq!(largest_difference(&broken, &net), f32::INFINITY);
+    assert_eq!(largest_difference(&broken, &broken), f32::INFINITY);
+    assert_eq!(
+        largest_in(&[0.0, f32::NAN, 1.0], &[0.0, 0.0, 0.0]),
+        f32::INFINITY
+    );
 }
 
 #[test]
@@ -168,12 +194,7 @@ fn predictions_on_1_to_8_threads_agree() {
         let many = net.predict_with(&images, par).unwrap();
         let single = net.predict_with(&images[..784], par).unwrap();
         for (got, want) in [(&many, &one), (&single, &first)] {
-            let worst = got
-                .as_slice()
-                .iter()
-                .zip(want.as_slice())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = largest_in(got.as_slice(), want.as_slice());
             assert!(worst < 1e-6, "{threads} threads: outputs differ by {worst}");
         }
     }

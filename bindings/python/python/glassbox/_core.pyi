@@ -72,5 +72,16 @@ class Model:
         progress: Optional[Callable[[int, int, int, int, float, list[float]], Any]] = None,
     ) -> dict[str, Any]: ...
     def explain(
-        self, x: Sequence[float], y: Sequence[float], loss: str, learning_rate: float = 0.1
+        self,
+        x: Sequence[float],
+        y: Sequence[float],
+        loss: str,
+        *,
+        solver: str = "adam",
+        learning_rate: float = 0.001,
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
     ) -> dict[str, Any]: ...

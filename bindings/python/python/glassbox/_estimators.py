@@ -397,8 +397,10 @@ class _BaseMLP(BaseEstimator):
         """Every number of one forward and backward pass of example ``x`` with target
         ``y``, from the library's ``explain`` (the same numbers ``glassbox explain``
         prints): ``{"loss": C, "layers": [{"z", "a", "delta", "grad_weights",
-        "grad_biases"}, …]}``, NumPy arrays, ``grad_weights`` of shape ``(n_in, n_out)``
-        like ``coefs_``.
+        "grad_biases", "new_weights", "new_biases"}, …]}``, NumPy arrays,
+        ``grad_weights`` and ``new_weights`` of shape ``(n_in, n_out)`` like ``coefs_``.
+        ``new_weights`` and ``new_biases`` are what the first step of this estimator's
+        solver (Adam's, say) would make of the weights, by the trainer's own update.
         """
         check_is_fitted(self, "_model")
         x = validate_data(
@@ -407,10 +409,14 @@ class _BaseMLP(BaseEstimator):
         )[0]
         target = self._explain_target(y)
         trace = self._model.explain(
-            x.tolist(), target.tolist(), self._engine_loss(), float(self.learning_rate_init)
+            x.tolist(), target.tolist(), self._engine_loss(), solver=self.solver,
+            learning_rate=float(self.learning_rate_init), momentum=float(self.momentum),
+            nesterov=bool(self.nesterovs_momentum), beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2), epsilon=float(self.epsilon),
         )
         for layer in trace["layers"]:
             layer["grad_weights"] = np.ascontiguousarray(layer["grad_weights"].T)
+            layer["new_weights"] = np.ascontiguousarray(layer["new_weights"].T)
         return trace
 
     def save(self, path):

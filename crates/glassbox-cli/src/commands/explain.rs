@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use glassbox::explain::{explain, Explanation, LayerTrace};
 use glassbox::layer::Dense;
 use glassbox::tensor::Tensor;
-use glassbox::{Activation, Loss, Network};
+use glassbox::{Activation, Loss, Network, Optimizer};
 use serde_json::json;
 
 /// Terms shown per sum and weights per neuron before `…` (all with `--all`). When a
@@ -58,11 +58,24 @@ fn builtin() -> Result<(Network, Vec<f32>, Vec<f32>)> {
 
 /// Runs `explain`.
 pub fn run(args: &ExplainArgs) -> Result<()> {
-    if !(args.lr >= 0.0 && args.lr.is_finite()) {
+    if let Some(lr) = args.lr.filter(|lr| !(*lr >= 0.0 && lr.is_finite())) {
         return Err(usage(format!(
-            "--lr {}: the learning rate must be a number ≥ 0",
-            args.lr
+            "--lr {lr}: the learning rate must be a number ≥ 0"
         )));
+    }
+    // The article's η = 0.5 for plain gradient descent; the others' usual rates.
+    let lr = match args.optimizer.trim().to_ascii_lowercase().as_str() {
+        "sgd" => Some(args.lr.unwrap_or(0.5)),
+        _ => args.lr,
+    };
+    let optimizer = crate::args::optimizer(&args.optimizer, lr, args.momentum)?;
+    if let Optimizer::Momentum(m) | Optimizer::Nesterov(m) = optimizer {
+        if !(0.0..1.0).contains(&m.momentum) {
+            return Err(usage(format!(
+                "--momentum {}: momentum must be in [0, 1)",
+                m.momentum
+            )));
+        }
     }
     let (network, input, target, loss, origin, class_names) = match (&args.model, &args.data) {
         (None, None) => {
@@ -120,7 +133,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
             library_message(e)
         )));
     }
-    let trace = explain(&network, &input, &target, loss, args.lr)?;
+    let trace = explain(&network, &input, &target, loss, &optimizer)?;
     if args.json {
         outln!("{}", to_json(&trace, &network, loss, &origin, &class_names));
         return Ok(());
@@ -128,6 +141,7 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
     let limit = if args.all { usize::MAX } else { SHOWN_TERMS };
     Printer {
         limit,
+        optimizer: trace.optimizer,
         target: &trace.target,
     }
     .print(&trace, &network, loss, &origin)
@@ -167,6 +181,7 @@ fn to_json(
         "example": origin,
         "sizes": network.sizes(),
         "loss_function": loss.name(),
+        "optimizer": trace.optimizer.name(),
         "learning_rate": trace.learning_rate,
         "input": trace.input,
         "target": trace.target,
@@ -233,11 +248,21 @@ fn symbol(f: Activation) -> &'static str {
 struct Printer<'a> {
     /// Terms shown per sum.
     limit: usize,
+    /// The optimiser whose step is shown.
+    optimizer: Optimizer,
     /// y, the example's target.
     target: &'a [f32],
 }
 
 impl Printer<'_> {
+    /// The step of parameter `p` from `old` to `new`, in the optimiser's words.
+    fn step(&self, p: &str, old: f32, new: f32) -> String {
+        match self.optimizer {
+            Optimizer::Sgd(_) => format!("new {p} = {old:.4} − η·∂C/∂{p} = {new:.6}"),
+            o => format!("new {p} = {new:.6} ({}'s step from {old:.4})", o.name()),
+        }
+    }
+
     /// The order in which a sum's `count` terms are shown: as they come when all fit
     /// (or with `--all`); else the largest `|size(i)|` first, so that a wide layer (an
     /// image's 784 pixels, mostly a zero border) shows the terms that make the sum.
@@ -290,7 +315,7 @@ impl Printer<'_> {
         let last = layers.len();
         outln!("Explaining {origin}.");
         outln!(
-            "Network: {} — loss: {}, learning rate η = {}",
+            "Network: {} — loss: {}, {}",
             network
                 .sizes()
                 .iter()
@@ -298,7 +323,15 @@ impl Printer<'_> {
                 .collect::<Vec<_>>()
                 .join("-"),
             loss_words(loss),
-            trace.learning_rate
+            match self.optimizer {
+                Optimizer::Sgd(_) => format!("learning rate η = {}", trace.learning_rate),
+                Optimizer::Rprop(_) => "optimizer rprop (a step size per weight, no η)".into(),
+                o => format!(
+                    "optimizer {}, learning rate η = {}",
+                    o.name(),
+                    trace.learning_rate
+                ),
+            }
         );
         outln!("Input x = a⁰ = [{}]", self.list(&trace.input));
         outln!("Target y = [{}]", self.list(&trace.target));
@@ -324,7 +357,16 @@ impl Printer<'_> {
         outln!("BACKWARD PASS — back-propagation: how much each weighted sum is to blame,");
         outln!("δ = ∂C/∂z, from the output layer back to the first; then every weight's");
         outln!("gradient ∂C/∂w = δ · (the input it multiplies) and one gradient-descent step,");
-        outln!("w ← w − η·∂C/∂w, which moves each weight a little against its gradient.");
+        match self.optimizer {
+            Optimizer::Sgd(_) => {
+                outln!("w ← w − η·∂C/∂w, which moves each weight a little against its gradient.")
+            }
+            o => outln!(
+                "here {}'s first step (the trainer's own update; see `glassbox::optim`), which \
+                 moves each weight against its gradient.",
+                o.name()
+            ),
+        }
         for l in (0..last).rev() {
             self.backward(l + 1, last, &layers[l], layers.get(l + 1), loss)?;
         }
@@ -469,7 +511,7 @@ impl Printer<'_> {
             for i in self.order(count, |i| grads[i]).into_iter().take(self.limit) {
                 let (g, w, nw) = (grads[i], t.weights[j][i], t.new_weights[j][i]);
                 outln!(
-                    "    ∂C/∂w{}{} = δ{}·a{} = {}·{} = {:.6}   new w = {:.4} − η·∂C/∂w = {:.6}",
+                    "    ∂C/∂w{}{} = δ{}·a{} = {}·{} = {:.6}   {}",
                     sub(j + 1),
                     sub(i + 1),
                     sub(j + 1),
@@ -477,8 +519,7 @@ impl Printer<'_> {
                     num(t.delta[j]),
                     num(t.input[i]),
                     g,
-                    w,
-                    nw
+                    self.step("w", w, nw)
                 );
             }
             if count > self.limit {
@@ -488,12 +529,11 @@ impl Printer<'_> {
                 );
             }
             outln!(
-                "    ∂C/∂b{} = δ{} = {:.6}   new b = {:.4} − η·∂C/∂b = {:.6}",
+                "    ∂C/∂b{} = δ{} = {:.6}   {}",
                 sub(j + 1),
                 sub(j + 1),
                 t.grad_biases[j],
-                t.biases[j],
-                t.new_biases[j]
+                self.step("b", t.biases[j], t.new_biases[j])
             );
         }
         Ok(())

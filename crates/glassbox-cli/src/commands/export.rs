@@ -56,12 +56,12 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             let bytes = torch::to_bytes(network, info)?;
             let existed = args.out.exists();
             let script = torch::script(network, info, &args.out.display().to_string());
-            glassbox::io::write_atomically(&args.out, &bytes).with_context(|| {
+            glassbox::file::write_atomically(&args.out, &bytes).with_context(|| {
                 format!("writing the PyTorch state dict {}", args.out.display())
             })?;
             match &args.script {
                 Some(path) => {
-                    if let Err(e) = glassbox::io::write_atomically(path, script.as_bytes()) {
+                    if let Err(e) = glassbox::file::write_atomically(path, script.as_bytes()) {
                         // Both files or neither: the state dict alone is half an export
                         // (a file that was there before is replaced, not removed).
                         if !existed {

@@ -12,7 +12,7 @@ use glassbox::data::{Dataset, Scaler, Scaling};
 use glassbox::io::{Loaded, ModelInfo, Weights};
 use glassbox::metrics::{evaluate_with, Evaluation};
 use glassbox::tensor::Parallelism;
-use glassbox::train::{Checkpoint, History, StopReason, Validation};
+use glassbox::train::{Checkpoint, History, StopReason};
 use glassbox::{Error, Network, Trainer};
 use serde_json::json;
 use std::ffi::OsString;
@@ -66,10 +66,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         loss: Some(plan.config.loss),
     };
 
-    let mut config = plan.config.clone();
-    // The validation split was made above, before scaling.
-    config.validation = Validation::None;
-    let mut trainer = Trainer::new(config);
+    // The validation split was made above, before scaling, and is passed to the
+    // trainer as a data set.
+    let mut trainer = Trainer::new(plan.config.clone());
     let mut observer = Progress::new(display);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
         trainer = trainer.checkpoint(checkpoint_file(dir), args.checkpoint_every);
@@ -234,7 +233,7 @@ fn save_command_line(dir: &Path) -> Result<()> {
             ))
         })?;
     let json = serde_json::to_vec_pretty(&argv)?;
-    glassbox::io::write_atomically(command_file(dir), &json)
+    glassbox::file::write_atomically(command_file(dir), &json)
         .with_context(|| format!("--checkpoint {}", dir.display()))?;
     Ok(())
 }
@@ -335,22 +334,22 @@ fn load_parts(args: &TrainArgs, plan: &TrainPlan, initial: Option<&Initial>) -> 
         },
     };
     let scaled = args.scale != Scaling::None || initial.and_then(Initial::scaler).is_some();
-    if train.is_streamed() && (scaled || matches!(plan.config.validation, Validation::Split(_))) {
+    if train.is_streamed() && (scaled || plan.validation_split.is_some()) {
         bail!(
             "--stream leaves the training images in their file, but a validation split and \
              input scaling (--scale, or a --init-from model that has a scaler) need them in \
              memory: drop --stream, or drop those"
         );
     }
-    let mut validation = match plan.config.validation {
-        Validation::Split(fraction) => {
+    let mut validation = match plan.validation_split {
+        Some(fraction) => {
             let (rest, validation) = train
                 .split(fraction, args.seed ^ VALIDATION_SEED)
                 .context("--validation-split: holding out the validation set")?;
             train = rest;
             Some(validation)
         }
-        Validation::None => None,
+        None => None,
     };
     // Fitted on the training part only; a model started from keeps its own scaler
     // unless --scale asks for a new one.
@@ -504,7 +503,7 @@ fn write_history_csv(path: &Path, history: &History) -> Result<()> {
             r.seconds
         );
     }
-    glassbox::io::write_atomically(path, text.as_bytes())
+    glassbox::file::write_atomically(path, text.as_bytes())
         .context("writing the training history")?;
     Ok(())
 }

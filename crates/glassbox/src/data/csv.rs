@@ -459,7 +459,7 @@ fn classes_of(texts: &[String]) -> (Vec<usize>, Vec<String>) {
 /// a line break), the value for regression. Floats are written in their shortest exact
 /// form, so the round trip is exact (class names are trimmed when read back). A name
 /// ending in `.gz` is gzip-compressed. The file is written atomically
-/// ([`crate::io::write_atomically`]).
+/// ([`crate::file::write_atomically`]).
 ///
 /// # Errors
 /// [`Error::Shape`] for regression with more than one target per row (one label column

@@ -111,8 +111,33 @@ impl ImageShape {
     }
 
     /// The number of f32 features one image becomes: height · width · channels.
+    ///
+    /// # Panics
+    /// If that product overflows a `usize`; a shape read from a file is checked with
+    /// [`ImageShape::checked_feature_count`] first.
     pub fn feature_count(&self) -> usize {
-        self.height * self.width * self.channels
+        self.checked_feature_count()
+            .unwrap_or_else(|| panic!("an image of {self} has more values than a usize counts"))
+    }
+
+    /// height · width · channels, or `None` when that overflows a `usize` (a wrapped
+    /// product could pass for a network's input count).
+    pub fn checked_feature_count(&self) -> Option<usize> {
+        self.height
+            .checked_mul(self.width)?
+            .checked_mul(self.channels)
+    }
+
+    /// Whether one image of this shape is `features` values: an error's words otherwise,
+    /// "an image of h×w×c has N values" (or "more values than a usize counts").
+    pub(crate) fn mismatch(&self, features: usize) -> Option<String> {
+        match self.checked_feature_count() {
+            Some(n) if n == features => None,
+            Some(n) => Some(format!("an image of {self} has {n} values")),
+            None => Some(format!(
+                "an image of {self} has more values than a usize counts"
+            )),
+        }
     }
 }
 
@@ -485,10 +510,10 @@ impl Dataset {
                     .into(),
             ));
         }
-        if values.len() != rows * target_width {
+        if rows.checked_mul(target_width) != Some(values.len()) {
             return Err(Error::Shape(format!(
-                "{rows} rows of features need {} target values ({target_width} per row), found {}",
-                rows * target_width,
+                "{rows} rows of features need {rows} × {target_width} target values \
+                 ({target_width} per row), found {}",
                 values.len()
             )));
         }
@@ -530,10 +555,9 @@ impl Dataset {
     /// # Errors
     /// [`Error::Shape`] when height · width · channels is not the row width.
     pub fn with_image_shape(mut self, shape: ImageShape) -> Result<Self> {
-        if shape.feature_count() != self.width {
+        if let Some(words) = shape.mismatch(self.width) {
             return Err(Error::Shape(format!(
-                "an image of {shape} has {} values but rows have {} features",
-                shape.feature_count(),
+                "{words} but rows have {} features",
                 self.width
             )));
         }
@@ -1132,11 +1156,11 @@ fn hex_prefix(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-/// Writes `bytes` to `path` atomically ([`crate::io::write_atomically`]), gzip-compressed
+/// Writes `bytes` to `path` atomically ([`crate::file::write_atomically`]), gzip-compressed
 /// when `gzip` is true.
 pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
     if !gzip {
-        return crate::io::write_atomically(path, bytes);
+        return crate::file::write_atomically(path, bytes);
     }
     let mut encoder = flate2::write::GzEncoder::new(
         Vec::with_capacity(bytes.len() / 4),
@@ -1146,7 +1170,7 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<()> {
         .write_all(bytes)
         .and_then(|()| encoder.finish())
         .map_err(|e| Error::io(path, e))?;
-    crate::io::write_atomically(path, &compressed)
+    crate::file::write_atomically(path, &compressed)
 }
 
 #[cfg(test)]
@@ -1186,6 +1210,13 @@ mod tests {
             .to_string()
             .contains("row 0, feature 1 is NaN"));
         assert!(Dataset::regression(vec![1.0; 4], 2, vec![1.0; 3], 1).is_err());
+        // 2 rows × 2⁶³ targets wraps to 0 values.
+        let e = Dataset::regression(vec![1.0; 4], 2, vec![], 1 << 63).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("2 × 9223372036854775808 target values"),
+            "{e}"
+        );
         assert!(Dataset::regression(vec![1.0; 4], 2, vec![1.0, f32::INFINITY], 1).is_err());
         let ok = Dataset::regression(vec![1.0; 4], 2, vec![1.0, 2.0, 3.0, 4.0], 2).unwrap();
         assert_eq!(
@@ -1205,6 +1236,15 @@ mod tests {
             .clone()
             .with_image_shape(ImageShape::new(2, 2, 1))
             .is_err());
+        // 3 · (1/3 mod 2⁶⁴) · 3 wraps to 3, the rows' width.
+        let e = data
+            .clone()
+            .with_image_shape(ImageShape::new(3, 0xAAAA_AAAA_AAAA_AAAB, 3))
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("more values than a usize counts"),
+            "{e}"
+        );
         let data = data.with_image_shape(ImageShape::new(1, 3, 1)).unwrap();
         assert_eq!(data.image_shape(), Some(ImageShape::new(1, 3, 1)));
         assert_eq!(*data.row(2), [6.0, 7.0, 8.0]);

@@ -48,7 +48,7 @@
 use super::protobuf::Message;
 use crate::activation::Activation;
 use crate::data::{Scaler, Scaling};
-use crate::io::{self, ModelInfo};
+use crate::io::ModelInfo;
 use crate::network::Network;
 use crate::Result;
 use std::path::Path;
@@ -218,13 +218,13 @@ pub fn to_bytes(network: &Network, info: &ModelInfo) -> Vec<u8> {
     model.into_bytes()
 }
 
-/// Writes [`to_bytes`] to `path` atomically (as [`io::save`] writes model files).
+/// Writes [`to_bytes`] to `path` atomically (as [`crate::io::save`] writes model files).
 ///
 /// # Errors
 /// [`crate::Error::Io`] naming `path` when it cannot be written; an existing file is
 /// then left as it was.
 pub fn save(path: impl AsRef<Path>, network: &Network, info: &ModelInfo) -> Result<()> {
-    io::write_atomically(path.as_ref(), &to_bytes(network, info))
+    crate::file::write_atomically(path.as_ref(), &to_bytes(network, info))
 }
 
 /// Whether a scaler changes nothing (no scaling, or every offset 0 and scale 1).

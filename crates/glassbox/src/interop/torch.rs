@@ -139,7 +139,7 @@ pub fn to_bytes(network: &Network, info: &ModelInfo) -> Result<Vec<u8>> {
 /// [`Error::Io`] naming `path` when it cannot be written; an existing file is then left
 /// as it was.
 pub fn save(path: impl AsRef<Path>, network: &Network, info: &ModelInfo) -> Result<()> {
-    io::write_atomically(path.as_ref(), &to_bytes(network, info)?)
+    crate::file::write_atomically(path.as_ref(), &to_bytes(network, info)?)
 }
 
 /// The scaler to export: none when the model has none or it changes nothing.
@@ -298,10 +298,9 @@ pub fn import(path: impl AsRef<Path>, options: &Import) -> Result<(Network, Mode
         )));
     }
     if let Some(shape) = options.image_shape {
-        if shape.feature_count() != inputs {
+        if let Some(words) = shape.mismatch(inputs) {
             return Err(Error::Config(format!(
-                "an image of {shape} has {} values but the first layer of {} takes {inputs} inputs",
-                shape.feature_count(),
+                "{words} but the first layer of {} takes {inputs} inputs",
                 path.display()
             )));
         }
@@ -727,6 +726,12 @@ mod tests {
             ..relus(1)
         };
         assert!(error_of(tensors, &image).contains("an image of 3×3×1 has 9 values"));
+        // 4 · (1/3 mod 2⁶⁴) · 3 wraps to 4, the layer's input count.
+        let wrapping = Import {
+            image_shape: Some(ImageShape::new(4, 0xAAAA_AAAA_AAAA_AAAB, 3)),
+            ..relus(1)
+        };
+        assert!(error_of(tensors, &wrapping).contains("has more values than a usize counts"));
         let fits = Import {
             image_shape: Some(ImageShape::new(2, 2, 1)),
             class_names: vec!["a".into(), "b".into(), "c".into()],

@@ -125,7 +125,7 @@ impl Checkpoint {
         let metadata = HashMap::from([(STATE_KEY.to_string(), json)]);
         let bytes = safetensors::serialize(views, Some(metadata))
             .map_err(|e| Error::format(path, "header", format!("cannot encode: {e:?}")))?;
-        io::write_atomically(path, &bytes)
+        crate::file::write_atomically(path, &bytes)
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].

@@ -153,13 +153,15 @@ pub(super) struct StepOutcome<'a> {
 /// One epoch: `epoch.order` in steps, each shared by `epoch.threads` threads (this one
 /// and idle threads of the current rayon pool). After each step's forward pass this
 /// thread calls `after_forward`; when it returns false, the epoch ends after that step.
+/// Returns how many threads ran their part of the epoch to the end (counted once per
+/// thread, after its last step: [`crate::train::EpochReport::threads`]).
 pub(super) fn run_epoch(
     buffers: &mut Buffers,
     network: &mut Network,
     state: &mut OptimizerState,
     epoch: &Epoch<'_>,
     after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool,
-) {
+) -> usize {
     let steps = epoch.order.len().div_ceil(epoch.batch);
     let first_step = state.take_steps(if epoch.full_batch { 1 } else { steps as u32 });
     // A first layer below others is stored transposed for the epoch, each thread's band
@@ -253,11 +255,12 @@ pub(super) fn run_epoch(
         stop: AtomicBool::new(false),
         losses: (0..epoch.threads).map(|_| AtomicU64::new(0)).collect(),
     };
-    if epoch.threads == 1 {
+    let worked = if epoch.threads == 1 {
         ctx.work(0, Some(after_forward));
+        1
     } else {
-        share(&ctx, after_forward);
-    }
+        share(&ctx, after_forward)
+    };
     if transposed {
         // Back to the layout of the network and the optimiser state.
         let (layer, [wf, ws, ..]) = (&mut network.layers_mut()[0], &mut state.buffers_mut()[0]);
@@ -269,6 +272,7 @@ pub(super) fn run_epoch(
             }
         }
     }
+    worked
 }
 
 /// The first layer's layout while an epoch runs (see [`run_epoch`]): each thread's band
@@ -343,19 +347,27 @@ fn transpose(from: MatRef<'_>, mut to: MatMut<'_>) {
 }
 
 /// Runs `ctx`'s epoch on its threads: this one and idle threads of the current rayon
-/// pool.
-fn share(ctx: &Context<'_>, after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool) {
+/// pool. Returns how many of them ran their part to the end.
+fn share(ctx: &Context<'_>, after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool) -> usize {
     let epoch = ctx.epoch;
+    // One count per thread per epoch, after its last step: nothing in the steps.
+    let worked = std::sync::atomic::AtomicUsize::new(0);
+    let worked = &worked;
     // The helpers are jobs on the rayon pool the trainer runs in (`tensor::with_threads`
     // starts one of `config.threads` threads), whose other threads are idle here: the
     // trainer never asks for more helpers than the pool has threads, or a helper would
     // wait for a thread that is spinning at a barrier.
     rayon::in_place_scope(|scope| {
         for t in 1..epoch.threads {
-            scope.spawn(move |_| ctx.work(t, None));
+            scope.spawn(move |_| {
+                ctx.work(t, None);
+                worked.fetch_add(1, Ordering::Relaxed);
+            });
         }
         ctx.work(0, Some(after_forward));
+        worked.fetch_add(1, Ordering::Relaxed);
     });
+    worked.load(Ordering::Relaxed)
 }
 
 /// A buffer that several threads read and write in disjoint parts: a pointer and the
@@ -747,10 +759,12 @@ impl Context<'_> {
                             let (at, len) = (rows_w.start * inputs, rows_w.len());
                             let gwt = layer.grad_weights.slice(at, len * inputs);
                             let gwt = MatMut::new(gwt, inputs, len);
-                            layer::gradients_transposed(delta, input, gwt, gb, accumulate, e.par);
+                            let gwt = layer::WeightGrads::Transposed(gwt);
+                            layer::gradients(delta, input, gwt, gb, accumulate, e.par);
                         } else {
                             let gw = layer.grad_weights.write(outputs, inputs);
                             let gw = gw.row_band(rows_w.clone());
+                            let gw = layer::WeightGrads::Rows(gw);
                             layer::gradients(delta, input, gw, gb, accumulate, e.par);
                         }
                     }
