@@ -311,3 +311,64 @@ fn a_flood_of_big_requests_gets_200_or_503_and_the_peak_rss_stays_bounded() {
         );
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_under_load_answers_in_full_every_request_it_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    model(d);
+    let served = Served::start(d, &[]);
+    let port = served.port;
+    let body = std::sync::Arc::new(infer_body(16));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Four clients, one request per connection, until told to stop: each request is
+    // answered in full (200 and the whole JSON) or never taken (refused, or closed
+    // without a byte); none is cut short.
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (body, stop) = (body.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut answered, mut not_taken) = (0, 0);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                        not_taken += 1;
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                    let head = head("/v2/models/m/infer", None, body.len());
+                    let sent = s
+                        .write_all(head.as_bytes())
+                        .and_then(|()| s.write_all(&body));
+                    let mut raw = Vec::new();
+                    let read = s.read_to_end(&mut raw);
+                    if raw.is_empty() {
+                        assert!(sent.is_err() || read.is_err() || raw.is_empty());
+                        not_taken += 1;
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(&raw);
+                    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+                    let json = text.split_once("\r\n\r\n").unwrap().1;
+                    let value: serde_json::Value =
+                        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+                    assert_eq!(value["outputs"][2]["data"].as_array().unwrap().len(), 16);
+                    answered += 1;
+                }
+                (answered, not_taken)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    served.terminate();
+    let (status, stderr) = served.wait();
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answered = 0;
+    for client in clients {
+        answered += client.join().unwrap().0;
+    }
+    assert!(answered >= 4, "{answered}");
+    assert!(status.success(), "exit {status:?}: {stderr}");
+}
