@@ -338,13 +338,14 @@ fn sigterm_under_load_answers_in_full_every_request_it_took() {
                     };
                     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
                     let head = head("/v2/models/m/infer", None, body.len());
-                    let sent = s
+                    // A connection still in the listener's backlog when it closes is
+                    // reset: the write or the read fails, and no byte comes back.
+                    let _ = s
                         .write_all(head.as_bytes())
                         .and_then(|()| s.write_all(&body));
                     let mut raw = Vec::new();
-                    let read = s.read_to_end(&mut raw);
+                    let _ = s.read_to_end(&mut raw);
                     if raw.is_empty() {
-                        assert!(sent.is_err() || read.is_err() || raw.is_empty());
                         not_taken += 1;
                         continue;
                     }
