@@ -48,12 +48,22 @@ def main():
     port = int(re.search(r":(\d+)/", line).group(1))
     name = os.path.basename(args.model).removesuffix(".safetensors")
     path = f"/v2/models/{name}/infer"
+    held = []
     try:
         flood(server.pid, port, path, args)
-        stalled(server.pid, port, path, args)
+        held = stalled(server.pid, port, path, args)
     finally:
         server.terminate()
-        server.wait(timeout=60)
+        try:
+            took = time.time()
+            server.wait(timeout=30)
+            print(f"SIGTERM: exited {server.returncode} after {time.time() - took:.1f} s")
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            print("SIGTERM: still running after 30 s; killed")
+        for s in held:
+            s.close()
 
 
 def peak_rss_kib(pid):
@@ -63,7 +73,7 @@ def peak_rss_kib(pid):
 
 def flood(pid, port, path, args):
     raw = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()
-    rows = [[b / 255 for b in raw[16 + 784 * i: 16 + 784 * (i + 1)]] for i in range(args.rows)]
+    rows = [[round(b / 255, 3) for b in raw[16 + 784 * i: 16 + 784 * (i + 1)]] for i in range(args.rows)]
     body = json.dumps({"inputs": [{"name": "input", "shape": [args.rows, 784],
                                    "datatype": "FP32", "data": rows}]}).encode()
     head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -122,21 +132,15 @@ def stalled(pid, port, path, args):
             s.close()
     opened = len(socks)
     time.sleep(args.wait)
-    closed = 0
+    poller = select.poll()
     for s in socks:
-        readable, _, _ = select.select([s], [], [], 0)
-        if readable:
-            try:
-                data = s.recv(65536)
-                # An answer (408) is followed by the close; count either.
-                closed += 1
-            except OSError:
-                closed += 1
+        poller.register(s, select.POLLIN)
+    # Readable: an answer (408, followed by the close) or the close itself.
+    closed = len(poller.poll(0))
     fds = len(os.listdir(f"/proc/{pid}/fd"))
     print(f"stalled: {opened} connections sent a head and 1 byte; after {args.wait:g} s the server "
           f"had closed {closed} and held {opened - closed}; its open file descriptors: {fds}")
-    for s in socks:
-        s.close()
+    return socks
 
 
 if __name__ == "__main__":
