@@ -391,6 +391,12 @@ impl Drop for Gauge<'_> {
     }
 }
 
+/// The most a connection buffers of what it reads (hyper's default is ~400 KB): a request
+/// head must fit, and a body streams through it. Every open connection may hold this
+/// much before its head is parsed, so it bounds what slow heads can take together
+/// (64 KiB × [`Limits::max_connections`]) until the header timeout closes them.
+pub const READ_BUFFER_BYTES: usize = 64 << 10;
+
 /// Serves one connection until it closes, breaks a timeout, or the server drains.
 async fn connection(
     shared: Arc<Shared>,
@@ -411,7 +417,9 @@ async fn connection(
     };
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // The watchdog times the head; hyper's own timer would also end idle waits.
         .header_read_timeout(None)
+        .max_buf_size(READ_BUFFER_BYTES)
         .serve_connection(io, service);
     tokio::pin!(conn);
     let watch = watchdog(&clock, &shared.options.limits);
