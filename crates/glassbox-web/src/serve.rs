@@ -13,6 +13,7 @@
 //! POST /predict                    a PNG or JPEG body, or a JSON row [x₁, …, xₙ] or rows
 //!                                  [[…], …] → {"class", "index", "confidence",
 //!                                  "probabilities": {name: p}} (a list for many rows)
+//! GET  /metrics                    the counters, Prometheus text ([`metrics`])
 //! ```
 //!
 //! Inputs are the raw features, as `glassbox predict` reads them (pixels in [0, 1]); the
