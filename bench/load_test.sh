@@ -9,7 +9,9 @@
 # e.g. `bash bench/load_test.sh m8.safetensors 10 --threads 2`: flags after SECONDS go to
 # `glassbox serve` (its engine runs on one thread unless --threads says otherwise).
 # SOAK_ROUNDS=N in the environment adds N more 5 s rounds at 64 connections at the end,
-# printing the RSS after each, to see where it levels off.
+# printing the RSS after each, to see where it levels off. LEVELS="1 64 1000" changes
+# the connection counts (default "1 8 64"). TOKEN=1 serves with --api-key-file (a fresh
+# random token in a private file) and sends it with every request, to measure its cost.
 #
 # Needs wrk (Debian: apt-get install -y wrk; installed here when missing and run as
 # root) and Fashion-MNIST at /usr/share/datasets/fashion-mnist (the request body is the
@@ -40,6 +42,8 @@ local f = io.open(os.getenv("BODY"), "r")
 wrk.method = "POST"
 wrk.body = f:read("*a")
 wrk.headers["Content-Type"] = "application/json"
+local token = os.getenv("TOKEN_VALUE")
+if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %.1f %.3f %.3f %.3f %d %d\n",
@@ -48,7 +52,14 @@ done = function(summary, latency, requests)
     e.connect + e.read + e.write + e.status + e.timeout, summary.requests))
 end
 LUA
-"$bin" serve --model "$model" --port 0 "$@" > "$work/out" 2>&1 &
+token_args=()
+export TOKEN_VALUE=
+if [ "${TOKEN:-0}" = 1 ]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/key")
+  TOKEN_VALUE=$(cat "$work/key")
+  token_args=(--api-key-file "$work/key")
+fi
+"$bin" serve --model "$model" --port 0 "${token_args[@]}" "$@" > "$work/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q '^serving:' "$work/out" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -m1 '^serving:' "$work/out" | sed 's/^serving: //' || true)
@@ -57,12 +68,12 @@ rss() { awk '/VmRSS/ {print $2}' /proc/$pid/status; }
 load() { BODY="$work/body.json" wrk -t"$1" -c"$2" -d"$3" -s "$work/post.lua" "${url}v2/models/$name/infer"; }
 start_rss=$(rss)
 load 2 64 2s >/dev/null
-echo "model $model ($name), $seconds s per level, serve flags: ${*:-none}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "model $model ($name), $seconds s per level, serve flags: ${token_args[*]:+--api-key-file KEY }${*:-none}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "server RSS: $start_rss kB at start, $(rss) kB after the warm-up"
 echo
 echo "| connections | requests/s | p50 (ms) | p99 (ms) | p99.9 (ms) | errors | requests | RSS after (kB) |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
-for c in 1 8 64; do
+for c in ${LEVELS:-1 8 64}; do
   t=$(( c < 2 ? 1 : 2 ))
   line=$(load "$t" "$c" "${seconds}s" | grep '^RESULT')
   read -r _ rps p50 p99 p999 errors total <<<"$line"

@@ -353,6 +353,38 @@ pub struct ServeArgs {
     /// load test)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// A file holding the token that requests must carry as `Authorization: Bearer
+    /// TOKEN` (all routes but /v2/health/*). It must be private to its owner (`chmod 600`).
+    #[arg(long, value_name = "FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Open connections at most; more wait to be accepted (default: the open-file limit
+    /// less an eighth of it)
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Requests handled at once; more get 503 with Retry-After (default 1024)
+    #[arg(long, value_name = "N")]
+    pub max_inflight_requests: Option<usize>,
+    /// Body bytes of the requests handled at once; more get 503 with Retry-After, and one
+    /// larger body gets 413 (default 64 MiB)
+    #[arg(long, value_name = "BYTES")]
+    pub max_inflight_bytes: Option<usize>,
+    /// Seconds from a request head's first byte to its end before the connection is
+    /// closed (default 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub header_timeout: Option<f64>,
+    /// Seconds a connection may wait between requests before it is closed (default 30)
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<f64>,
+    /// Seconds a body may take before --min-body-rate applies (default 10)
+    #[arg(long, value_name = "SECONDS")]
+    pub body_grace: Option<f64>,
+    /// Bytes per second a body must average after the grace, or it gets 408 and its
+    /// connection is closed (default 8192)
+    #[arg(long, value_name = "BYTES")]
+    pub min_body_rate: Option<u64>,
+    /// Seconds the requests in flight may take after SIGTERM or Ctrl-C (default 30)
+    #[arg(long, value_name = "SECONDS")]
+    pub drain_timeout: Option<f64>,
 }
 
 /// The formats `export` writes.

@@ -13,6 +13,7 @@
 //! POST /predict                    a PNG or JPEG body, or a JSON row [x₁, …, xₙ] or rows
 //!                                  [[…], …] → {"class", "index", "confidence",
 //!                                  "probabilities": {name: p}} (a list for many rows)
+//! GET  /metrics                    the counters, Prometheus text ([`metrics`])
 //! ```
 //!
 //! Inputs are the raw features, as `glassbox predict` reads them (pixels in [0, 1]); the
@@ -24,9 +25,17 @@
 //! them as one batch, and answers each. So requests arriving together share one pass
 //! through the weights, and the async runtime's threads never do arithmetic.
 //!
+//! **On a network** ([`net`]): a bearer token, timeouts for slow or stalled clients, a
+//! cap on connections, bounds on the requests and bytes in flight (503 with
+//! `Retry-After` past them), and a drain on SIGTERM. `GET /metrics` ([`metrics`]) gives
+//! the counters in Prometheus text format.
+//!
 //! **Bad input** — malformed JSON, a wrong shape or datatype, NaN or infinite values, a
 //! body over [`MAX_BODY_BYTES`], an image that cannot be decoded or has the wrong size —
 //! is a 4xx answer with `{"error": "…"}`; the server keeps serving.
+
+pub mod metrics;
+pub mod net;
 
 use crate::ApiError;
 use axum::body::Bytes;
@@ -43,6 +52,7 @@ use glassbox::tensor::{Parallelism, Tensor};
 use glassbox::Network;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,6 +161,8 @@ impl ServedModel {
     }
 }
 
+pub use net::{ApiKey, Limits, ServeOptions};
+
 /// One request's rows and where its answer goes.
 struct Job {
     rows: Vec<f32>,
@@ -162,6 +174,7 @@ struct Job {
 pub struct Server {
     model: Arc<ServedModel>,
     jobs: mpsc::Sender<Job>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl Server {
@@ -169,14 +182,24 @@ impl Server {
     /// clone (and so the router) is dropped.
     pub fn new(model: ServedModel) -> Server {
         let model = Arc::new(model);
+        let metrics = Arc::new(metrics::Metrics::default());
         let (jobs, queue) = mpsc::channel::<Job>();
-        let engine = model.clone();
+        let (engine, counters) = (model.clone(), metrics.clone());
         std::thread::Builder::new()
             .name("glassbox-engine".into())
-            .spawn(move || run_engine(&engine, &queue))
+            .spawn(move || run_engine(&engine, &queue, &counters))
             .map(|_| ())
             .unwrap_or_else(|e| panic!("cannot start the engine thread: {e}"));
-        Server { model, jobs }
+        Server {
+            model,
+            jobs,
+            metrics,
+        }
+    }
+
+    /// The counters `GET /metrics` shows.
+    pub fn metrics(&self) -> &Arc<metrics::Metrics> {
+        &self.metrics
     }
 
     /// Runs `rows` (already scaled) through the engine, batched with other requests.
@@ -186,7 +209,12 @@ impl Server {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: "the engine has stopped".into(),
         };
-        self.jobs.send(Job { rows, reply }).map_err(|_| failed())?;
+        // The queue is bounded by the requests admitted (net::Limits).
+        self.metrics.queue_depth.fetch_add(1, Relaxed);
+        if self.jobs.send(Job { rows, reply }).is_err() {
+            self.metrics.queue_depth.fetch_sub(1, Relaxed);
+            return Err(failed());
+        }
         answer
             .await
             .map_err(|_| failed())?
@@ -199,11 +227,12 @@ impl Server {
 
 /// The engine thread: takes a request, gathers what arrives within [`BATCH_WAIT`], runs
 /// the rows as one batch and answers each request with its own rows.
-fn run_engine(model: &ServedModel, queue: &mpsc::Receiver<Job>) {
+fn run_engine(model: &ServedModel, queue: &mpsc::Receiver<Job>, metrics: &metrics::Metrics) {
     let width = model.engine.inputs();
     let outputs = model.engine.outputs();
     let mut rows = Vec::new();
     while let Ok(first) = queue.recv() {
+        metrics.queue_depth.fetch_sub(1, Relaxed);
         let deadline = Instant::now() + BATCH_WAIT;
         let mut batch = vec![first];
         let mut count = batch[0].rows.len() / width;
@@ -211,6 +240,7 @@ fn run_engine(model: &ServedModel, queue: &mpsc::Receiver<Job>) {
             let left = deadline.saturating_duration_since(Instant::now());
             match queue.recv_timeout(left) {
                 Ok(job) => {
+                    metrics.queue_depth.fetch_sub(1, Relaxed);
                     count += job.rows.len() / width;
                     batch.push(job);
                 }
@@ -221,6 +251,7 @@ fn run_engine(model: &ServedModel, queue: &mpsc::Receiver<Job>) {
         for job in &batch {
             rows.extend_from_slice(&job.rows);
         }
+        metrics.batch(count);
         match model.engine.predict(&rows) {
             Ok(out) => {
                 let mut at = 0;
@@ -249,6 +280,7 @@ pub fn router(server: Server) -> Router {
         .route("/v2/models/{name}/ready", get(model_ready))
         .route("/v2/models/{name}/infer", post(infer))
         .route("/predict", post(predict))
+        .route("/metrics", get(metrics_text))
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,
@@ -283,18 +315,44 @@ async fn refuse_oversize(
     next.run(request).await
 }
 
-/// Serves on `listener` until Ctrl-C or SIGTERM, then finishes the requests in flight.
+/// `GET /metrics`: the counters in Prometheus text format.
+async fn metrics_text(State(server): State<Server>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        server.metrics.render(),
+    )
+}
+
+/// Serves on `listener` with the default [`Limits`] and no token until Ctrl-C or
+/// SIGTERM, then finishes the requests in flight.
 ///
 /// # Errors
 /// The I/O error that stopped the server.
 pub async fn serve(listener: tokio::net::TcpListener, server: Server) -> std::io::Result<()> {
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    serve_with(listener, server, ServeOptions::default(), shutdown_signal()).await
+}
+
+/// Serves on `listener` with `options` (limits, token; see [`net`]) until `shutdown`
+/// completes, then stops accepting, lets each connection finish its request, and
+/// returns once all are closed or [`Limits::drain_timeout`] has passed.
+///
+/// # Errors
+/// The I/O error that stopped the server.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    server: Server,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let metrics = server.metrics.clone();
+    net::serve_router(listener, router(server), metrics, options, shutdown).await
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -378,7 +436,7 @@ struct InputTensor {
     name: String,
     shape: Vec<i64>,
     datatype: String,
-    data: Value,
+    data: Flat,
 }
 
 /// An inference request of the Open Inference Protocol, as its JSON body is read.
@@ -423,8 +481,7 @@ impl InferRequest {
                 input.name, input.shape
             )));
         };
-        let mut values = Vec::new();
-        flatten(&input.data, &mut values)?;
+        let values = input.data.values()?;
         if values.len() != needed {
             return Err(ApiError::bad(format!(
                 "input {:?} has {} values; shape {:?} needs {needed}",
@@ -433,7 +490,7 @@ impl InferRequest {
                 input.shape,
             )));
         }
-        Ok((rows, values))
+        Ok((rows, values.to_vec()))
     }
 }
 
@@ -461,25 +518,151 @@ async fn infer(
     })))
 }
 
-/// Appends the numbers of a (possibly nested) JSON array to `out`, refusing anything
-/// that is not a finite 32-bit number.
-fn flatten(value: &Value, out: &mut Vec<f32>) -> Result<(), ApiError> {
-    match value {
-        Value::Array(items) => items.iter().try_for_each(|v| flatten(v, out)),
-        Value::Number(n) => match n.as_f64().map(|x| x as f32) {
-            Some(x) if x.is_finite() => {
-                out.push(x);
-                Ok(())
-            }
-            _ => Err(ApiError::bad(format!(
-                "value {n} at index {} is not a finite 32-bit number",
-                out.len()
-            ))),
-        },
-        other => Err(ApiError::bad(format!(
-            "value at index {} is {other}, not a number (NaN and infinity are refused)",
-            out.len()
-        ))),
+/// A (possibly nested) JSON array of numbers, flattened as it is read: 4 bytes per
+/// number, where a `serde_json::Value` tree takes ten times that. The first value that
+/// is not a finite 32-bit number is kept as an error; the rest is still read, as JSON.
+#[derive(Default)]
+struct Flat {
+    values: Vec<f32>,
+    error: Option<String>,
+    /// The top level is an array.
+    array: bool,
+    /// The top-level array's first item is an array (None: it has none).
+    first_nested: Option<bool>,
+}
+
+impl Flat {
+    /// The numbers, or a 400 saying which value is not a finite number.
+    fn values(&self) -> Result<&[f32], ApiError> {
+        match &self.error {
+            Some(e) => Err(ApiError::bad(e.clone())),
+            None => Ok(&self.values),
+        }
+    }
+
+    fn number(&mut self, x: f64) {
+        let y = x as f32;
+        if self.error.is_some() {
+        } else if y.is_finite() {
+            self.values.push(y);
+        } else {
+            self.error = Some(format!(
+                "value {x:?} at index {} is not a finite 32-bit number",
+                self.values.len()
+            ));
+        }
+    }
+
+    fn not_a_number(&mut self, what: &str) {
+        if self.error.is_none() {
+            self.error = Some(format!(
+                "value at index {} is {what}, not a number (NaN and infinity are refused)",
+                self.values.len()
+            ));
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Flat {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Flat, D::Error> {
+        let mut flat = Flat::default();
+        serde::de::DeserializeSeed::deserialize(
+            Flatten {
+                flat: &mut flat,
+                depth: 0,
+            },
+            deserializer,
+        )?;
+        Ok(flat)
+    }
+}
+
+/// Reads one JSON value into a [`Flat`], at a depth of nesting.
+struct Flatten<'a> {
+    flat: &'a mut Flat,
+    depth: usize,
+}
+
+impl Flatten<'_> {
+    /// Notes what the top-level array's first item is.
+    fn item(&mut self, nested: bool) {
+        if self.depth == 1 && self.flat.first_nested.is_none() {
+            self.flat.first_nested = Some(nested);
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Flatten<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Flatten<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("numbers, or arrays of them")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.item(true);
+        if self.depth == 0 {
+            self.flat.array = true;
+        }
+        let depth = self.depth + 1;
+        while seq
+            .next_element_seed(Flatten {
+                flat: &mut *self.flat,
+                depth,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_f64<E: serde::de::Error>(mut self, x: f64) -> Result<(), E> {
+        self.item(false);
+        self.flat.number(x);
+        Ok(())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, x: i64) -> Result<(), E> {
+        self.visit_f64(x as f64)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, x: u64) -> Result<(), E> {
+        self.visit_f64(x as f64)
+    }
+
+    fn visit_str<E: serde::de::Error>(mut self, x: &str) -> Result<(), E> {
+        self.item(false);
+        self.flat.not_a_number(&Value::from(x).to_string());
+        Ok(())
+    }
+
+    fn visit_bool<E: serde::de::Error>(mut self, x: bool) -> Result<(), E> {
+        self.item(false);
+        self.flat.not_a_number(&x.to_string());
+        Ok(())
+    }
+
+    fn visit_unit<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.item(false);
+        self.flat.not_a_number("null");
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.item(false);
+        self.flat.not_a_number("an object");
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(())
     }
 }
 
@@ -557,20 +740,17 @@ pub fn predict_rows(
     if is_image || content_type.starts_with("image/") {
         return Ok((image_row(image_shape, width, body)?, true));
     }
-    let value: Value = serde_json::from_slice(body)
+    let flat: Flat = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad(format!("the body is not a PNG, a JPEG or JSON: {e}")))?;
-    let one = value
-        .as_array()
-        .is_some_and(|a| a.first().is_none_or(|v| !v.is_array()));
-    let mut values = Vec::new();
-    flatten(&value, &mut values)?;
+    let one = flat.array && flat.first_nested != Some(true);
+    let values = flat.values()?;
     if values.is_empty() || values.len() % width.max(1) != 0 || (one && values.len() != width) {
         return Err(ApiError::bad(format!(
             "expected a JSON row of {width} numbers, or a list of such rows; found {} numbers",
             values.len()
         )));
     }
-    Ok((values, one))
+    Ok((flat.values, one))
 }
 
 /// The pixels of a PNG or JPEG body in [0, 1], converted to the model's channels; the
