@@ -56,7 +56,10 @@ def fashion_mnist():
     y = idx(FASHION / "train-labels-idx1-ubyte.gz")
     Xt = idx(FASHION / "t10k-images-idx3-ubyte.gz").reshape(10000, 784)
     yt = idx(FASHION / "t10k-labels-idx1-ubyte.gz")
-    scale = lambda a: np.ascontiguousarray(a, dtype=np.float32) / np.float32(255)
+    def scale(a):  # in place, so that loading peaks at the float data plus its bytes
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        a /= np.float32(255)
+        return a
     return scale(X), y.astype(np.int64), scale(Xt), yt.astype(np.int64)
 
 
@@ -72,15 +75,19 @@ def estimator(kind, epochs):
 
 
 def peak_rss_child(kind, epochs):
-    """Peak RSS (bytes) of a fresh process that loads the data and fits once."""
+    """Peak RSS (bytes) of a fresh process that loads the training data and fits once,
+    and its RSS just before the fit (the data loaded, the libraries imported)."""
     code = (
         "import sys, resource, warnings; sys.path.insert(0, %r); warnings.simplefilter('ignore');"
-        "import sklearn_bench as b; X, y, _, _ = b.fashion_mnist();"
-        "b.estimator(%r, %d).fit(X, y);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+        "import sklearn_bench as b; est = b.estimator(%r, %d); X, y, _, _ = b.fashion_mnist();"
+        "import gc; gc.collect();"
+        "rss = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize();"
+        "est.fit(X, y);"
+        "print(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
     ) % (str(pathlib.Path(__file__).parent), kind, epochs)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip().splitlines()[-1])
+    before, peak = out.stdout.strip().splitlines()[-1].split()
+    return int(before), int(peak)
 
 
 def cli_run(cli, epochs):
@@ -136,10 +143,13 @@ def main():
     if args.skip_rss:
         return
     data = X.nbytes + y.nbytes
-    g_rss, s_rss = peak_rss_child("glassbox", 1), peak_rss_child("scikit-learn", 1)
-    print(f"peak RSS of a 1-epoch fit: glassbox {g_rss / 2**20:.0f} MiB, scikit-learn "
-          f"{s_rss / 2**20:.0f} MiB; training data {data / 2**20:.0f} MiB + CLI's peak "
-          f"{cli_rss / 2**20:.0f} MiB = {(data + cli_rss) / 2**20:.0f} MiB")
+    mib = lambda b: f"{b / 2**20:.0f} MiB"
+    for kind in ("glassbox", "scikit-learn"):
+        before, peak = peak_rss_child(kind, 1)
+        print(f"{kind:13s} 1-epoch fit in a fresh process: RSS {mib(before)} with the data "
+              f"loaded, peak {mib(peak)} (+{mib(peak - before)} for the fit)")
+    print(f"training data {mib(data)} (float32) + the CLI's peak {mib(cli_rss)} = "
+          f"{mib(data + cli_rss)}")
 
 
 def _timed(f):
