@@ -151,9 +151,11 @@ mod loom_tests {
                 // Round 1 writes, wait, reads, wait; round 2 writes (after the other
                 // thread's reads of round 1: a race if the second wait fails), wait, reads.
                 for round in 1..=2 {
+                    // SAFETY: loom checks that no other thread accesses the cell now.
                     shared.slots[t].with_mut(|p| unsafe { *p = round * 10 + t });
                     shared.barrier.wait();
                     for (u, slot) in shared.slots.iter().enumerate() {
+                        // SAFETY: as above: loom checks it.
                         let v = slot.with(|p| unsafe { *p });
                         assert_eq!(v, round * 10 + u);
                     }

@@ -383,6 +383,7 @@ struct Shared {
 // SAFETY: `Shared` is only a pointer and a length; the module docs give the rule (own
 // bands, ordered by the barrier) under which the threads use it.
 unsafe impl Send for Shared {}
+// SAFETY: as for `Send`.
 unsafe impl Sync for Shared {}
 
 impl Shared {
@@ -407,7 +408,9 @@ impl Shared {
             "{rows}×{cols} outside {}",
             self.len
         );
-        MatRef::from_raw(self.ptr, rows, cols, cols, 1)
+        // SAFETY: the matrix fits in the buffer (asserted); the caller's word for the
+        // threads.
+        unsafe { MatRef::from_raw(self.ptr, rows, cols, cols, 1) }
     }
 
     /// The row-major `rows × cols` matrix at the start of the buffer, to write.
@@ -424,7 +427,9 @@ impl Shared {
             "{rows}×{cols} outside {}",
             self.len
         );
-        MatMut::from_raw(self.ptr, rows, cols, cols)
+        // SAFETY: the matrix fits in the buffer (asserted); the caller's word for the
+        // threads.
+        unsafe { MatMut::from_raw(self.ptr, rows, cols, cols) }
     }
 
     /// Elements `start..start + len`, to write.
@@ -441,7 +446,9 @@ impl Shared {
             "{start}+{len} outside {}",
             self.len
         );
-        std::slice::from_raw_parts_mut(self.ptr.add(start), len)
+        // SAFETY: the range is inside the buffer (asserted); the caller's word for the
+        // threads.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 
     /// Elements `start..start + len`, to read.
@@ -457,7 +464,9 @@ impl Shared {
             "{start}+{len} outside {}",
             self.len
         );
-        std::slice::from_raw_parts(self.ptr.add(start), len)
+        // SAFETY: the range is inside the buffer (asserted); the caller's word for the
+        // threads.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(start), len) }
     }
 }
 
@@ -488,7 +497,8 @@ impl LayerPtrs {
     unsafe fn transposed_block<'a>(&self) -> MatMut<'a> {
         assert!(self.transposed);
         let stride = self.layout.stride(self.outputs);
-        let block = self.weights.slice(0, self.inputs * stride);
+        // SAFETY: the caller's word.
+        let block = unsafe { self.weights.slice(0, self.inputs * stride) };
         MatMut::new(block, self.inputs, stride).col_band(0..self.outputs)
     }
 
@@ -501,10 +511,12 @@ impl LayerPtrs {
     unsafe fn rows_of_w<'a>(&self, cols: Range<usize>) -> MatRef<'a> {
         let inputs = self.inputs;
         match self.transposed {
-            false => self.weights.read(self.outputs, inputs).row_band(cols),
+            // SAFETY: the caller's word.
+            false => unsafe { self.weights.read(self.outputs, inputs) }.row_band(cols),
             true => {
                 let stride = self.layout.stride(cols.len());
-                let block = self.weights.slice_ref(cols.start * inputs, stride * inputs);
+                // SAFETY: the caller's word.
+                let block = unsafe { self.weights.slice_ref(cols.start * inputs, stride * inputs) };
                 MatRef::new(block, inputs, stride)
                     .col_band(0..cols.len())
                     .t()
@@ -564,9 +576,15 @@ impl Context<'_> {
         let (x, (width, outputs)) = (self.x[b % 2], (e.data.width(), e.data.target_width()));
         for i in row_band(rows.len(), e.threads, t) {
             let r = rows[i];
-            e.data.write_row(r, x.slice(i * width, width));
-            e.data
-                .write_target_row(r, self.y.slice(i * outputs, outputs));
+            // SAFETY: row i of x's buffer of batch b and of y; the caller's word.
+            let (x, y) = unsafe {
+                (
+                    x.slice(i * width, width),
+                    self.y.slice(i * outputs, outputs),
+                )
+            };
+            e.data.write_row(r, x);
+            e.data.write_target_row(r, y);
         }
     }
 
@@ -838,16 +856,24 @@ impl Context<'_> {
     unsafe fn update(&self, layer: &LayerPtrs, rows: Range<usize>, lr: f32, step: u32) {
         let config = self.epoch.config;
         let part = |s: Option<Shared>, start, len| match s {
-            Some(s) => s.slice(start, len),
+            // SAFETY: the caller's word.
+            Some(s) => unsafe { s.slice(start, len) },
             None => &mut [],
         };
         let [wf, ws, bf, bs] = layer.state;
         // (Stored transposed or not, these neurons' weights are this one run.)
         let (start, len) = (rows.start * layer.inputs, rows.len() * layer.inputs);
+        // SAFETY: the caller's word.
+        let (w, gw) = unsafe {
+            (
+                layer.weights.slice(start, len),
+                layer.grad_weights.slice_ref(start, len),
+            )
+        };
         update_part(
             &config.optimizer,
-            layer.weights.slice(start, len),
-            layer.grad_weights.slice_ref(start, len),
+            w,
+            gw,
             part(wf, start, len),
             part(ws, start, len),
             lr,
@@ -855,10 +881,17 @@ impl Context<'_> {
             step,
         );
         let (start, len) = (rows.start, rows.len());
+        // SAFETY: the caller's word.
+        let (b, gb) = unsafe {
+            (
+                layer.biases.slice(start, len),
+                layer.grad_biases.slice_ref(start, len),
+            )
+        };
         update_part(
             &config.optimizer,
-            layer.biases.slice(start, len),
-            layer.grad_biases.slice_ref(start, len),
+            b,
+            gb,
             part(bf, start, len),
             part(bs, start, len),
             lr,
