@@ -18,14 +18,14 @@
 #[cfg(glassbox_loom)]
 pub(crate) use loom::{
     hint,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering},
     sync::Arc,
     thread,
 };
 #[cfg(not(glassbox_loom))]
 pub(crate) use std::{
     hint,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering},
     sync::Arc,
     thread,
 };
