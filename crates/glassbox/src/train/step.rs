@@ -845,19 +845,24 @@ impl Context<'_> {
             }
         }
         if let Some((lr, x)) = pending {
-            // The last example's first-layer step, with no next example to sum.
-            let (layer, l2) = (&self.layers[0], e.config.l2);
-            // SAFETY: online learning runs on this thread alone.
-            unsafe {
-                Dense::sgd_step_then_weighted_sums(
-                    layer.transposed_block(&phase),
-                    layer.biases.slice(&phase, 0, layer.outputs),
-                    x.slice_ref(&phase, 0, layer.inputs),
-                    self.d[0].slice_ref(&phase, 0, layer.outputs),
-                    (lr, l2),
-                    None,
-                );
-            }
+            self.last_online_step(&phase, lr, x);
+        }
+    }
+
+    /// Online learning's last first-layer step (learning rate `lr`, input `x`), with no
+    /// next example to sum.
+    fn last_online_step(&self, p: &Phase, lr: f32, x: Shared) {
+        let (layer, l2) = (&self.layers[0], self.epoch.config.l2);
+        // SAFETY: online learning runs on this thread alone.
+        unsafe {
+            Dense::sgd_step_then_weighted_sums(
+                layer.transposed_block(p),
+                layer.biases.slice(p, 0, layer.outputs),
+                x.slice_ref(p, 0, layer.inputs),
+                self.d[0].slice_ref(p, 0, layer.outputs),
+                (lr, l2),
+                None,
+            );
         }
     }
 
@@ -1010,31 +1015,32 @@ impl Context<'_> {
             )
         };
         if self.down_by_examples {
-            // δ of the layer below for the same examples: it needs only these rows of δᴸ,
-            // so it goes without a wait.
-            let (below, delta) = (self.layers[l - 1].activation, self.d[l]);
-            // SAFETY: rows `mine` of δ below are this thread's, and so are those of δᴸ,
-            // just written; z, a and the masks of the layer below were completed before
-            // the last wait; W is written only in the backward pass, after a wait.
-            unsafe {
-                let rows_of = |s: Shared| s.rows(p, inputs, mine.clone());
-                let mut g = self.d[l - 1].rows_mut(p, inputs, mine.clone());
-                let (delta, w) = (
-                    delta.rows(p, outputs, mine.clone()),
-                    layer.weights.read(p, outputs, inputs),
-                );
-                layer::error_below(delta, w, g.rb_mut(), e.par);
-                let mask = self.dropout.then(|| rows_of(self.masks[l - 1]));
-                layer::delta_from_error(
-                    below,
-                    rows_of(self.z[l - 1]),
-                    rows_of(self.a[l - 1]),
-                    mask,
-                    g,
-                );
-            }
+            self.error_below_by_examples(p, mine);
         }
         loss
+    }
+
+    /// δ of the layer below the output for this thread's examples `mine`, right after
+    /// their δᴸ: it needs only these rows of δᴸ, so it goes without a wait.
+    #[inline]
+    fn error_below_by_examples(&self, p: &Phase, mine: Range<usize>) {
+        let (e, l) = (self.epoch, self.last);
+        let layer = &self.layers[l];
+        let (inputs, outputs) = (layer.inputs, layer.outputs);
+        let below = self.layers[l - 1].activation;
+        // SAFETY: rows `mine` of δ below are this thread's, and so are those of δᴸ, just
+        // written; z, a and the masks of the layer below were completed before the last
+        // wait; W is written only in the backward pass, after a wait.
+        unsafe {
+            let rows_of = |s: Shared| s.rows(p, inputs, mine.clone());
+            let mut g = self.d[l - 1].rows_mut(p, inputs, mine.clone());
+            let delta = self.d[l].rows(p, outputs, mine.clone());
+            let w = layer.weights.read(p, outputs, inputs);
+            layer::error_below(delta, w, g.rb_mut(), e.par);
+            let mask = self.dropout.then(|| rows_of(self.masks[l - 1]));
+            let (z, a) = (rows_of(self.z[l - 1]), rows_of(self.a[l - 1]));
+            layer::delta_from_error(below, z, a, mask, g);
+        }
     }
 
     /// Thread 0, after the forward pass: the batch's loss and outputs to `report`; the
