@@ -13,7 +13,9 @@
 //! ```
 //!
 //! Under that flag the atomics, threads and spin hints below are loom's; everything else
-//! in the crate is unchanged.
+//! in the crate is unchanged, except that the trainer's views of its shared buffers
+//! report their accesses to loom, which model-checks the protocol of an epoch too
+//! (`train/step.rs`).
 
 #[cfg(glassbox_loom)]
 pub(crate) use loom::{

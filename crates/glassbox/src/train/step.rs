@@ -60,8 +60,8 @@
 //! and hands back ([`Context::wait`]), so no view outlives a wait, and what another
 //! thread wrote before a wait is read through a view made after it. The "who writes
 //! what" is the drawing above; `loom_tests` model-checks it, one epoch of 2 threads, 2
-//! layers and 2 steps with dropout under every interleaving loom allows, every view
-//! reporting the elements it touches to loom's race detector:
+//! layers and 2 steps with dropout under every interleaving within loom's preemption
+//! bound, every view reporting the elements it touches to loom's race detector:
 //!
 //! ```text
 //! RUSTFLAGS="--cfg glassbox_loom -C target-cpu=native" CARGO_TARGET_DIR=target/loom \
