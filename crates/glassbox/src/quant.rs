@@ -429,9 +429,11 @@ mod avx2 {
     pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
         let groups = w.k / 4;
         for r in 0..rows {
-            let xp = x[r * w.k..].as_ptr();
+            // SAFETY: row r < rows of x (the caller's word).
+            let xp = unsafe { x.as_ptr().add(r * w.k) };
             for b in 0..w.n / BLOCK {
-                let wp = w.bytes[b * groups * 64..].as_ptr();
+                // SAFETY: block b < n / 16 of the weights, 64 bytes per group.
+                let wp = unsafe { w.bytes.as_ptr().add(b * groups * 64) };
                 // sums[h]: neurons 4h … 4h+3, two partial sums each.
                 let mut sums = [_mm256_setzero_si256(); 4];
                 for g in 0..groups {

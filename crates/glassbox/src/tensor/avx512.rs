@@ -271,10 +271,10 @@ pub(super) unsafe fn row_times_rows(
         let mut j = 0;
         while j < n {
             let width = 64.min(n - j);
-            let at = out[j..].as_mut_ptr();
-            // SAFETY: `out[j..]` has n − j ≥ width floats; columns j..j + width lie in b
-            // (n columns), and the live rows are < k, its rows.
+            // SAFETY: `out` has n > j floats, so `at` has n − j ≥ width; columns j..j +
+            // width lie in b (n columns), and the live rows are < k, its rows.
             unsafe {
+                let at = out.as_mut_ptr().add(j);
                 match width.div_ceil(16) {
                     4 => rows.sum::<4>(at, j, width),
                     3 => rows.sum::<3>(at, j, width),
@@ -414,11 +414,11 @@ pub(super) unsafe fn sgd_step_then_row_times_rows(
         let mut j = 0;
         while j < n {
             let width = 64.min(n - j);
-            let step = (delta[j..].as_ptr(), -learning_rate);
-            let z = z.as_deref_mut().map(|z| z[j..].as_mut_ptr());
             // SAFETY: columns j..j + width lie inside Wᵀ (n columns), δ and z (n long,
             // the caller's word); the live rows are < k, Wᵀ's rows.
             unsafe {
+                let step = (delta.as_ptr().add(j), -learning_rate);
+                let z = z.as_deref_mut().map(|z| z.as_mut_ptr().add(j));
                 match width.div_ceil(16) {
                     4 => sweep.run::<4>(j, width, step, z),
                     3 => sweep.run::<3>(j, width, step, z),
