@@ -327,6 +327,9 @@ mod vnni {
     /// The sign bit of each of four bytes: p ⊕ 0x80 = p + 128 as an unsigned byte.
     const SIGN_BITS: i32 = 0x8080_8080u32 as i32;
 
+    /// # Safety
+    /// The CPU has the features; `x` holds `rows × w.k` bytes, `out` `rows × w.n`
+    /// values, and `w`'s lengths agree (as `matmul_i8` asserts).
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
         let blocks = w.n / BLOCK;
@@ -337,12 +340,16 @@ mod vnni {
             while b < blocks {
                 // Monomorphised tiles keep every sum in a register: 4 rows × 4 blocks,
                 // or for one row 8 blocks (8 independent sums hide vpdpbusd's latency).
-                let step = match (four_rows, blocks - b) {
-                    (true, n) if n >= BLOCKS => tile::<ROWS, BLOCKS>(x, r, w, b, out),
-                    (false, n) if n >= 2 * BLOCKS => tile::<1, { 2 * BLOCKS }>(x, r, w, b, out),
-                    (false, n) if n >= BLOCKS => tile::<1, BLOCKS>(x, r, w, b, out),
-                    (true, _) => tile::<ROWS, 1>(x, r, w, b, out),
-                    (false, _) => tile::<1, 1>(x, r, w, b, out),
+                // SAFETY: R rows from r (r + R ≤ rows) and T blocks from b (b + T ≤
+                // blocks), as each arm's guard says; the caller's lengths.
+                let step = unsafe {
+                    match (four_rows, blocks - b) {
+                        (true, n) if n >= BLOCKS => tile::<ROWS, BLOCKS>(x, r, w, b, out),
+                        (false, n) if n >= 2 * BLOCKS => tile::<1, { 2 * BLOCKS }>(x, r, w, b, out),
+                        (false, n) if n >= BLOCKS => tile::<1, BLOCKS>(x, r, w, b, out),
+                        (true, _) => tile::<ROWS, 1>(x, r, w, b, out),
+                        (false, _) => tile::<1, 1>(x, r, w, b, out),
+                    }
                 };
                 b += step;
             }
@@ -351,6 +358,9 @@ mod vnni {
     }
 
     /// R rows from `r`, T blocks of neurons from block `b`; returns T.
+    ///
+    /// # Safety
+    /// As for [`matmul`], and rows `r..r + R` and blocks `b..b + T` exist.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     #[inline]
     unsafe fn tile<const R: usize, const T: usize>(
@@ -361,16 +371,23 @@ mod vnni {
         out: &mut [i32],
     ) -> usize {
         let groups = w.k / 4;
-        let xp = x.as_ptr().add(r * w.k);
-        let wp = w.bytes.as_ptr().add(b * groups * 64);
+        // SAFETY: row r of x and block b of the weights exist (the caller's word).
+        let (xp, wp) = unsafe {
+            (
+                x.as_ptr().add(r * w.k),
+                w.bytes.as_ptr().add(b * groups * 64),
+            )
+        };
         let mut acc = [[_mm512_setzero_si512(); T]; R];
         for g in 0..groups {
             let mut wv = [_mm512_setzero_si512(); T];
             for (t, v) in wv.iter_mut().enumerate() {
-                *v = _mm512_loadu_si512(wp.add((t * groups + g) * 64) as *const _);
+                // SAFETY: group g < k/4 of block b + t < b + T: 64 bytes inside w.bytes.
+                *v = unsafe { _mm512_loadu_si512(wp.add((t * groups + g) * 64) as *const _) };
             }
             for (i, row) in acc.iter_mut().enumerate() {
-                let four = (xp.add(i * w.k + 4 * g) as *const i32).read_unaligned();
+                // SAFETY: bytes 4g..4g + 4 ≤ k of row r + i < r + R of x.
+                let four = unsafe { (xp.add(i * w.k + 4 * g) as *const i32).read_unaligned() };
                 // p + 128 as unsigned bytes: flipping the sign bit adds 128. The flip is
                 // done on the scalar, before the broadcast. Written as a 512-bit xor of
                 // the broadcast, LLVM 22 turns it into a byte shuffle of a partly
@@ -385,11 +402,15 @@ mod vnni {
         }
         for t in 0..T {
             let j = (b + t) * BLOCK;
-            let offset =
-                _mm512_slli_epi32(_mm512_loadu_si512(w.sums.as_ptr().add(j) as *const _), 7);
+            // SAFETY: neurons j..j + 16 (BLOCK) of block b + t, inside w.sums (n long).
+            let sums = unsafe { _mm512_loadu_si512(w.sums.as_ptr().add(j) as *const _) };
+            let offset = _mm512_slli_epi32(sums, 7);
             for (i, row) in acc.iter().enumerate() {
-                let o = out.as_mut_ptr().add((r + i) * w.n + j);
-                _mm512_storeu_si512(o as *mut _, _mm512_sub_epi32(row[t], offset));
+                // SAFETY: row r + i of out, its neurons j..j + 16 < n.
+                unsafe {
+                    let o = out.as_mut_ptr().add((r + i) * w.n + j);
+                    _mm512_storeu_si512(o as *mut _, _mm512_sub_epi32(row[t], offset));
+                }
             }
         }
         T
@@ -401,28 +422,36 @@ mod avx2 {
     use super::{Blocks, BLOCK};
     use std::arch::x86_64::*;
 
+    /// # Safety
+    /// The CPU has AVX2; `x` holds `rows × w.k` bytes and `w`'s lengths agree (as
+    /// `matmul_i8` asserts).
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn matmul(x: &[i8], rows: usize, w: Blocks<'_>, out: &mut [i32]) {
         let groups = w.k / 4;
         for r in 0..rows {
-            let xp = x.as_ptr().add(r * w.k);
+            // SAFETY: row r < rows of x (the caller's word).
+            let xp = unsafe { x.as_ptr().add(r * w.k) };
             for b in 0..w.n / BLOCK {
-                let wp = w.bytes.as_ptr().add(b * groups * 64);
+                // SAFETY: block b < n / 16 of the weights, 64 bytes per group.
+                let wp = unsafe { w.bytes.as_ptr().add(b * groups * 64) };
                 // sums[h]: neurons 4h … 4h+3, two partial sums each.
                 let mut sums = [_mm256_setzero_si256(); 4];
                 for g in 0..groups {
-                    let four = (xp.add(4 * g) as *const i32).read_unaligned();
+                    // SAFETY: bytes 4g..4g + 4 ≤ k of row r of x.
+                    let four = unsafe { (xp.add(4 * g) as *const i32).read_unaligned() };
                     // p₀ p₁ p₂ p₃ as 16-bit, repeated for four neurons.
                     let xv = _mm256_broadcastq_epi64(_mm_cvtepi8_epi16(_mm_cvtsi32_si128(four)));
                     for (h, sum) in sums.iter_mut().enumerate() {
-                        let q = _mm_loadu_si128(wp.add(g * 64 + 16 * h) as *const _);
+                        // SAFETY: 16 of group g's 64 bytes of block b, inside w.bytes.
+                        let q = unsafe { _mm_loadu_si128(wp.add(g * 64 + 16 * h) as *const _) };
                         let products = _mm256_madd_epi16(_mm256_cvtepi8_epi16(q), xv);
                         *sum = _mm256_add_epi32(*sum, products);
                     }
                 }
                 for (h, sum) in sums.iter().enumerate() {
                     let mut lanes = [0i32; 8];
-                    _mm256_storeu_si256(lanes.as_mut_ptr() as *mut _, *sum);
+                    // SAFETY: `lanes` is 8 i32s, one 256-bit register.
+                    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr() as *mut _, *sum) };
                     for n in 0..4 {
                         out[r * w.n + b * BLOCK + 4 * h + n] =
                             lanes[2 * n].wrapping_add(lanes[2 * n + 1]);

@@ -13,19 +13,21 @@
 //! ```
 //!
 //! Under that flag the atomics, threads and spin hints below are loom's; everything else
-//! in the crate is unchanged.
+//! in the crate is unchanged, except that the trainer's views of its shared buffers
+//! report their accesses to loom, which model-checks the protocol of an epoch too
+//! (`train/step.rs`).
 
 #[cfg(glassbox_loom)]
 pub(crate) use loom::{
     hint,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering},
     sync::Arc,
     thread,
 };
 #[cfg(not(glassbox_loom))]
 pub(crate) use std::{
     hint,
-    sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering},
     sync::Arc,
     thread,
 };
@@ -151,9 +153,11 @@ mod loom_tests {
                 // Round 1 writes, wait, reads, wait; round 2 writes (after the other
                 // thread's reads of round 1: a race if the second wait fails), wait, reads.
                 for round in 1..=2 {
+                    // SAFETY: loom checks that no other thread accesses the cell now.
                     shared.slots[t].with_mut(|p| unsafe { *p = round * 10 + t });
                     shared.barrier.wait();
                     for (u, slot) in shared.slots.iter().enumerate() {
+                        // SAFETY: as above: loom checks it.
                         let v = slot.with(|p| unsafe { *p });
                         assert_eq!(v, round * 10 + u);
                     }

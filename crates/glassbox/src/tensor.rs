@@ -242,6 +242,7 @@ pub struct MatRef<'a> {
 
 // SAFETY: a `MatRef` is a shared borrow of f32s, like `&[f32]`.
 unsafe impl Send for MatRef<'_> {}
+// SAFETY: as for `Send`: `&[f32]` is `Sync`.
 unsafe impl Sync for MatRef<'_> {}
 
 /// A view of a `rows × cols` matrix to write, with contiguous rows `rs` values apart:
@@ -258,6 +259,7 @@ pub struct MatMut<'a> {
 
 // SAFETY: a `MatMut` is an exclusive borrow of f32s, like `&mut [f32]`.
 unsafe impl Send for MatMut<'_> {}
+// SAFETY: as for `Send`: `&mut [f32]` is `Sync` (a shared `&MatMut` only reads).
 unsafe impl Sync for MatMut<'_> {}
 
 impl<'a> MatRef<'a> {
@@ -934,6 +936,10 @@ fn dot4(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     rows.map(|r| dot(x, r))
 }
 
+/// [`dot4`] with AVX-512.
+///
+/// # Safety
+/// The CPU has AVX-512F, and every row is as long as `x`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::needless_range_loop)] // acc[row][partial] reads best as indices
@@ -955,26 +961,35 @@ unsafe fn dot4_avx512(x: &[f32], rows: [&[f32]; 4]) -> [f32; 4] {
     if wp.iter().all(|&p| offset(p) == offset(wp[0])) && offset(wp[0]) != 0 {
         let head = (LANES - offset(wp[0])).min(n);
         let mk: __mmask16 = ((1u32 << head) - 1) as __mmask16;
-        let xv = _mm512_maskz_loadu_ps(mk, xp);
-        for r in 0..4 {
-            acc[r][0] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, wp[r]), acc[r][0]);
+        // SAFETY: the mask selects the first head ≤ n values of x and of each row.
+        unsafe {
+            let xv = _mm512_maskz_loadu_ps(mk, xp);
+            for r in 0..4 {
+                acc[r][0] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(mk, wp[r]), acc[r][0]);
+            }
         }
         i = head;
     }
     while i + 4 * LANES <= n {
         for p in 0..4 {
-            let xv = _mm512_loadu_ps(xp.add(i + p * LANES));
-            for r in 0..4 {
-                let wv = _mm512_loadu_ps(wp[r].add(i + p * LANES));
-                acc[r][p] = _mm512_fmadd_ps(xv, wv, acc[r][p]);
+            // SAFETY: values i + p·16.. of x and of each row, before i + 64 ≤ n.
+            unsafe {
+                let xv = _mm512_loadu_ps(xp.add(i + p * LANES));
+                for r in 0..4 {
+                    let wv = _mm512_loadu_ps(wp[r].add(i + p * LANES));
+                    acc[r][p] = _mm512_fmadd_ps(xv, wv, acc[r][p]);
+                }
             }
         }
         i += 4 * LANES;
     }
     while i + LANES <= n {
-        let xv = _mm512_loadu_ps(xp.add(i));
-        for r in 0..4 {
-            acc[r][0] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(wp[r].add(i)), acc[r][0]);
+        // SAFETY: values i..i + 16 ≤ n of x and of each row.
+        unsafe {
+            let xv = _mm512_loadu_ps(xp.add(i));
+            for r in 0..4 {
+                acc[r][0] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(wp[r].add(i)), acc[r][0]);
+            }
         }
         i += LANES;
     }

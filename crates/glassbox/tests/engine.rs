@@ -128,6 +128,44 @@ fn the_trainers_step_is_the_loop_written_from_the_public_api() {
     assert!(online >= 3, "only {online} online cases");
 }
 
+/// A network with no hidden layer trains online (batch 1, SGD) like the loop: its one
+/// layer is the output layer, which is not stored transposed, so the fused first-layer
+/// step of online learning does not apply to it (before issue 27 the step deferred its
+/// update to that path anyway: nothing was learnt, then the epoch's end panicked).
+#[test]
+fn a_network_without_hidden_layers_trains_online_like_the_loop() {
+    let mut rng = Rng::new(3);
+    let (rows, inputs, classes) = (40, 12, 3);
+    let x = (0..rows * inputs).map(|_| rng.uniform(-1.0, 1.0)).collect();
+    let labels = (0..rows).map(|_| rng.below(classes)).collect();
+    let names = (0..classes).map(|c| c.to_string()).collect();
+    let data = Dataset::classification(x, inputs, labels, names).unwrap();
+    let start = Network::builder(inputs)
+        .dense(classes, Activation::Sigmoid)
+        .build(Init::Xavier, 3)
+        .unwrap();
+    let config = TrainConfig {
+        loss: Loss::Mse,
+        optimizer: Sgd { learning_rate: 0.1 }.into(),
+        epochs: 2,
+        batch_size: 1,
+        shuffle: Shuffle::Never,
+        ..TrainConfig::default()
+    };
+    let mut trained = start.clone();
+    Trainer::new(config.clone())
+        .fit(&mut trained, &data)
+        .unwrap();
+    let mut by_loop = start.clone();
+    by_hand(&mut by_loop, &data, &config);
+    assert!(
+        largest_difference(&trained, &start) > 1e-4,
+        "nothing was learnt"
+    );
+    let worst = largest_difference(&trained, &by_loop);
+    assert!(worst < 1e-5, "the trainer and the loop differ by {worst}");
+}
+
 /// Images kept as bytes (`Dataset::classification_pixels`, as the IDX loaders keep
 /// them) train to the same bits as the same images as f32: the step converts each row
 /// with the table x = p / 255 that the f32 loader used.

@@ -61,7 +61,8 @@ const BC: usize = 32;
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn rows_of_b(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, read: bool, s: f32) {
     debug_assert_eq!(b.cs, 1);
-    LIVE.with_borrow_mut(|live| rows_of_b_with(live, c, a, b, read, s, true));
+    // SAFETY: `rows_of_b_with` asks what this function's caller vouches for.
+    LIVE.with_borrow_mut(|live| unsafe { rows_of_b_with(live, c, a, b, read, s, true) });
 }
 
 thread_local! {
@@ -136,7 +137,9 @@ pub(super) unsafe fn rows_of_b_with(
             let bits = &mut a_bits[g * words..(g + 1) * words];
             a_len[g] = None;
             if skip {
-                a_bits_of(bits, a, i, BR.min(i1 - i), k);
+                // SAFETY: rows i..i + BR.min(i1 − i) lie inside a (i1 ≤ m), which has k
+                // columns.
+                unsafe { a_bits_of(bits, a, i, BR.min(i1 - i), k) };
                 let len = compress(
                     &mut a_list[g * stride..(g + 1) * stride],
                     bits.iter().copied(),
@@ -158,7 +161,9 @@ pub(super) unsafe fn rows_of_b_with(
             // not searched.
             let b_len = match scan {
                 true => {
-                    b_bits_of(&mut b_bits[..words], b, j, masks);
+                    // SAFETY: the masks select columns j..j + width ≤ n of b, whose
+                    // rows are contiguous (the caller's `b.cs == 1`).
+                    unsafe { b_bits_of(&mut b_bits[..words], b, j, masks) };
                     let len = compress(b_list, b_bits[..words].iter().copied());
                     (len < k).then_some(len)
                 }
@@ -182,15 +187,18 @@ pub(super) unsafe fn rows_of_b_with(
                         Some(&both[..len])
                     }
                 };
-                // SAFETY (for the tile): rows i..i+rows and columns j..j+width are inside
-                // c and b; the caller vouches for the rest.
+                // SAFETY: row i < m and column j < n are inside c, row i inside a and
+                // column j inside b (the caller's agreeing shapes): the offsets stay in
+                // their buffers.
+                let (c_at, a_at, b_at) =
+                    unsafe { (c.ptr.add(i * c.rs + j), a.ptr.add(i * a.rs), b.ptr.add(j)) };
                 let tile = Tile {
-                    c: c.ptr.add(i * c.rs + j),
+                    c: c_at,
                     rsc: c.rs,
-                    a: a.ptr.add(i * a.rs),
+                    a: a_at,
                     rsa: a.rs,
                     csa: a.cs,
-                    b: b.ptr.add(j),
+                    b: b_at,
                     rsb: b.rs,
                     k,
                     live,
@@ -198,15 +206,20 @@ pub(super) unsafe fn rows_of_b_with(
                     read,
                     s,
                 };
-                match rows {
-                    8 => tile.run::<8>(),
-                    7 => tile.run::<7>(),
-                    6 => tile.run::<6>(),
-                    5 => tile.run::<5>(),
-                    4 => tile.run::<4>(),
-                    3 => tile.run::<3>(),
-                    2 => tile.run::<2>(),
-                    _ => tile.run::<1>(),
+                // SAFETY: the tile's `rows` rows (i + rows ≤ i1 ≤ m) and the masks'
+                // `width` columns (j + width ≤ n) lie inside c, a and b; the live
+                // indices are < k; c overlaps neither (the caller's word).
+                unsafe {
+                    match rows {
+                        8 => tile.run::<8>(),
+                        7 => tile.run::<7>(),
+                        6 => tile.run::<6>(),
+                        5 => tile.run::<5>(),
+                        4 => tile.run::<4>(),
+                        3 => tile.run::<3>(),
+                        2 => tile.run::<2>(),
+                        _ => tile.run::<1>(),
+                    }
                 }
                 i += rows;
             }
@@ -245,7 +258,8 @@ pub(super) unsafe fn row_times_rows(
         let words = k.div_ceil(16);
         grow(&mut live.a_bits, words, 0);
         grow(&mut live.a_list, 16 * words + 16, 0);
-        a_bits_of(&mut live.a_bits[..words], a, 0, 1, k);
+        // SAFETY: a is 1 × k (the caller's word).
+        unsafe { a_bits_of(&mut live.a_bits[..words], a, 0, 1, k) };
         let len = compress(&mut live.a_list, live.a_bits[..words].iter().copied());
         let rows = Rows {
             a,
@@ -257,12 +271,16 @@ pub(super) unsafe fn row_times_rows(
         let mut j = 0;
         while j < n {
             let width = 64.min(n - j);
-            let at = out.as_mut_ptr().add(j);
-            match width.div_ceil(16) {
-                4 => rows.sum::<4>(at, j, width),
-                3 => rows.sum::<3>(at, j, width),
-                2 => rows.sum::<2>(at, j, width),
-                _ => rows.sum::<1>(at, j, width),
+            // SAFETY: `out` has n > j floats, so `at` has n − j ≥ width; columns j..j +
+            // width lie in b (n columns), and the live rows are < k, its rows.
+            unsafe {
+                let at = out.as_mut_ptr().add(j);
+                match width.div_ceil(16) {
+                    4 => rows.sum::<4>(at, j, width),
+                    3 => rows.sum::<3>(at, j, width),
+                    2 => rows.sum::<2>(at, j, width),
+                    _ => rows.sum::<1>(at, j, width),
+                }
             }
             j += width;
         }
@@ -293,18 +311,26 @@ impl Rows<'_> {
         let mut acc = [[_mm512_setzero_ps(); V]; 4];
         let add = |acc: &mut [__m512; V], p: u32| {
             let p = p as usize;
-            let weight = _mm512_set1_ps(*self.a.ptr.add(p * self.a.cs));
-            let row = self.b.ptr.add(p * self.b.rs + j);
-            for (v, acc) in acc.iter_mut().enumerate() {
-                let values = _mm512_maskz_loadu_ps(masks[v], row.add(16 * v));
-                *acc = _mm512_fmadd_ps(weight, values, *acc);
+            // SAFETY: p is a live row, < k: element p of a (1 × k) and row p of b; the
+            // masks select v's lanes of columns j..j + width, inside b.
+            unsafe {
+                let weight = _mm512_set1_ps(*self.a.ptr.add(p * self.a.cs));
+                let row = self.b.ptr.add(p * self.b.rs + j);
+                for (v, acc) in acc.iter_mut().enumerate() {
+                    let values = _mm512_maskz_loadu_ps(masks[v], row.add(16 * v));
+                    *acc = _mm512_fmadd_ps(weight, values, *acc);
+                }
             }
         };
         let prefetch = |q: usize| {
             if let Some(&next) = self.live.get(q + AHEAD) {
-                let row = self.b.ptr.add(next as usize * self.b.rs + j);
-                _mm_prefetch::<_MM_HINT_T0>(row.cast());
-                _mm_prefetch::<_MM_HINT_T0>(row.add(width - 1).cast());
+                // SAFETY: `next` is a live row of b, and columns j and j + width − 1 are
+                // in it (a prefetch of any address is harmless; these are in bounds).
+                unsafe {
+                    let row = self.b.ptr.add(next as usize * self.b.rs + j);
+                    _mm_prefetch::<_MM_HINT_T0>(row.cast());
+                    _mm_prefetch::<_MM_HINT_T0>(row.add(width - 1).cast());
+                }
             }
         };
         let mut quads = self.live.chunks_exact(4);
@@ -323,13 +349,16 @@ impl Rows<'_> {
                 _mm512_add_ps(acc[0][v], acc[1][v]),
                 _mm512_add_ps(acc[2][v], acc[3][v]),
             );
-            let at = out.add(16 * v);
-            let value = if self.read {
-                _mm512_fmadd_ps(sum, s, _mm512_maskz_loadu_ps(mask, at))
-            } else {
-                _mm512_mul_ps(sum, s)
-            };
-            _mm512_mask_storeu_ps(at, mask, value);
+            // SAFETY: the mask selects lanes 16v.. of `out`'s `width` writable floats.
+            unsafe {
+                let at = out.add(16 * v);
+                let value = if self.read {
+                    _mm512_fmadd_ps(sum, s, _mm512_maskz_loadu_ps(mask, at))
+                } else {
+                    _mm512_mul_ps(sum, s)
+                };
+                _mm512_mask_storeu_ps(at, mask, value);
+            }
         }
     }
 }
@@ -360,10 +389,12 @@ pub(super) unsafe fn sgd_step_then_row_times_rows(
         grow(&mut live.a_bits, 2 * words, 0);
         grow(&mut live.a_list, 16 * words + 16, 0);
         let (prev_bits, next_bits) = live.a_bits[..2 * words].split_at_mut(words);
-        a_bits_of(prev_bits, MatRef::new(x_prev, 1, k), 0, 1, k);
+        // SAFETY: a 1 × k view of x_prev, checked by `MatRef::new`.
+        unsafe { a_bits_of(prev_bits, MatRef::new(x_prev, 1, k), 0, 1, k) };
         let (x, z) = match next {
             Some((x, z)) => {
-                a_bits_of(next_bits, MatRef::new(x, 1, k), 0, 1, k);
+                // SAFETY: a 1 × k view of x, checked by `MatRef::new`.
+                unsafe { a_bits_of(next_bits, MatRef::new(x, 1, k), 0, 1, k) };
                 for (p, q) in prev_bits.iter_mut().zip(next_bits.iter()) {
                     *p |= q;
                 }
@@ -383,13 +414,17 @@ pub(super) unsafe fn sgd_step_then_row_times_rows(
         let mut j = 0;
         while j < n {
             let width = 64.min(n - j);
-            let step = (delta.as_ptr().add(j), -learning_rate);
-            let z = z.as_deref_mut().map(|z| z.as_mut_ptr().add(j));
-            match width.div_ceil(16) {
-                4 => sweep.run::<4>(j, width, step, z),
-                3 => sweep.run::<3>(j, width, step, z),
-                2 => sweep.run::<2>(j, width, step, z),
-                _ => sweep.run::<1>(j, width, step, z),
+            // SAFETY: columns j..j + width lie inside Wᵀ (n columns), δ and z (n long,
+            // the caller's word); the live rows are < k, Wᵀ's rows.
+            unsafe {
+                let step = (delta.as_ptr().add(j), -learning_rate);
+                let z = z.as_deref_mut().map(|z| z.as_mut_ptr().add(j));
+                match width.div_ceil(16) {
+                    4 => sweep.run::<4>(j, width, step, z),
+                    3 => sweep.run::<3>(j, width, step, z),
+                    2 => sweep.run::<2>(j, width, step, z),
+                    _ => sweep.run::<1>(j, width, step, z),
+                }
             }
             j += width;
         }
@@ -426,24 +461,34 @@ impl Sweep<'_> {
         });
         // s = −η·δ, one per neuron, as `Dense::sgd_step_then_weighted_sums` defines it.
         let minus_lr = _mm512_set1_ps(minus_lr);
-        let step: [__m512; V] = std::array::from_fn(|v| {
+        // SAFETY: the masks select δ's columns j..j + width.
+        let step: [__m512; V] = std::array::from_fn(|v| unsafe {
             _mm512_mul_ps(minus_lr, _mm512_maskz_loadu_ps(masks[v], delta.add(16 * v)))
         });
         let mut acc = [[_mm512_setzero_ps(); V]; 4];
         let visit = |acc: &mut [__m512; V], q: usize| {
             if let Some(&ahead) = self.live.get(q + AHEAD) {
-                let row = self.wt.add(ahead as usize * self.rs + j);
-                _mm_prefetch::<_MM_HINT_T0>(row.cast());
-                _mm_prefetch::<_MM_HINT_T0>(row.add(width - 1).cast());
+                // SAFETY: a live row of Wᵀ, and columns j and j + width − 1 of it.
+                unsafe {
+                    let row = self.wt.add(ahead as usize * self.rs + j);
+                    _mm_prefetch::<_MM_HINT_T0>(row.cast());
+                    _mm_prefetch::<_MM_HINT_T0>(row.add(width - 1).cast());
+                }
             }
             let p = self.live[q] as usize;
-            let row = self.wt.add(p * self.rs + j);
             let prev = _mm512_set1_ps(self.x_prev[p]);
             let x = self.x.map(|x| _mm512_set1_ps(x[p]));
+            // SAFETY: p is a live row of Wᵀ (< k), and the masks select its columns
+            // j..j + width; nothing else refers to Wᵀ while the sweep runs.
+            let row = unsafe { self.wt.add(p * self.rs + j) };
             for (v, acc) in acc.iter_mut().enumerate() {
-                let at = row.add(16 * v);
-                let w = _mm512_fmadd_ps(prev, step[v], _mm512_maskz_loadu_ps(masks[v], at));
-                _mm512_mask_storeu_ps(at, masks[v], w);
+                // SAFETY: as for `row`, lanes 16v.. of the masked columns.
+                let w = unsafe {
+                    let at = row.add(16 * v);
+                    let w = _mm512_fmadd_ps(prev, step[v], _mm512_maskz_loadu_ps(masks[v], at));
+                    _mm512_mask_storeu_ps(at, masks[v], w);
+                    w
+                };
                 if let Some(x) = x {
                     *acc = _mm512_fmadd_ps(x, w, *acc);
                 }
@@ -464,9 +509,12 @@ impl Sweep<'_> {
                     _mm512_add_ps(acc[0][v], acc[1][v]),
                     _mm512_add_ps(acc[2][v], acc[3][v]),
                 );
-                let at = z.add(16 * v);
-                let total = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), sum);
-                _mm512_mask_storeu_ps(at, mask, total);
+                // SAFETY: the mask selects z's columns j + 16v.. (z is n long).
+                unsafe {
+                    let at = z.add(16 * v);
+                    let total = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, at), sum);
+                    _mm512_mask_storeu_ps(at, mask, total);
+                }
             }
         }
     }
@@ -499,10 +547,14 @@ unsafe fn b_bits_of(bits: &mut [u16], b: MatRef<'_>, j: usize, masks: [__mmask16
         let p = 16 * q;
         let mut live = 0u16;
         for r in 0..16.min(k - p) {
-            let row = b.ptr.add((p + r) * b.rs + j);
-            let v0 = _mm512_maskz_loadu_epi32(masks[0], row.cast());
-            let v1 = _mm512_maskz_loadu_epi32(masks[1], row.add(16).cast());
-            let v = _mm512_or_si512(v0, v1);
+            // SAFETY: row p + r < k of b, and the columns from j that the masks select
+            // (the caller's word).
+            let v = unsafe {
+                let row = b.ptr.add((p + r) * b.rs + j);
+                let v0 = _mm512_maskz_loadu_epi32(masks[0], row.cast());
+                let v1 = _mm512_maskz_loadu_epi32(masks[1], row.add(16).cast());
+                _mm512_or_si512(v0, v1)
+            };
             live |= u16::from(_mm512_test_epi32_mask(v, v) != 0) << r;
         }
         *bits = live;
@@ -525,7 +577,9 @@ unsafe fn a_bits_of(bits: &mut [u16], a: MatRef<'_>, i: usize, rows: usize, k: u
             let mask = ((1u32 << lanes) - 1) as __mmask16;
             let mut live = 0;
             for r in 0..rows {
-                let v = _mm512_maskz_loadu_epi32(mask, a.ptr.add((i + r) * a.rs + p).cast());
+                // SAFETY: row i + r of a (the caller's word), columns p..p + lanes ≤ k.
+                let v =
+                    unsafe { _mm512_maskz_loadu_epi32(mask, a.ptr.add((i + r) * a.rs + p).cast()) };
                 live |= _mm512_test_epi32_mask(v, v);
             }
             live
@@ -534,14 +588,19 @@ unsafe fn a_bits_of(bits: &mut [u16], a: MatRef<'_>, i: usize, rows: usize, k: u
             let mask = ((1u32 << rows) - 1) as __mmask16;
             let mut live = 0u16;
             for r in 0..lanes {
-                let v = _mm512_maskz_loadu_epi32(mask, a.ptr.add((p + r) * a.cs + i).cast());
+                // SAFETY: column p + r < k of a, rows i..i + rows (the caller's word).
+                let v =
+                    unsafe { _mm512_maskz_loadu_epi32(mask, a.ptr.add((p + r) * a.cs + i).cast()) };
                 live |= u16::from(_mm512_test_epi32_mask(v, v) != 0) << r;
             }
             live
         } else {
             let mut live = 0u16;
             for r in 0..lanes {
-                let column = (0..rows).map(|t| *a.ptr.add((i + t) * a.rs + (p + r) * a.cs));
+                // SAFETY: element (i + t, p + r) of a, with i + t < i + rows and
+                // p + r < k inside it (the caller's word).
+                let column =
+                    (0..rows).map(|t| unsafe { *a.ptr.add((i + t) * a.rs + (p + r) * a.cs) });
                 live |= u16::from(column.into_iter().any(|x| x.to_bits() != 0)) << r;
             }
             live
@@ -554,7 +613,7 @@ unsafe fn a_bits_of(bits: &mut [u16], a: MatRef<'_>, i: usize, rows: usize, k: u
 /// word's are stored as a whole register); returns how many.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn compress(list: &mut [u32], words: impl ExactSizeIterator<Item = u16>) -> usize {
+fn compress(list: &mut [u32], words: impl ExactSizeIterator<Item = u16>) -> usize {
     assert!(list.len() >= 16 * words.len() + 16);
     let step = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     let mut len = 0;
@@ -562,7 +621,9 @@ unsafe fn compress(list: &mut [u32], words: impl ExactSizeIterator<Item = u16>) 
         let indices = _mm512_add_epi32(_mm512_set1_epi32(16 * q as i32), step);
         // The live indices, moved to the front of one register and stored whole.
         let kept = _mm512_maskz_compress_epi32(live, indices);
-        _mm512_storeu_si512(list.as_mut_ptr().add(len).cast(), kept);
+        // SAFETY: each word adds at most 16 indices, so len ≤ 16q and the 16 stored
+        // from len end by 16q + 16 ≤ 16·words + 16, inside `list` (asserted above).
+        unsafe { _mm512_storeu_si512(list.as_mut_ptr().add(len).cast(), kept) };
         len += live.count_ones() as usize;
     }
     len
@@ -611,18 +672,27 @@ impl Tile<'_> {
         let full = self.masks == [0xffff, 0xffff];
         let mut acc = [[_mm512_setzero_ps(); 2]; R];
         let mut add_row = |p: usize| {
-            let row = self.b.add(p * self.rsb);
+            // SAFETY: p < k is a row of the tile's B and a column of its A; the masks
+            // select the tile's columns, and its R rows of A lie inside A (the
+            // caller's word).
+            let row = unsafe { self.b.add(p * self.rsb) };
             let (b0, b1) = if full {
-                (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(16)))
+                // SAFETY: as for `row`: all 32 columns are the tile's.
+                unsafe { (_mm512_loadu_ps(row), _mm512_loadu_ps(row.add(16))) }
             } else {
-                (
-                    _mm512_maskz_loadu_ps(self.masks[0], row),
-                    _mm512_maskz_loadu_ps(self.masks[1], row.add(16)),
-                )
+                // SAFETY: as for `row`.
+                unsafe {
+                    (
+                        _mm512_maskz_loadu_ps(self.masks[0], row),
+                        _mm512_maskz_loadu_ps(self.masks[1], row.add(16)),
+                    )
+                }
             };
-            let a = self.a.add(p * self.csa);
+            // SAFETY: as for `row`.
+            let a = unsafe { self.a.add(p * self.csa) };
             for (i, acc) in acc.iter_mut().enumerate() {
-                let ai = _mm512_set1_ps(*a.add(i * self.rsa));
+                // SAFETY: row i < R of the tile's A, column p.
+                let ai = _mm512_set1_ps(unsafe { *a.add(i * self.rsa) });
                 acc[0] = _mm512_fmadd_ps(ai, b0, acc[0]);
                 acc[1] = _mm512_fmadd_ps(ai, b1, acc[1]);
             }
@@ -633,18 +703,21 @@ impl Tile<'_> {
         }
         let s = _mm512_set1_ps(self.s);
         for (i, acc) in acc.iter().enumerate() {
-            let out = self.c.add(i * self.rsc);
             for (h, &sum) in acc.iter().enumerate() {
-                let (at, mask) = (out.add(16 * h), self.masks[h]);
-                let value = if self.read {
-                    _mm512_fmadd_ps(sum, s, _mm512_maskz_loadu_ps(mask, at))
-                } else {
-                    _mm512_mul_ps(sum, s)
-                };
-                if mask == 0xffff {
-                    _mm512_storeu_ps(at, value);
-                } else {
-                    _mm512_mask_storeu_ps(at, mask, value);
+                // SAFETY: row i < R of the tile's C, and the columns its mask selects;
+                // C overlaps neither operand (the caller's word).
+                unsafe {
+                    let (at, mask) = (self.c.add(i * self.rsc + 16 * h), self.masks[h]);
+                    let value = if self.read {
+                        _mm512_fmadd_ps(sum, s, _mm512_maskz_loadu_ps(mask, at))
+                    } else {
+                        _mm512_mul_ps(sum, s)
+                    };
+                    if mask == 0xffff {
+                        _mm512_storeu_ps(at, value);
+                    } else {
+                        _mm512_mask_storeu_ps(at, mask, value);
+                    }
                 }
             }
         }
@@ -701,17 +774,21 @@ pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, base: Bas
         while j < n {
             let cols = 4.min(n - j);
             // Columns past the last are computed again from the last one, and dropped.
+            // SAFETY: columns j..j + cols of b (n columns, the caller's shapes).
             let bc: [*const f32; 4] =
-                std::array::from_fn(|t| b.ptr.add((j + t.min(cols - 1)) * b.cs));
+                std::array::from_fn(|t| unsafe { b.ptr.add((j + t.min(cols - 1)) * b.cs) });
             let mut i = i0;
             while i < i1 {
                 let rows = 4.min(i1 - i);
+                // SAFETY: rows i..i + rows of a (m rows, the caller's shapes).
                 let ar: [*const f32; 4] =
-                    std::array::from_fn(|t| a.ptr.add((i + t.min(rows - 1)) * a.rs));
+                    std::array::from_fn(|t| unsafe { a.ptr.add((i + t.min(rows - 1)) * a.rs) });
                 let mut acc = [[_mm512_setzero_ps(); 4]; 4];
                 for q in 0..chunks {
                     let (at, mask) = (16 * q, if q + 1 == chunks { tail_mask } else { 0xffff });
-                    let load = |p: *const f32| {
+                    // SAFETY: p is a row of a or a column of b, k long and contiguous
+                    // (a.cs == b.rs == 1); the mask keeps the load to its k values.
+                    let load = |p: *const f32| unsafe {
                         if mask == 0xffff {
                             _mm512_loadu_ps(p.add(at))
                         } else {
@@ -738,27 +815,31 @@ pub(super) unsafe fn dots(c: MatMut<'_>, a: MatRef<'_>, b: MatRef<'_>, base: Bas
                     _mm512_extractf32x4_ps::<3>(sums),
                 ];
                 for (r, &v) in blocks.iter().enumerate().take(rows) {
-                    let out = c.ptr.add((i + r) * c.rs + j);
-                    // Where the base of these elements lies, if anywhere.
-                    let from = match base {
-                        Base::Zero => None,
-                        Base::C => Some(out.cast_const()),
-                        Base::Row(row) => Some(row.as_ptr().add(j)),
-                    };
-                    if cols == 4 {
-                        let v = match from {
-                            Some(from) => _mm_add_ps(_mm_loadu_ps(from), v),
-                            None => v,
+                    // SAFETY: row i + r < m and columns j..j + cols of c; a base row is
+                    // n long (the caller's shapes), and c overlaps no operand.
+                    unsafe {
+                        let out = c.ptr.add((i + r) * c.rs + j);
+                        // Where the base of these elements lies, if anywhere.
+                        let from = match base {
+                            Base::Zero => None,
+                            Base::C => Some(out.cast_const()),
+                            Base::Row(row) => Some(row.as_ptr().add(j)),
                         };
-                        _mm_storeu_ps(out, v);
-                    } else {
-                        let mut lanes = [0.0f32; 4];
-                        _mm_storeu_ps(lanes.as_mut_ptr(), v);
-                        for (t, &v) in lanes.iter().enumerate().take(cols) {
-                            *out.add(t) = match from {
-                                Some(from) => *from.add(t) + v,
+                        if cols == 4 {
+                            let v = match from {
+                                Some(from) => _mm_add_ps(_mm_loadu_ps(from), v),
                                 None => v,
                             };
+                            _mm_storeu_ps(out, v);
+                        } else {
+                            let mut lanes = [0.0f32; 4];
+                            _mm_storeu_ps(lanes.as_mut_ptr(), v);
+                            for (t, &v) in lanes.iter().enumerate().take(cols) {
+                                *out.add(t) = match from {
+                                    Some(from) => *from.add(t) + v,
+                                    None => v,
+                                };
+                            }
                         }
                     }
                 }

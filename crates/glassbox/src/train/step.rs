@@ -55,6 +55,22 @@
 //! pointers. Each writes only its own band (of columns, rows or examples), and the
 //! waits above order every write before every read of it by another thread: that is
 //! the whole safety argument of this file, and each `unsafe` block names its part.
+//! The types carry the "when": a thread's views of the shared buffers are borrowed
+//! from its [`Phase`], the part of the step it is in, which each wait takes by value
+//! and hands back ([`Context::wait`]), so no view outlives a wait, and what another
+//! thread wrote before a wait is read through a view made after it. The "who writes
+//! what" is the drawing above; `loom_tests` model-checks it, one epoch of 2 threads, 2
+//! layers and 2 steps with dropout under every interleaving within loom's preemption
+//! bound, every view reporting the elements it touches to loom's race detector:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg glassbox_loom -C target-cpu=native" CARGO_TARGET_DIR=target/loom \
+//!   cargo test -p glassbox --lib --release loom
+//! ```
+//!
+//! The step's parts are functions of [`Context`], in the order of the drawing:
+//! [`Context::forward`] (`forward_hidden` for each hidden layer, `forward_output`),
+//! `report`, [`Context::backward`] (`gradients`, `error_below`, `gather`, `update`).
 
 use super::TrainConfig;
 use crate::activation::Activation;
@@ -63,10 +79,9 @@ use crate::layer::{self, Dense};
 use crate::network::{Network, Workspace};
 use crate::optim::{update_part, OptimizerState};
 use crate::rng;
-use crate::sync::SpinBarrier;
+use crate::sync::{AtomicBool, AtomicU64, Ordering, SpinBarrier};
 use crate::tensor::{MatMut, MatRef, Parallelism, Tensor};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Per thread and batch, at least this much work (batch rows × parameters ÷ threads)
 /// before a step is shared out by bands of neurons: 2 Mi multiply-adds, e.g. batch 128
@@ -239,11 +254,27 @@ pub(super) fn run_epoch(
             .collect()
     };
     let [x0, x1] = &mut buffers.x;
+    let last = layers.len() - 1;
     let ctx = Context {
         epoch,
         steps,
         first_step,
         layers,
+        last,
+        dropout: epoch.config.dropout > 0.0,
+        fused: epoch.online && transposed,
+        // With two layers or more and more than one thread, the next batch is gathered
+        // during this step's backward pass, before its last wait (see `gather`), and a
+        // step starts without waiting; with one layer that step has no wait to gather
+        // before, and one thread never waits (online learning gathers each example just
+        // before its forward pass, a step after its prefetch).
+        early_gather: last > 0 && epoch.threads > 1,
+        // With three layers or more, δ of the layer below the output goes by bands of
+        // examples right after the output layer's δ, in the same part of the step, and
+        // the output layer's backward pass needs no wait of its own. (With two layers
+        // the wait it saves is the one after which every thread learns whether the
+        // epoch stops, so they keep it.)
+        down_by_examples: last >= 2,
         x: [Shared::of(x0.as_mut_slice()), Shared::of(x1.as_mut_slice())],
         y: Shared::of(buffers.y.as_mut_slice()),
         z: all(&mut ws.weighted_sums),
@@ -261,6 +292,9 @@ pub(super) fn run_epoch(
     } else {
         share(&ctx, after_forward)
     };
+    drop(ctx);
+    #[cfg(glassbox_loom)]
+    loom_cells::clear();
     if transposed {
         // Back to the layout of the network and the optimiser state.
         let (layer, [wf, ws, ..]) = (&mut network.layers_mut()[0], &mut state.buffers_mut()[0]);
@@ -348,6 +382,7 @@ fn transpose(from: MatRef<'_>, mut to: MatMut<'_>) {
 
 /// Runs `ctx`'s epoch on its threads: this one and idle threads of the current rayon
 /// pool. Returns how many of them ran their part to the end.
+#[cfg(not(glassbox_loom))]
 fn share(ctx: &Context<'_>, after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool) -> usize {
     let epoch = ctx.epoch;
     // One count per thread per epoch, after its last step: nothing in the steps.
@@ -370,19 +405,49 @@ fn share(ctx: &Context<'_>, after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bo
     worked.load(Ordering::Relaxed)
 }
 
+/// Under loom: runs `ctx`'s epoch on this thread and loom's threads, which loom
+/// schedules in every order its model allows. Returns how many ran their part to the end.
+#[cfg(glassbox_loom)]
+fn share(ctx: &Context<'_>, after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool) -> usize {
+    // loom's threads take only 'static closures: the context goes as its address, and
+    // every thread is joined before this function returns (a panic ends the model).
+    let at = ctx as *const Context<'_> as usize;
+    let helpers: Vec<_> = (1..ctx.epoch.threads)
+        .map(|t| {
+            loom::thread::spawn(move || {
+                // SAFETY: `ctx` outlives the thread, joined below.
+                let ctx = unsafe { &*(at as *const Context<'static>) };
+                ctx.work(t, None);
+            })
+        })
+        .collect();
+    ctx.work(0, Some(after_forward));
+    for helper in helpers {
+        helper.join().expect("a training thread panicked");
+    }
+    ctx.epoch.threads
+}
+
 /// A buffer that several threads read and write in disjoint parts: a pointer and the
 /// buffer's length. Every view made of it is checked against the length, so the bounds
 /// half of each `unsafe` block below is checked, and its argument is only about which
 /// thread touches which part when.
+///
+/// Every view is borrowed from the [`Phase`] it is made in, so none outlives the next
+/// wait. Under loom each buffer has a cell per element, and each view reports the
+/// elements it reads or writes to loom's race detector (see `loom_tests`).
 #[derive(Clone, Copy)]
 struct Shared {
     ptr: *mut f32,
     len: usize,
+    #[cfg(glassbox_loom)]
+    cells: *const loom::cell::UnsafeCell<()>,
 }
 
 // SAFETY: `Shared` is only a pointer and a length; the module docs give the rule (own
 // bands, ordered by the barrier) under which the threads use it.
 unsafe impl Send for Shared {}
+// SAFETY: as for `Send`.
 unsafe impl Sync for Shared {}
 
 impl Shared {
@@ -390,74 +455,190 @@ impl Shared {
         Shared {
             ptr: s.as_mut_ptr(),
             len: s.len(),
+            #[cfg(glassbox_loom)]
+            cells: loom_cells::new(s.len()),
         }
     }
 
-    /// The row-major `rows × cols` matrix at the start of the buffer, to read.
+    /// The row-major `rows × cols` matrix at the start of the buffer, all of it, to read.
     ///
     /// # Safety
-    /// While the view (or a view made from it) is used, no thread writes the elements
-    /// it reads.
+    /// No thread writes any of it in this phase.
     ///
     /// # Panics
     /// When the matrix does not fit in the buffer.
-    unsafe fn read<'a>(self, rows: usize, cols: usize) -> MatRef<'a> {
-        assert!(
-            rows * cols <= self.len,
-            "{rows}×{cols} outside {}",
-            self.len
-        );
-        MatRef::from_raw(self.ptr, rows, cols, cols, 1)
+    #[inline]
+    unsafe fn read<'p>(self, _: &'p Phase, rows: usize, cols: usize) -> MatRef<'p> {
+        self.fits(rows, cols);
+        self.touch(0, 1, 0, rows * cols, false);
+        // SAFETY: the matrix fits in the buffer; the caller's word for the threads.
+        unsafe { MatRef::from_raw(self.ptr, rows, cols, cols, 1) }
     }
 
-    /// The row-major `rows × cols` matrix at the start of the buffer, to write.
+    /// Columns `band` of that matrix, to read.
     ///
     /// # Safety
-    /// While the view (or a view made from it) is used, no other thread accesses the
-    /// elements it reads or writes (callers narrow it to their own band at once).
+    /// No thread writes them in this phase.
     ///
     /// # Panics
-    /// When the matrix does not fit in the buffer.
-    unsafe fn write<'a>(self, rows: usize, cols: usize) -> MatMut<'a> {
-        assert!(
-            rows * cols <= self.len,
-            "{rows}×{cols} outside {}",
-            self.len
-        );
-        MatMut::from_raw(self.ptr, rows, cols, cols)
+    /// When the matrix does not fit in the buffer, or the band in the matrix.
+    #[inline]
+    unsafe fn cols<'p>(
+        self,
+        _: &'p Phase,
+        rows: usize,
+        cols: usize,
+        band: Range<usize>,
+    ) -> MatRef<'p> {
+        self.fits(rows, cols);
+        self.touch(band.start, rows, cols, band.len(), false);
+        // SAFETY: the matrix fits in the buffer; the caller's word for the threads.
+        unsafe { MatRef::from_raw(self.ptr, rows, cols, cols, 1) }.col_band(band)
+    }
+
+    /// Columns `band` of that matrix, to write: a thread's own band.
+    ///
+    /// # Safety
+    /// No other thread reads or writes them in this phase.
+    ///
+    /// # Panics
+    /// When the matrix does not fit in the buffer, or the band in the matrix.
+    #[inline]
+    unsafe fn cols_mut<'p>(
+        self,
+        _: &'p Phase,
+        rows: usize,
+        cols: usize,
+        band: Range<usize>,
+    ) -> MatMut<'p> {
+        self.fits(rows, cols);
+        self.touch(band.start, rows, cols, band.len(), true);
+        // SAFETY: the matrix fits in the buffer; the caller's word for the threads.
+        unsafe { MatMut::from_raw(self.ptr, rows, cols, cols) }.col_band(band)
+    }
+
+    /// Rows `band` of a row-major matrix of `cols` columns, to read.
+    ///
+    /// # Safety
+    /// No thread writes them in this phase.
+    ///
+    /// # Panics
+    /// When the rows are outside the buffer.
+    #[inline]
+    unsafe fn rows<'p>(self, p: &'p Phase, cols: usize, band: Range<usize>) -> MatRef<'p> {
+        // SAFETY: the caller's word.
+        let rows = unsafe { self.slice_ref(p, band.start * cols, band.len() * cols) };
+        MatRef::new(rows, band.len(), cols)
+    }
+
+    /// Rows `band` of a row-major matrix of `cols` columns, to write: a thread's own band.
+    ///
+    /// # Safety
+    /// No other thread reads or writes them in this phase.
+    ///
+    /// # Panics
+    /// When the rows are outside the buffer.
+    #[inline]
+    unsafe fn rows_mut<'p>(self, p: &'p Phase, cols: usize, band: Range<usize>) -> MatMut<'p> {
+        // SAFETY: the caller's word.
+        let rows = unsafe { self.slice(p, band.start * cols, band.len() * cols) };
+        MatMut::new(rows, band.len(), cols)
     }
 
     /// Elements `start..start + len`, to write.
     ///
     /// # Safety
-    /// While the slice lives, no other thread may access these elements.
+    /// No other thread reads or writes them in this phase.
     ///
     /// # Panics
     /// When the range is outside the buffer.
+    #[inline]
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
-        assert!(
-            start + len <= self.len,
-            "{start}+{len} outside {}",
-            self.len
-        );
-        std::slice::from_raw_parts_mut(self.ptr.add(start), len)
+    unsafe fn slice(self, _: &Phase, start: usize, len: usize) -> &mut [f32] {
+        self.holds(start, len);
+        self.touch(start, 1, 0, len, true);
+        // SAFETY: the range is inside the buffer; the caller's word for the threads.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 
     /// Elements `start..start + len`, to read.
     ///
     /// # Safety
-    /// While the slice lives, no thread may write these elements.
+    /// No thread writes them in this phase.
     ///
     /// # Panics
     /// When the range is outside the buffer.
-    unsafe fn slice_ref<'a>(self, start: usize, len: usize) -> &'a [f32] {
+    #[inline]
+    unsafe fn slice_ref(self, _: &Phase, start: usize, len: usize) -> &[f32] {
+        self.holds(start, len);
+        self.touch(start, 1, 0, len, false);
+        // SAFETY: the range is inside the buffer; the caller's word for the threads.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(start), len) }
+    }
+
+    /// Asserts that a `rows × cols` matrix fits in the buffer.
+    #[inline]
+    fn fits(self, rows: usize, cols: usize) {
         assert!(
-            start + len <= self.len,
+            rows.checked_mul(cols).is_some_and(|len| len <= self.len),
+            "{rows}×{cols} outside {}",
+            self.len
+        );
+    }
+
+    /// Asserts that elements `start..start + len` are in the buffer.
+    #[inline]
+    fn holds(self, start: usize, len: usize) {
+        assert!(
+            start.checked_add(len).is_some_and(|end| end <= self.len),
             "{start}+{len} outside {}",
             self.len
         );
-        std::slice::from_raw_parts(self.ptr.add(start), len)
+    }
+
+    /// Under loom, reports an access to elements `start + i·stride + j` (i < rows,
+    /// j < width, all inside the buffer) to loom; nothing otherwise.
+    #[inline(always)]
+    fn touch(self, start: usize, rows: usize, stride: usize, width: usize, write: bool) {
+        #[cfg(glassbox_loom)]
+        for i in 0..rows {
+            for j in 0..width {
+                // SAFETY: `cells` has one cell per element of the buffer, and the callers
+                // checked that the elements are inside it.
+                let cell = unsafe { &*self.cells.add(start + i * stride + j) };
+                match write {
+                    true => cell.with_mut(|_| ()),
+                    false => cell.with(|_| ()),
+                }
+            }
+        }
+        #[cfg(not(glassbox_loom))]
+        let _ = (start, rows, stride, width, write);
+    }
+}
+
+/// Under loom, the cells through which [`Shared`]'s views report their accesses: made
+/// by `run_epoch` and dropped at its end.
+#[cfg(glassbox_loom)]
+mod loom_cells {
+    use loom::cell::UnsafeCell;
+    use std::cell::RefCell;
+
+    std::thread_local! {
+        static CELLS: RefCell<Vec<Box<[UnsafeCell<()>]>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// `len` new cells, alive until [`clear`].
+    pub(super) fn new(len: usize) -> *const UnsafeCell<()> {
+        let cells: Box<[UnsafeCell<()>]> = (0..len).map(|_| UnsafeCell::new(())).collect();
+        let at = cells.as_ptr();
+        CELLS.with_borrow_mut(|all| all.push(cells));
+        at
+    }
+
+    /// Drops every cell.
+    pub(super) fn clear() {
+        CELLS.with_borrow_mut(Vec::clear);
     }
 }
 
@@ -485,10 +666,11 @@ impl LayerPtrs {
     ///
     /// # Safety
     /// One thread (online learning's); no other view of the weights is used meanwhile.
-    unsafe fn transposed_block<'a>(&self) -> MatMut<'a> {
+    unsafe fn transposed_block<'p>(&self, p: &'p Phase) -> MatMut<'p> {
         assert!(self.transposed);
         let stride = self.layout.stride(self.outputs);
-        let block = self.weights.slice(0, self.inputs * stride);
+        // SAFETY: the caller's word.
+        let block = unsafe { self.weights.slice(p, 0, self.inputs * stride) };
         MatMut::new(block, self.inputs, stride).col_band(0..self.outputs)
     }
 
@@ -496,15 +678,20 @@ impl LayerPtrs {
     /// rows, or, stored transposed, a transposed view of the band's block.
     ///
     /// # Safety
-    /// While the view is used, no thread writes these neurons' weights. Stored
-    /// transposed, `cols` is a thread's whole band.
-    unsafe fn rows_of_w<'a>(&self, cols: Range<usize>) -> MatRef<'a> {
+    /// No thread writes these neurons' weights in this phase. Stored transposed, `cols`
+    /// is a thread's whole band.
+    unsafe fn rows_of_w<'p>(&self, p: &'p Phase, cols: Range<usize>) -> MatRef<'p> {
         let inputs = self.inputs;
         match self.transposed {
-            false => self.weights.read(self.outputs, inputs).row_band(cols),
+            // SAFETY: the caller's word.
+            false => unsafe { self.weights.rows(p, inputs, cols) },
             true => {
                 let stride = self.layout.stride(cols.len());
-                let block = self.weights.slice_ref(cols.start * inputs, stride * inputs);
+                // SAFETY: the caller's word.
+                let block = unsafe {
+                    self.weights
+                        .slice_ref(p, cols.start * inputs, stride * inputs)
+                };
                 MatRef::new(block, inputs, stride)
                     .col_band(0..cols.len())
                     .t()
@@ -513,11 +700,60 @@ impl LayerPtrs {
     }
 }
 
+/// A thread's passage through one part of a step, from one wait of the barrier to the
+/// next: its licence to touch the shared buffers. Every view of them is borrowed from
+/// it ([`Shared`]), and [`Context::wait`] takes it by value and hands out the next one,
+/// so the borrow checker sees that no view made before a wait is used after it: what
+/// another thread wrote before a wait reaches this thread only through a view made
+/// from the phase that the wait handed out.
+///
+/// It knows its thread, and so its bands ([`Phase::band`], [`Phase::rows`]): a thread's
+/// views to write are made of its own bands. That the bands of one part of a step do not
+/// overlap what another thread reads in that part is the protocol the module docs draw,
+/// model-checked by loom (`loom_tests`).
+///
+/// Only [`Context::work`] makes one, one per thread.
+struct Phase {
+    t: usize,
+    threads: usize,
+}
+
+impl Phase {
+    /// This thread's band of `n` neurons.
+    #[inline]
+    fn band(&self, n: usize) -> Range<usize> {
+        band(n, self.threads, self.t)
+    }
+
+    /// This thread's band of `n` neurons, the bands dealt from the last thread (the
+    /// output layer's: see [`Context::backward`]).
+    #[inline]
+    fn band_from_last(&self, n: usize) -> Range<usize> {
+        band(n, self.threads, self.threads - 1 - self.t)
+    }
+
+    /// This thread's band of a batch's `n` examples.
+    #[inline]
+    fn rows(&self, n: usize) -> Range<usize> {
+        row_band(n, self.threads, self.t)
+    }
+}
+
 struct Context<'a> {
     epoch: &'a Epoch<'a>,
     steps: usize,
     first_step: u32,
     layers: Vec<LayerPtrs>,
+    /// The index of the output layer, L.
+    last: usize,
+    dropout: bool,
+    /// Online learning's first-layer update is made during the next forward pass (two
+    /// layers or more: the first is stored transposed).
+    fused: bool,
+    /// The next batch is gathered during this step's backward pass (see `gather`).
+    early_gather: bool,
+    /// δ of the layer below the output goes by bands of examples, with δᴸ.
+    down_by_examples: bool,
     x: [Shared; 2],
     y: Shared,
     z: Vec<Shared>,
@@ -546,7 +782,104 @@ fn row_band(rows: usize, threads: usize, t: usize) -> Range<usize> {
     start..(start + per).min(rows)
 }
 
+/// What every part of one step needs to know of it.
+struct Step<'r> {
+    /// Index of the batch in the epoch.
+    b: usize,
+    /// Its examples, and how many.
+    rows: &'r [usize],
+    n: usize,
+    /// The buffer of x that holds them.
+    x: Shared,
+    /// The optimiser's step count of the update.
+    step: u32,
+}
+
 impl Context<'_> {
+    /// Thread t's part of every step of the epoch, in the parts the module docs draw:
+    /// [`forward`](Self::forward), the report, [`backward`](Self::backward) (with the
+    /// update and the next batch's gather).
+    fn work(&self, t: usize, mut after_forward: Option<&mut dyn FnMut(StepOutcome<'_>) -> bool>) {
+        let _poison = PoisonOnUnwind(&self.barrier);
+        let e = self.epoch;
+        let mut phase = Phase {
+            t,
+            threads: e.threads,
+        };
+        // Online learning: the learning rate and the input of the first layer's update
+        // still to be made (during the next forward pass, or after the last step).
+        let mut pending: Option<(f32, Shared)> = None;
+        for (b, rows) in e.order.chunks(e.batch).enumerate() {
+            let s = Step {
+                b,
+                rows,
+                n: rows.len(),
+                x: self.x[b % 2],
+                step: self.first_step + if e.full_batch { 0 } else { b as u32 },
+            };
+            if b == 0 || !self.early_gather {
+                // SAFETY: the first step (or, with one layer or one thread, every step):
+                // the previous step ended with this step's buffer of x unread (see
+                // `gather`).
+                unsafe { self.gather(&phase, b, rows) };
+                phase = self.wait(phase);
+            }
+            // The rows of the next batch to be gathered (this thread's share) start their
+            // way to the cache: a whole step ahead of their gather.
+            if let Some(next) = self.batch(b + 1 + usize::from(self.early_gather)) {
+                for i in phase.rows(next.len()) {
+                    e.data.prefetch_row(next[i]);
+                }
+            }
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            phase = self.forward(phase, &s, pending.take());
+            if let Some(report) = after_forward.as_deref_mut() {
+                self.report(&phase, &s, report);
+            }
+            let lr = (e.learning_rate)(b);
+            phase = self.backward(phase, &s, lr);
+            if self.fused {
+                pending = Some((lr, s.x));
+            }
+        }
+        if let Some((lr, x)) = pending {
+            self.last_online_step(&phase, lr, x);
+        }
+    }
+
+    /// Online learning's last first-layer step (learning rate `lr`, input `x`), with no
+    /// next example to sum.
+    fn last_online_step(&self, p: &Phase, lr: f32, x: Shared) {
+        let (layer, l2) = (&self.layers[0], self.epoch.config.l2);
+        // SAFETY: online learning runs on this thread alone.
+        unsafe {
+            Dense::sgd_step_then_weighted_sums(
+                layer.transposed_block(p),
+                layer.biases.slice(p, 0, layer.outputs),
+                x.slice_ref(p, 0, layer.inputs),
+                self.d[0].slice_ref(p, 0, layer.outputs),
+                (lr, l2),
+                None,
+            );
+        }
+    }
+
+    /// Waits for every thread to finish this part of the step and hands out the next:
+    /// the views borrowed from `phase` are gone (the borrow checker sees to it), and
+    /// everything any thread wrote before the wait can be read.
+    #[inline]
+    fn wait(&self, phase: Phase) -> Phase {
+        self.barrier.wait();
+        phase
+    }
+
+    /// The examples of batch b, if there is one.
+    fn batch(&self, b: usize) -> Option<&[usize]> {
+        self.epoch.order.chunks(self.epoch.batch).nth(b)
+    }
+
     /// Thread t's share of batch b (the examples `rows`): rows `row_band(…, t)` of the
     /// batch into x (the buffer of batch b) and y.
     ///
@@ -558,275 +891,277 @@ impl Context<'_> {
     /// first layer's forward pass, publishes the rows to every thread.
     ///
     /// # Safety
-    /// No other thread may read or write x's buffer of batch b or y while this runs.
-    unsafe fn gather(&self, b: usize, rows: &[usize], t: usize) {
+    /// No other thread may read or write x's buffer of batch b or y in this phase.
+    unsafe fn gather(&self, phase: &Phase, b: usize, rows: &[usize]) {
         let e = self.epoch;
         let (x, (width, outputs)) = (self.x[b % 2], (e.data.width(), e.data.target_width()));
-        for i in row_band(rows.len(), e.threads, t) {
+        for i in phase.rows(rows.len()) {
             let r = rows[i];
-            e.data.write_row(r, x.slice(i * width, width));
-            e.data
-                .write_target_row(r, self.y.slice(i * outputs, outputs));
+            // SAFETY: row i of x's buffer of batch b and of y; the caller's word.
+            let (x, y) = unsafe {
+                (
+                    x.slice(phase, i * width, width),
+                    self.y.slice(phase, i * outputs, outputs),
+                )
+            };
+            e.data.write_row(r, x);
+            e.data.write_target_row(r, y);
         }
     }
 
-    /// Thread t's part of every step of the epoch.
-    fn work(&self, t: usize, mut after_forward: Option<&mut dyn FnMut(StepOutcome<'_>) -> bool>) {
-        let _poison = PoisonOnUnwind(&self.barrier);
+    /// The forward pass: hidden layers by bands of neurons, the output layer (with the
+    /// loss and δᴸ) by bands of examples, a wait after each layer.
+    #[inline]
+    fn forward(&self, mut phase: Phase, s: &Step<'_>, mut fused: Option<(f32, Shared)>) -> Phase {
+        for l in 0..self.last {
+            self.forward_hidden(&phase, s, l, fused.take());
+            phase = self.wait(phase);
+        }
+        let loss = self.forward_output(&phase, s);
+        self.losses[phase.t].store(loss.to_bits(), Ordering::Relaxed);
+        self.wait(phase)
+    }
+
+    /// Hidden layer l, forward, by bands of neurons: this thread's columns of z and a
+    /// (and of the dropout mask and the dropped activations) for the whole batch, from
+    /// all of the layer's input. Online learning's first layer makes the last example's
+    /// update first, in the same sweep (`fused`: its learning rate and input).
+    #[inline]
+    fn forward_hidden(&self, p: &Phase, s: &Step<'_>, l: usize, fused: Option<(f32, Shared)>) {
+        let (e, layer, n) = (self.epoch, &self.layers[l], s.n);
+        let (inputs, outputs, f) = (layer.inputs, layer.outputs, layer.activation);
+        let cols = p.band(outputs);
+        // SAFETY: columns `cols` of z and a are this thread's.
+        let (mut z, mut a) = unsafe {
+            (
+                self.z[l].cols_mut(p, n, outputs, cols.clone()),
+                self.a[l].cols_mut(p, n, outputs, cols.clone()),
+            )
+        };
+        match fused {
+            // Online (one thread, one example): the fast path. SAFETY: one thread; the
+            // previous example and δ¹ stay as the last step left them.
+            Some((lr, prev)) => unsafe {
+                Dense::sgd_step_then_weighted_sums(
+                    layer.transposed_block(p),
+                    layer.biases.slice(p, 0, outputs),
+                    prev.slice_ref(p, 0, inputs),
+                    self.d[0].slice_ref(p, 0, outputs),
+                    (lr, e.config.l2),
+                    Some((s.x.slice_ref(p, 0, inputs), z.row_mut(0))),
+                );
+                f.forward(z.row(0), a.row_mut(0), outputs);
+            },
+            // SAFETY: the input was completed before the last wait; rows `cols` of W and
+            // b are written only by this thread, in its update.
+            None => unsafe {
+                layer::forward(
+                    self.input_of(l, s.x).read(p, n, inputs),
+                    layer.rows_of_w(p, cols.clone()),
+                    layer.biases.slice_ref(p, cols.start, cols.len()),
+                    f,
+                    z,
+                    a.rb_mut(),
+                    e.par,
+                );
+            },
+        }
+        if self.dropout {
+            let key = rng::key(e.dropout_key, s.b as u64, l as u64);
+            // SAFETY: columns `cols` of the mask and the dropped activations are this
+            // thread's.
+            let (mask, dropped) = unsafe {
+                (
+                    self.masks[l].cols_mut(p, n, outputs, cols.clone()),
+                    self.dropped[l].cols_mut(p, n, outputs, cols.clone()),
+                )
+            };
+            let at = (0, cols.start, outputs);
+            layer::dropout(a.as_ref(), mask, dropped, e.config.dropout, key, at);
+        }
+    }
+
+    /// The output layer L, forward, by bands of examples: this thread's rows of zᴸ and
+    /// aᴸ, their loss and δᴸ (softmax and the loss need whole rows), and with three
+    /// layers or more δ of the layer below for the same rows. Returns the rows' loss.
+    #[inline]
+    fn forward_output(&self, p: &Phase, s: &Step<'_>) -> f64 {
+        let (e, l, n) = (self.epoch, self.last, s.n);
+        let layer = &self.layers[l];
+        let (inputs, outputs, f) = (layer.inputs, layer.outputs, layer.activation);
+        let mine = p.rows(n);
+        // SAFETY: rows `mine` of z, a and δ of the output layer are this thread's; the
+        // input (and y) were completed before the last wait; W of the output layer is
+        // read by all and written by none until the backward pass.
+        let loss = unsafe {
+            layer::forward(
+                self.input_of(l, s.x).rows(p, inputs, mine.clone()),
+                layer.weights.read(p, outputs, inputs),
+                layer.biases.slice_ref(p, 0, outputs),
+                f,
+                self.z[l].rows_mut(p, outputs, mine.clone()),
+                self.a[l].rows_mut(p, outputs, mine.clone()),
+                e.par,
+            );
+            let (start, len) = (mine.start * outputs, mine.len() * outputs);
+            e.config.loss.sum_and_delta(
+                f,
+                self.z[l].slice_ref(p, start, len),
+                self.a[l].slice_ref(p, start, len),
+                self.y.slice_ref(p, start, len),
+                self.d[l].slice(p, start, len),
+                outputs,
+                e.scale.unwrap_or(1.0 / n as f32),
+            )
+        };
+        if self.down_by_examples {
+            self.error_below_by_examples(p, mine);
+        }
+        loss
+    }
+
+    /// δ of the layer below the output for this thread's examples `mine`, right after
+    /// their δᴸ: it needs only these rows of δᴸ, so it goes without a wait.
+    #[inline]
+    fn error_below_by_examples(&self, p: &Phase, mine: Range<usize>) {
+        let (e, l) = (self.epoch, self.last);
+        let layer = &self.layers[l];
+        let (inputs, outputs) = (layer.inputs, layer.outputs);
+        let below = self.layers[l - 1].activation;
+        // SAFETY: rows `mine` of δ below are this thread's, and so are those of δᴸ, just
+        // written; z, a and the masks of the layer below were completed before the last
+        // wait; W is written only in the backward pass, after a wait.
+        unsafe {
+            let rows_of = |s: Shared| s.rows(p, inputs, mine.clone());
+            let mut g = self.d[l - 1].rows_mut(p, inputs, mine.clone());
+            let delta = self.d[l].rows(p, outputs, mine.clone());
+            let w = layer.weights.read(p, outputs, inputs);
+            layer::error_below(delta, w, g.rb_mut(), e.par);
+            let mask = self.dropout.then(|| rows_of(self.masks[l - 1]));
+            let (z, a) = (rows_of(self.z[l - 1]), rows_of(self.a[l - 1]));
+            layer::delta_from_error(below, z, a, mask, g);
+        }
+    }
+
+    /// Thread 0, after the forward pass: the batch's loss and outputs to `report`; the
+    /// epoch stops after this step when it returns false.
+    fn report(&self, p: &Phase, s: &Step<'_>, report: &mut dyn FnMut(StepOutcome<'_>) -> bool) {
+        let loss = self
+            .losses
+            .iter()
+            .map(|l| f64::from_bits(l.load(Ordering::Relaxed)))
+            .sum();
+        let width = self.layers[self.last].outputs;
+        // SAFETY: the output layer's activations were completed before the last wait, and
+        // no thread writes them in this phase.
+        let outputs = unsafe { self.a[self.last].slice_ref(p, 0, s.n * width) };
+        let outcome = StepOutcome {
+            batch: s.b,
+            rows: s.rows,
+            loss,
+            outputs,
+        };
+        if !report(outcome) {
+            self.stop.store(true, Ordering::Release);
+        }
+    }
+
+    /// The backward pass, from the output layer down: each layer's weight gradients by
+    /// bands of neurons, and δ of the layer below by its bands, then a wait, after which
+    /// nobody reads the layer's weights in this step, and the update of this thread's
+    /// neurons. The next batch is gathered before the last wait.
+    #[inline]
+    fn backward(&self, mut phase: Phase, s: &Step<'_>, lr: f32) -> Phase {
         let e = self.epoch;
-        let (threads, last) = (e.threads, self.layers.len() - 1);
-        let dropout = e.config.dropout > 0.0;
-        // Online learning: the learning rate and the step of the first layer's update
-        // still to be made (during the next forward pass, or after the last step).
-        let mut pending: Option<(f32, u32, Shared)> = None;
-        // With two layers or more and more than one thread, the next batch is gathered
-        // during this step's backward pass, before its last wait (see `gather`), and a
-        // step starts without waiting; with one layer that step has no wait to gather
-        // before, and one thread never waits (online learning gathers each example just
-        // before its forward pass, a step after its prefetch).
-        let early_gather = last > 0 && threads > 1;
-        // With three layers or more, δ of the layer below the output goes by bands of
-        // examples right after the output layer's δ, in the same part of the step, and
-        // the output layer's backward pass needs no wait of its own. (With two layers
-        // the wait it saves is the one after which every thread learns whether the
-        // epoch stops, so they keep it.)
-        let down_by_examples = last >= 2;
-        let batches = |b: usize| e.order.chunks(e.batch).nth(b);
-        for (b, rows) in e.order.chunks(e.batch).enumerate() {
-            let n = rows.len();
-            let x = self.x[b % 2];
-            let mine = row_band(n, threads, t);
-            if b == 0 || !early_gather {
-                // SAFETY: the first step (or, with one layer or one thread, every step): the
-                // previous step ended with this step's buffer of x unread (see `gather`).
-                unsafe { self.gather(b, rows, t) };
-                self.barrier.wait();
+        let update = !e.full_batch || s.b + 1 == self.steps;
+        for l in (0..=self.last).rev() {
+            let outputs = self.layers[l].outputs;
+            // The output layer's bands are dealt from the last thread: with fewer than 16
+            // outputs one thread computes all of ∂Wᴸ, and thread 0 already has the
+            // report to make in this part of the step.
+            let mine = match l == self.last {
+                true => phase.band_from_last(outputs),
+                false => phase.band(outputs),
+            };
+            let deferred = self.fused && l == 0;
+            if !deferred {
+                self.gradients(&phase, s, l, mine.clone());
             }
-            // The rows of the next batch to be gathered (this thread's share) start their
-            // way to the cache: a whole step ahead of their gather.
-            if let Some(next) = batches(b + 1 + usize::from(early_gather)) {
-                for i in row_band(next.len(), threads, t) {
-                    e.data.prefetch_row(next[i]);
+            let by_bands = l > 0 && !(l == self.last && self.down_by_examples);
+            if by_bands {
+                self.error_below(&phase, s, l);
+            }
+            if l == 1 && self.early_gather {
+                if let Some(next) = self.batch(s.b + 1) {
+                    // SAFETY: the next batch's buffer of x was last read by the previous
+                    // step, which every thread finished before this step's first wait; y
+                    // was last read by the output layer's forward pass, before a wait of
+                    // this step.
+                    unsafe { self.gather(&phase, s.b + 1, next) };
                 }
             }
-            if self.stop.load(Ordering::Acquire) {
-                break;
+            if by_bands {
+                phase = self.wait(phase);
             }
-
-            // Forward: hidden layers by bands of neurons, the output by bands of examples.
-            let step = self.first_step + if e.full_batch { 0 } else { b as u32 };
-            for (l, layer) in self.layers.iter().enumerate() {
-                let (inputs, outputs, f) = (layer.inputs, layer.outputs, layer.activation);
-                if l < last {
-                    let cols = band(outputs, threads, t);
-                    let fused = if l == 0 { pending.take() } else { None };
-                    // SAFETY: columns `cols` of z, a, mask and dropped are this thread's;
-                    // the input was completed before the last wait; rows `cols` of W
-                    // and b are written only by this thread, in its update.
-                    unsafe {
-                        let mut z = self.z[l].write(n, outputs).col_band(cols.clone());
-                        let mut a = self.a[l].write(n, outputs).col_band(cols.clone());
-                        if let Some((lr, _, prev)) = fused {
-                            // Online (one thread, one example): the fast path.
-                            Dense::sgd_step_then_weighted_sums(
-                                layer.transposed_block(),
-                                layer.biases.slice(0, outputs),
-                                prev.slice_ref(0, inputs),
-                                self.d[0].slice_ref(0, outputs),
-                                (lr, e.config.l2),
-                                Some((x.slice_ref(0, inputs), z.row_mut(0))),
-                            );
-                            f.forward(z.row(0), a.row_mut(0), outputs);
-                        } else {
-                            layer::forward(
-                                self.input_of(l, x).read(n, inputs),
-                                layer.rows_of_w(cols.clone()),
-                                layer.biases.slice_ref(cols.start, cols.len()),
-                                f,
-                                z,
-                                a.rb_mut(),
-                                e.par,
-                            );
-                        }
-                        if dropout {
-                            layer::dropout(
-                                a.as_ref(),
-                                self.masks[l].write(n, outputs).col_band(cols.clone()),
-                                self.dropped[l].write(n, outputs).col_band(cols.clone()),
-                                e.config.dropout,
-                                rng::key(e.dropout_key, b as u64, l as u64),
-                                (0, cols.start, outputs),
-                            );
-                        }
-                    }
-                } else {
-                    // SAFETY: rows `mine` of z, a and δ of the output layer are this
-                    // thread's; W of the output layer is read by all and written by
-                    // none until the backward pass.
-                    let loss = unsafe {
-                        layer::forward(
-                            self.input_of(l, x).read(n, inputs).row_band(mine.clone()),
-                            layer.weights.read(outputs, inputs),
-                            layer.biases.slice_ref(0, outputs),
-                            f,
-                            self.z[l].write(n, outputs).row_band(mine.clone()),
-                            self.a[l].write(n, outputs).row_band(mine.clone()),
-                            e.par,
-                        );
-                        let (start, len) = (mine.start * outputs, mine.len() * outputs);
-                        let loss = e.config.loss.sum_and_delta(
-                            f,
-                            self.z[l].slice_ref(start, len),
-                            self.a[l].slice_ref(start, len),
-                            self.y.slice_ref(start, len),
-                            self.d[l].slice(start, len),
-                            outputs,
-                            e.scale.unwrap_or(1.0 / n as f32),
-                        );
-                        if down_by_examples {
-                            // δ of the layer below for the same examples: it needs only
-                            // these rows of δ, so it goes without a wait. SAFETY: rows
-                            // `mine` of δ below are this thread's; z, a and the masks of
-                            // the layer below were completed before the last wait; W is
-                            // written only in the backward pass, after the next wait.
-                            let rows_of = |s: Shared| s.read(n, inputs).row_band(mine.clone());
-                            let mut g = self.d[l - 1].write(n, inputs).row_band(mine.clone());
-                            layer::error_below(
-                                self.d[l].read(n, outputs).row_band(mine.clone()),
-                                layer.weights.read(outputs, inputs),
-                                g.rb_mut(),
-                                e.par,
-                            );
-                            layer::delta_from_error(
-                                self.layers[l - 1].activation,
-                                rows_of(self.z[l - 1]),
-                                rows_of(self.a[l - 1]),
-                                dropout.then(|| rows_of(self.masks[l - 1])),
-                                g,
-                            );
-                        }
-                        loss
-                    };
-                    self.losses[t].store(loss.to_bits(), Ordering::Relaxed);
-                }
-                self.barrier.wait();
-            }
-            if let Some(report) = after_forward.as_deref_mut() {
-                let loss = self
-                    .losses
-                    .iter()
-                    .map(|l| f64::from_bits(l.load(Ordering::Relaxed)))
-                    .sum();
-                let width = self.layers[last].outputs;
-                // SAFETY: the output layer's activations were completed before the last
-                // wait, and no thread writes them before the next step's first wait,
-                // which this thread reaches only after `report` returns.
-                let outputs = unsafe { self.a[last].slice_ref(0, n * width) };
-                if !report(StepOutcome {
-                    batch: b,
-                    rows,
-                    loss,
-                    outputs,
-                }) {
-                    self.stop.store(true, Ordering::Release);
-                }
-            }
-
-            // Backward, from the output layer down: weight gradients by bands of
-            // neurons, and each layer's δ by the bands of the layer below.
-            let lr = (e.learning_rate)(b);
-            let accumulate = e.full_batch && b > 0;
-            let update = !e.full_batch || b + 1 == self.steps;
-            for (l, layer) in self.layers.iter().enumerate().rev() {
-                let (inputs, outputs) = (layer.inputs, layer.outputs);
-                // The output layer's bands are dealt from the last thread: with fewer
-                // than 16 outputs one thread computes all of ∂Wᴸ, and thread 0 already
-                // has the report to make in this part of the step.
-                let owner = if l == last { threads - 1 - t } else { t };
-                let rows_w = band(outputs, threads, owner);
-                let deferred = e.online && l == 0;
-                // SAFETY: rows `rows_w` of this layer's gradients are this thread's; δ
-                // of this layer and its input were completed before the last wait.
-                unsafe {
-                    let delta = self.d[l].read(n, outputs);
-                    if !deferred {
-                        let (delta, input) = (
-                            delta.col_band(rows_w.clone()),
-                            self.input_of(l, x).read(n, inputs),
-                        );
-                        let gb = layer.grad_biases.slice(rows_w.start, rows_w.len());
-                        if layer.transposed {
-                            let (at, len) = (rows_w.start * inputs, rows_w.len());
-                            let gwt = layer.grad_weights.slice(at, len * inputs);
-                            let gwt = MatMut::new(gwt, inputs, len);
-                            let gwt = layer::WeightGrads::Transposed(gwt);
-                            layer::gradients(delta, input, gwt, gb, accumulate, e.par);
-                        } else {
-                            let gw = layer.grad_weights.write(outputs, inputs);
-                            let gw = gw.row_band(rows_w.clone());
-                            let gw = layer::WeightGrads::Rows(gw);
-                            layer::gradients(delta, input, gw, gb, accumulate, e.par);
-                        }
-                    }
-                    if l > 0 && !(l == last && down_by_examples) {
-                        // SAFETY: columns `cols` of δ below are this thread's; all of W
-                        // is read here and updated only after the next wait.
-                        let cols = band(inputs, threads, t);
-                        let mut g = self.d[l - 1].write(n, inputs).col_band(cols.clone());
-                        layer::error_below(
-                            delta,
-                            layer.weights.read(outputs, inputs).col_band(cols.clone()),
-                            g.rb_mut(),
-                            e.par,
-                        );
-                        let band_of = |s: Shared| s.read(n, inputs).col_band(cols.clone());
-                        layer::delta_from_error(
-                            self.layers[l - 1].activation,
-                            band_of(self.z[l - 1]),
-                            band_of(self.a[l - 1]),
-                            dropout.then(|| band_of(self.masks[l - 1])),
-                            g,
-                        );
-                    }
-                }
-                if l == 1 && early_gather {
-                    if let Some(next) = batches(b + 1) {
-                        // SAFETY: the next batch's buffer of x was last read by the
-                        // previous step, which every thread finished before this step's
-                        // first wait; y was last read by the output layer's forward
-                        // pass, before a wait of this step.
-                        unsafe { self.gather(b + 1, next, t) };
-                    }
-                }
-                if l > 0 && !(l == last && down_by_examples) {
-                    self.barrier.wait();
-                }
-                if update && !deferred {
-                    // SAFETY: after the wait above (or, for the output layer when δ below
-                    // went by examples, the wait after the forward pass) no thread reads
-                    // this layer's weights again in this step; rows `rows_w` are this
-                    // thread's.
-                    unsafe { self.update(layer, rows_w, lr, step) };
-                }
-            }
-            if e.online {
-                pending = Some((lr, step, x));
+            if update && !deferred {
+                // SAFETY: after the wait above (or, for the output layer when δ below
+                // went by examples, the wait after the forward pass) no thread reads this
+                // layer's weights again in this step; rows `mine` are this thread's.
+                unsafe { self.update(&phase, &self.layers[l], mine, lr, s.step) };
             }
         }
-        if let Some((lr, _, x)) = pending {
-            // The last example's first-layer step, with no next example to sum.
-            // SAFETY: online learning runs on this thread alone.
-            unsafe {
-                let layer = &self.layers[0];
-                Dense::sgd_step_then_weighted_sums(
-                    layer.transposed_block(),
-                    layer.biases.slice(0, layer.outputs),
-                    x.slice_ref(0, layer.inputs),
-                    self.d[0].slice_ref(0, layer.outputs),
-                    (lr, e.config.l2),
-                    None,
-                );
-            }
+        phase
+    }
+
+    /// ∂W and ∂b of layer l's neurons `rows` (this thread's band), from the layer's δ
+    /// and input; added to the sums of a full batch's earlier chunks.
+    #[inline]
+    fn gradients(&self, p: &Phase, s: &Step<'_>, l: usize, rows: Range<usize>) {
+        let (e, layer, n) = (self.epoch, &self.layers[l], s.n);
+        let (inputs, outputs) = (layer.inputs, layer.outputs);
+        let accumulate = e.full_batch && s.b > 0;
+        // SAFETY: rows `rows` of this layer's gradients are this thread's; δ of this layer
+        // and its input were completed before the last wait.
+        unsafe {
+            let delta = self.d[l].cols(p, n, outputs, rows.clone());
+            let input = self.input_of(l, s.x).read(p, n, inputs);
+            let gb = layer.grad_biases.slice(p, rows.start, rows.len());
+            let gw = match layer.transposed {
+                true => {
+                    let (at, len) = (rows.start * inputs, rows.len() * inputs);
+                    let gwt = layer.grad_weights.slice(p, at, len);
+                    layer::WeightGrads::Transposed(MatMut::new(gwt, inputs, rows.len()))
+                }
+                false => layer::WeightGrads::Rows(layer.grad_weights.rows_mut(p, inputs, rows)),
+            };
+            layer::gradients(delta, input, gw, gb, accumulate, e.par);
+        }
+    }
+
+    /// δ of the layer below layer l, by bands of its neurons: this thread's columns of
+    /// δ·W, times f′ of the layer below (and its dropout mask).
+    #[inline]
+    fn error_below(&self, p: &Phase, s: &Step<'_>, l: usize) {
+        let (e, layer, n) = (self.epoch, &self.layers[l], s.n);
+        let (inputs, outputs) = (layer.inputs, layer.outputs);
+        let cols = p.band(inputs);
+        // SAFETY: columns `cols` of δ below are this thread's; δ of this layer and the z,
+        // a and masks below were completed before the last wait; W is read here and
+        // updated only after the next wait.
+        unsafe {
+            let mut g = self.d[l - 1].cols_mut(p, n, inputs, cols.clone());
+            let w = layer.weights.cols(p, outputs, inputs, cols.clone());
+            layer::error_below(self.d[l].read(p, n, outputs), w, g.rb_mut(), e.par);
+            let band_of = |s: Shared| s.cols(p, n, inputs, cols.clone());
+            let mask = self.dropout.then(|| band_of(self.masks[l - 1]));
+            let below = self.layers[l - 1].activation;
+            layer::delta_from_error(
+                below,
+                band_of(self.z[l - 1]),
+                band_of(self.a[l - 1]),
+                mask,
+                g,
+            );
         }
     }
 
@@ -834,37 +1169,36 @@ impl Context<'_> {
     ///
     /// # Safety
     /// No other thread may access these rows of W and b, their gradients or their
-    /// optimiser state during the call.
-    unsafe fn update(&self, layer: &LayerPtrs, rows: Range<usize>, lr: f32, step: u32) {
+    /// optimiser state in this phase.
+    unsafe fn update(&self, p: &Phase, layer: &LayerPtrs, rows: Range<usize>, lr: f32, step: u32) {
         let config = self.epoch.config;
         let part = |s: Option<Shared>, start, len| match s {
-            Some(s) => s.slice(start, len),
+            // SAFETY: the caller's word.
+            Some(s) => unsafe { s.slice(p, start, len) },
             None => &mut [],
         };
         let [wf, ws, bf, bs] = layer.state;
         // (Stored transposed or not, these neurons' weights are this one run.)
         let (start, len) = (rows.start * layer.inputs, rows.len() * layer.inputs);
-        update_part(
-            &config.optimizer,
-            layer.weights.slice(start, len),
-            layer.grad_weights.slice_ref(start, len),
-            part(wf, start, len),
-            part(ws, start, len),
-            lr,
-            config.l2,
-            step,
-        );
+        // SAFETY: the caller's word.
+        let (w, gw) = unsafe {
+            (
+                layer.weights.slice(p, start, len),
+                layer.grad_weights.slice_ref(p, start, len),
+            )
+        };
+        let (wf, ws) = (part(wf, start, len), part(ws, start, len));
+        update_part(&config.optimizer, w, gw, wf, ws, lr, config.l2, step);
         let (start, len) = (rows.start, rows.len());
-        update_part(
-            &config.optimizer,
-            layer.biases.slice(start, len),
-            layer.grad_biases.slice_ref(start, len),
-            part(bf, start, len),
-            part(bs, start, len),
-            lr,
-            0.0,
-            step,
-        );
+        // SAFETY: the caller's word.
+        let (b, gb) = unsafe {
+            (
+                layer.biases.slice(p, start, len),
+                layer.grad_biases.slice_ref(p, start, len),
+            )
+        };
+        let (bf, bs) = (part(bf, start, len), part(bs, start, len));
+        update_part(&config.optimizer, b, gb, bf, bs, lr, 0.0, step);
     }
 
     /// What layer `l` reads: the batch, or the layer below's activations (after
@@ -872,7 +1206,7 @@ impl Context<'_> {
     fn input_of(&self, l: usize, x: Shared) -> Shared {
         match l {
             0 => x,
-            _ if self.epoch.config.dropout > 0.0 => self.dropped[l - 1],
+            _ if self.dropout => self.dropped[l - 1],
             _ => self.a[l - 1],
         }
     }
@@ -910,5 +1244,79 @@ mod tests {
                 assert_eq!(rows, n);
             }
         }
+    }
+}
+
+/// The protocol of an epoch, model-checked with loom (src/sync.rs says how to run it).
+#[cfg(all(test, glassbox_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::data::synthetic;
+    use crate::init::Init;
+    use crate::loss::Loss;
+    use crate::optim::{Adam, Optimizer};
+
+    /// One epoch of a 2-17-2 network with dropout (2 layers; the hidden one has a band
+    /// for each thread), 4 examples in 2 steps of 2, Adam (whose update writes its state
+    /// too), trained with `threads` threads; returns every weight and bias.
+    fn epoch(threads: usize) -> Vec<f32> {
+        let data = synthetic::xor(4, 0.05, 7).unwrap();
+        let mut network = Network::builder(2)
+            .dense(17, Activation::Relu)
+            .dense(2, Activation::Softmax)
+            .build(Init::Auto, 1)
+            .unwrap();
+        let config = TrainConfig {
+            loss: Loss::CrossEntropy,
+            optimizer: Optimizer::Adam(Adam::default()),
+            dropout: 0.5,
+            batch_size: 2,
+            threads,
+            ..TrainConfig::default()
+        };
+        let mut state = OptimizerState::new(&config.optimizer, network.layers());
+        let mut buffers = Buffers::new(&network, &data, 2, config.dropout);
+        let learning_rate = |_| 0.01;
+        let e = Epoch {
+            config: &config,
+            data: &data,
+            order: &[3, 0, 2, 1],
+            batch: 2,
+            threads,
+            par: Parallelism::Sequential,
+            online: false,
+            full_batch: false,
+            scale: None,
+            learning_rate: &learning_rate,
+            dropout_key: 5,
+        };
+        let mut reports = 0;
+        run_epoch(&mut buffers, &mut network, &mut state, &e, &mut |outcome| {
+            assert!(outcome.loss.is_finite() && outcome.outputs.len() == 4);
+            reports += 1;
+            true
+        });
+        assert_eq!(reports, 2);
+        let layers = network.layers();
+        let parameters = layers
+            .iter()
+            .flat_map(|l| l.weights().as_slice().iter().chain(l.biases()));
+        parameters.copied().collect()
+    }
+
+    /// Two threads run the epoch under every interleaving loom allows (within its
+    /// preemption bound). Every view a thread makes of the shared buffers reports the
+    /// elements it reads or writes to loom, which fails the test where two threads touch
+    /// an element, one of them writing, with no wait ordering the two; and each run
+    /// must end with the weights of one thread.
+    #[test]
+    fn loom_epoch_two_threads_two_layers_dropout() {
+        crate::sync::loom_model(|| {
+            let one = epoch(1);
+            let two = epoch(2);
+            for (a, b) in one.iter().zip(&two) {
+                assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} ≠ {b}");
+            }
+        });
     }
 }
