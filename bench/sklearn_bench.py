@@ -1,6 +1,6 @@
 """glassbox's MLPClassifier against scikit-learn's, side by side, on Fashion-MNIST.
 
-    python bench/sklearn_bench.py [--epochs 10] [--cli target/release/glassbox]
+    python bench/sklearn_bench.py [--epochs 10] [--float64] [--cli target/release/glassbox]
 
 Run it with the Python package installed (`pip install ./bindings/python`) and
 scikit-learn. The workload: 784-512-256-10, ReLU, Adam (η = 0.001), batches of 128, the
@@ -8,7 +8,8 @@ same number of epochs for both (no early stop: tol=0, n_iter_no_change > epochs)
 pixels / 255 — as `glassbox train --data fashion-mnist --layers 512,256 --batch-size
 128`. It prints:
 
-- fit time (and s/epoch) and test accuracy of both, and the ratio of fit times;
+- fit time (and s/epoch) and test accuracy of both, and the ratio of fit times (with
+  `--float64`, also scikit-learn on float64 data, which it then computes in);
 - glassbox's s/epoch from Python against the CLI's (`glassbox train … --json`, its
   training seconds per epoch), the same engine called two ways;
 - `predict_proba` on 10 000 rows, best of 5, both;
@@ -82,8 +83,10 @@ def peak_rss_child(kind, epochs):
         "import sklearn_bench as b; est = b.estimator(%r, %d); X, y, _, _ = b.fashion_mnist();"
         "import gc; gc.collect();"
         "rss = int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize();"
+        "open('/proc/self/clear_refs', 'w').write('5');"  # resets the peak to the RSS now
         "est.fit(X, y);"
-        "print(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0];"
+        "print(rss, int(hwm.split()[1]) * 1024)"
     ) % (str(pathlib.Path(__file__).parent), kind, epochs)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     before, peak = out.stdout.strip().splitlines()[-1].split()
@@ -91,8 +94,8 @@ def peak_rss_child(kind, epochs):
 
 
 def cli_run(cli, epochs):
-    """The CLI's training seconds per epoch and its peak RSS for the same workload."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """The CLI's training seconds per epoch and its peak RSS for the same workload (run
+    before any other child process, so that RUSAGE_CHILDREN's peak is the CLI's)."""
     out = subprocess.run(
         [cli, "train", "--data", "fashion-mnist", "--layers", "512,256", "--batch-size", "128",
          "--epochs", str(epochs), "--optimizer", "adam", "--lr", "0.001", "--test-split", "0",
@@ -101,7 +104,7 @@ def cli_run(cli, epochs):
     ).stdout
     report = json.loads(out.strip().splitlines()[-1])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return report, max(peak, before) * 1024
+    return report, peak * 1024
 
 
 def main():
@@ -109,6 +112,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--cli", default=str(REPO / "target" / "release" / "glassbox"))
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--float64", action="store_true",
+                        help="also fit scikit-learn on float64 data (its dtype by default)")
     args = parser.parse_args()
     import warnings
     warnings.simplefilter("ignore")
@@ -119,24 +124,31 @@ def main():
     print(f"Fashion-MNIST {X.shape[0]} + {Xt.shape[0]} images, 784-512-256-10, Adam, batch 128, "
           f"{args.epochs} epochs; glassbox {glassbox.__version__} on {glassbox.available_threads()} "
           f"threads, scikit-learn {sklearn.__version__}, NumPy {np.__version__}")
+    report, cli_rss = cli_run(args.cli, args.epochs)
     results = {}
-    for kind in ("glassbox", "scikit-learn"):
+    runs = [("glassbox", X, Xt), ("scikit-learn", X, Xt)]
+    if args.float64:
+        # scikit-learn computes in the input's dtype; float64 is what most data arrives in.
+        runs.append(("scikit-learn", X.astype(np.float64), Xt.astype(np.float64)))
+    for kind, Xf, Xtf in runs:
+        label = f"{kind} ({Xf.dtype})"
         est = estimator(kind, args.epochs)
         start = time.perf_counter()
-        est.fit(X, y)
+        est.fit(Xf, y)
         seconds = time.perf_counter() - start
-        accuracy = est.score(Xt, yt)
-        best = min(_timed(lambda: est.predict_proba(Xt)) for _ in range(5))
-        results[kind] = (seconds, accuracy, best)
-        print(f"{kind:13s} fit {seconds:7.2f} s ({seconds / est.n_iter_:.3f} s/epoch, "
+        accuracy = est.score(Xtf, yt)
+        best = min(_timed(lambda: est.predict_proba(Xtf)) for _ in range(5))
+        results[label] = (seconds, accuracy, best)
+        print(f"{label:22s} fit {seconds:7.2f} s ({seconds / est.n_iter_:.3f} s/epoch, "
               f"{est.n_iter_} epochs)  test accuracy {accuracy:.4f}  "
               f"predict_proba(10 000 rows) {best * 1e3:.1f} ms")
-    (g_fit, g_acc, g_pred), (s_fit, s_acc, s_pred) = results["glassbox"], results["scikit-learn"]
-    print(f"fit time: scikit-learn / glassbox = {s_fit / g_fit:.2f}x   "
-          f"accuracy difference {100 * (g_acc - s_acc):+.2f} points   "
-          f"predict_proba: scikit-learn / glassbox = {s_pred / g_pred:.2f}x")
+    g_fit, g_acc, g_pred = results["glassbox (float32)"]
+    for label, (s_fit, s_acc, s_pred) in results.items():
+        if label.startswith("scikit-learn"):
+            print(f"against {label}: fit time ratio {s_fit / g_fit:.2f}x, accuracy "
+                  f"difference {100 * (g_acc - s_acc):+.2f} points, predict_proba time "
+                  f"ratio {s_pred / g_pred:.2f}x (above 1: glassbox is faster)")
 
-    report, cli_rss = cli_run(args.cli, args.epochs)
     cli_seconds = _cli_seconds_per_epoch(report)
     print(f"CLI {cli_seconds:.3f} s/epoch of training work; Python fit {g_fit / args.epochs:.3f} "
           f"s/epoch (Python / CLI = {g_fit / args.epochs / cli_seconds:.3f})")
