@@ -290,3 +290,17 @@ print((after - before) * 1024 / X.nbytes)
     growth = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     # A copy of X would add 1.0 (float32) or more; validation, labels and the model add little.
     assert growth < 0.25, growth
+
+
+def test_more_threads_than_cores_give_the_same_model(digits):
+    """n_threads beyond this machine's 2 cores: the steps are shared out by bands of
+    neurons on every thread, and the weights agree with one thread's to rounding."""
+    X_train, X_test, y_train, _ = digits
+    X = np.tile(X_train, (4, 1))
+    y = np.tile(y_train, 4)
+    fit = lambda n: MLPClassifier((512, 256), batch_size=128, max_iter=2, random_state=0,
+                                  n_threads=n).fit(X, y)
+    one, five = fit(1), fit(5)
+    for a, b in zip(one.coefs_, five.coefs_):
+        np.testing.assert_allclose(a, b, atol=2e-4)
+    np.testing.assert_allclose(one.predict_proba(X_test), five.predict_proba(X_test), atol=2e-4)
