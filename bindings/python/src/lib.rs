@@ -229,41 +229,6 @@ struct Shared {
     finished: Mutex<Vec<f64>>,
 }
 
-impl Watch<'_> {
-    /// The coefficient of determination R² of the network on `data`, averaged over the
-    /// outputs (scikit-learn's `r2_score`, `multioutput="uniform_average"`).
-    fn r2(network: &Network, data: &Dataset) -> f64 {
-        let Ok(prediction) = network.predict(&data.features()) else {
-            return f64::NEG_INFINITY;
-        };
-        let glassbox::data::Targets::Values { width, values } = data.targets() else {
-            return f64::NEG_INFINITY;
-        };
-        let rows = data.len();
-        let mut total = 0.0;
-        for j in 0..*width {
-            let column = |i: usize| f64::from(values[i * width + j]);
-            let mean = (0..rows).map(column).sum::<f64>() / rows as f64;
-            let (mut residual, mut spread) = (0.0, 0.0);
-            for i in 0..rows {
-                let p = f64::from(prediction.as_slice()[i * width + j]);
-                residual += (column(i) - p).powi(2);
-                spread += (column(i) - mean).powi(2);
-            }
-            // scikit-learn's convention for a constant target: 1 when predicted
-            // exactly, 0 otherwise.
-            total += if spread > 0.0 {
-                1.0 - residual / spread
-            } else if residual == 0.0 {
-                1.0
-            } else {
-                0.0
-            };
-        }
-        total / *width as f64
-    }
-}
-
 impl Observer for Watch<'_> {
     fn on_batch(&mut self, progress: &BatchProgress) -> Control {
         let s = self.shared;
@@ -286,7 +251,11 @@ impl Observer for Watch<'_> {
         }
         if self.early_stopping {
             let score = match self.validation {
-                Some(v) if report.validation_accuracy.is_none() => Self::r2(network, v),
+                // A regressor's score: R² (glassbox::metrics::r_squared).
+                Some(v) if report.validation_accuracy.is_none() => network
+                    .predict(&v.features())
+                    .and_then(|p| glassbox::metrics::r_squared(p.as_slice(), v))
+                    .unwrap_or(f64::NEG_INFINITY),
                 _ => report.validation_accuracy.unwrap_or(f64::NEG_INFINITY),
             };
             self.validation_scores.push(score);

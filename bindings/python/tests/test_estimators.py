@@ -304,3 +304,22 @@ def test_more_threads_than_cores_give_the_same_model(digits):
     for a, b in zip(one.coefs_, five.coefs_):
         np.testing.assert_allclose(a, b, atol=2e-4)
     np.testing.assert_allclose(one.predict_proba(X_test), five.predict_proba(X_test), atol=2e-4)
+
+
+def test_regressor_early_stopping_scores_r2_on_the_validation_set():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(600, 3)).astype(np.float32)
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    est = MLPRegressor((32,), max_iter=300, learning_rate_init=0.01, early_stopping=True,
+                       n_iter_no_change=5, random_state=0).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ < 300
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    # The best epoch's weights are kept: its R² on the held-out tenth, recomputed here.
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils import check_random_state
+    seeds = check_random_state(0)
+    seeds.randint(np.iinfo(np.int32).max)  # the initial weights' seed
+    _, X_val, _, y_val = train_test_split(X, y.astype(np.float32), test_size=0.1,
+                                          random_state=int(seeds.randint(np.iinfo(np.int32).max)))
+    assert est.score(X_val, y_val) == pytest.approx(est.best_validation_score_, abs=1e-5)
+    assert est.best_validation_score_ > 0.8

@@ -204,8 +204,66 @@ pub(crate) fn measure(
     })
 }
 
+/// The coefficient of determination of a regression, averaged over the targets:
+/// R²ⱼ = 1 − Σᵢ(yᵢⱼ − pᵢⱼ)² / Σᵢ(yᵢⱼ − ȳⱼ)² for each target j, then their mean
+/// (scikit-learn's `r2_score` with `multioutput="uniform_average"`; a constant target
+/// scores 1 when predicted exactly, else 0). `predictions` holds the network's outputs
+/// for `data`'s rows, row-major. The Python package's regressor scores its validation
+/// set with it for early stopping.
+///
+/// # Errors
+/// [`Error::Config`] when `data` has class targets; [`Error::Shape`] when
+/// `predictions` does not have a value per row and target.
+pub fn r_squared(predictions: &[f32], data: &Dataset) -> Result<f64> {
+    let Targets::Values { width, values } = data.targets() else {
+        return Err(Error::Config(
+            "R² needs real-valued targets (a regression data set)".into(),
+        ));
+    };
+    let (rows, width) = (data.len(), *width);
+    if predictions.len() != values.len() {
+        return Err(Error::Shape(format!(
+            "R² of {rows} rows × {width} targets needs {} predictions, got {}",
+            values.len(),
+            predictions.len()
+        )));
+    }
+    let mut total = 0.0;
+    for j in 0..width {
+        let y = |i: usize| f64::from(values[i * width + j]);
+        let mean = (0..rows).map(y).sum::<f64>() / rows as f64;
+        let (mut residual, mut spread) = (0.0, 0.0);
+        for i in 0..rows {
+            residual += (y(i) - f64::from(predictions[i * width + j])).powi(2);
+            spread += (y(i) - mean).powi(2);
+        }
+        total += if spread > 0.0 {
+            1.0 - residual / spread
+        } else if residual == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    Ok(total / width as f64)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn r_squared_is_scikit_learns_uniform_average() {
+        // y = [[1, 10], [2, 20], [3, 30]]; p off by 1 in the first target, exact in the second.
+        let data =
+            Dataset::regression(vec![0.0; 3], 1, vec![1.0, 10.0, 2.0, 20.0, 3.0, 30.0], 2).unwrap();
+        let p = [2.0, 10.0, 3.0, 20.0, 4.0, 30.0];
+        // First target: 1 − 3/2 = −0.5; second: 1. Mean 0.25.
+        assert!((super::r_squared(&p, &data).unwrap() - 0.25).abs() < 1e-12);
+        let constant = Dataset::regression(vec![0.0; 2], 1, vec![5.0, 5.0], 1).unwrap();
+        assert_eq!(super::r_squared(&[5.0, 5.0], &constant).unwrap(), 1.0);
+        assert_eq!(super::r_squared(&[5.0, 6.0], &constant).unwrap(), 0.0);
+        assert!(super::r_squared(&[1.0], &data).is_err());
+    }
+
     use super::*;
 
     #[test]
