@@ -79,3 +79,20 @@ export async function percent(page, testid) {
   const text = await page.getByTestId(testid).textContent();
   return parseFloat(text);
 }
+
+/**
+ * Runs axe-core (npm) in the page, limited to `selector` when given, and returns the
+ * violations whose impact is "serious" or "critical", each as "id: help (n nodes: …)".
+ */
+export async function seriousViolations(page, selector) {
+  await page.addScriptTag({ path: path.join(here, 'node_modules', 'axe-core', 'axe.min.js') });
+  const violations = await page.evaluate(async (sel) => {
+    const result = await globalThis.axe.run(sel ? document.querySelector(sel) : document);
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')),
+    }));
+  }, selector || null);
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes: ${v.nodes.slice(0, 5).join(', ')})`);
+}
