@@ -687,6 +687,9 @@ pub struct DigitsRequest {
     /// An 8×8 image (64 values in 0–1, row-major) to run through the network.
     #[serde(default)]
     pub pixels: Option<Vec<f32>>,
+    /// Or a test image, by index, to run through it (its pixels come back too).
+    #[serde(default)]
+    pub test_index: Option<usize>,
 }
 
 fn one() -> u64 {
@@ -726,8 +729,8 @@ fn digits_model(key: DigitsKey) -> Result<Arc<ImageModel>, Refusal> {
 }
 
 /// Trains (or finds) a small classifier of the embedded digits; answers with its
-/// first-layer weights as images, its test accuracy and, when the request has pixels,
-/// that image's path through every layer.
+/// first-layer weights as images, its test accuracy and, when the request has pixels
+/// (or a test image's index), that image's path through every layer.
 ///
 /// # Errors
 /// A setting beyond the caps, or pixels that are not 64 numbers.
@@ -735,7 +738,14 @@ pub fn digits(request: &DigitsRequest) -> Result<serde_json::Value, Refusal> {
     at_most("hidden neurons", request.hidden, 1, MAX_DIGITS_NEURONS)?;
     at_most("epochs", request.epochs, 1, MAX_DIGITS_EPOCHS)?;
     let model = digits_model((request.hidden, request.epochs, request.seed))?;
-    let prediction: Option<Prediction> = match &request.pixels {
+    let test_image = match request.test_index {
+        Some(index) => Some(model.test_image(index)?),
+        None => None,
+    };
+    let test_pixels: Option<Vec<f32>> = test_image
+        .as_ref()
+        .and_then(|t| serde_json::from_value(t["pixels"].clone()).ok());
+    let prediction: Option<Prediction> = match test_pixels.as_ref().or(request.pixels.as_ref()) {
         Some(pixels) => {
             if let Some(p) = pixels.iter().find(|p| !(0.0..=1.0).contains(*p)) {
                 return Err(format!(
@@ -754,6 +764,7 @@ pub fn digits(request: &DigitsRequest) -> Result<serde_json::Value, Refusal> {
         "weight_images": summary["weight_images"],
         "test_accuracy": model.confusion().map(|c| c.accuracy),
         "prediction": prediction,
+        "test_image": test_image,
     }))
 }
 
