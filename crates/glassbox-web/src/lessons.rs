@@ -13,7 +13,8 @@
 //!
 //! Every endpoint is stateless: a request carries all its settings and the answer is
 //! computed from them alone (seeded, so the same request gives the same answer), which
-//! lets a whole class use the lessons with no session. Each one is bounded: epochs,
+//! lets a whole class use the lessons with no session; they are computed one per core at
+//! a time, the others waiting their turn. Each one is bounded: epochs,
 //! points and neurons have caps ([`MAX_EPOCHS`], [`MAX_POINTS`], [`MAX_NEURONS`], …), and
 //! a request beyond them is refused with a 400 that names the cap. The digits lesson
 //! keeps the last few networks it trained ([`DIGITS_CACHE`]) keyed by their settings: a
@@ -32,7 +33,7 @@ use glassbox::tensor::Tensor;
 use glassbox::train::{Control, EpochReport, Observer, StopReason};
 use glassbox::{Activation, Init, Loss, Network, Optimizer, TrainConfig, Trainer, Workspace};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Samples of f and f′ in a graph.
 pub const CURVE_POINTS: usize = 121;
@@ -787,8 +788,16 @@ pub fn routes() -> Router<App> {
         .route("/api/lessons/digits", post(|b| answer(b, digits)))
 }
 
-/// Parses the request, runs `lesson` on a blocking thread, answers with its JSON or a
-/// 400 with its message.
+/// Lessons computed at once: one per core (each trains on one thread). A class of
+/// thirty asking together queues here instead of thirty threads taking turns on the
+/// cores, so each answer comes as fast as the machine allows, in order of arrival.
+fn running() -> &'static tokio::sync::Semaphore {
+    static RUNNING: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    RUNNING.get_or_init(|| tokio::sync::Semaphore::new(glassbox::threads::available().max(1)))
+}
+
+/// Parses the request, runs `lesson` on a blocking thread (when one of [`running`]'s
+/// places is free), answers with its JSON or a 400 with its message.
 async fn answer<R, T>(
     body: Result<Json<R>, JsonRejection>,
     lesson: fn(&R) -> Result<T, Refusal>,
@@ -798,5 +807,9 @@ where
     T: Serialize + Send + 'static,
 {
     let Json(request) = body?;
+    let _place = running().acquire().await.map_err(|e| ApiError {
+        status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        message: format!("the lessons are closed: {e}"),
+    })?;
     Ok(Json(crate::blocking(move || lesson(&request)).await?))
 }

@@ -229,7 +229,10 @@ async fn the_digits_lesson_trains_a_small_classifier_and_follows_one_image() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["sizes"], json!([64, 16, 10]));
     assert_eq!(answer["weight_images"].as_array().unwrap().len(), 16);
-    eprintln!("digits 64-16-10, 10 epochs: test accuracy {}", answer["test_accuracy"]);
+    eprintln!(
+        "digits 64-16-10, 10 epochs: test accuracy {}",
+        answer["test_accuracy"]
+    );
     assert!(
         answer["test_accuracy"].as_f64().unwrap() > 0.85,
         "{}",
