@@ -10,6 +10,10 @@ pub const INDEX_HTML: &str = include_str!("../assets/index.html");
 pub const APP_JS: &str = include_str!("../assets/app.js");
 /// Its style sheet.
 pub const STYLE_CSS: &str = include_str!("../assets/style.css");
+/// The Lessons view's script (see [`crate::lessons`]).
+pub const LESSONS_JS: &str = include_str!("../assets/lessons.js");
+/// The Lessons view's style sheet.
+pub const LESSONS_CSS: &str = include_str!("../assets/lessons.css");
 
 pub(crate) async fn index() -> impl IntoResponse {
     (content_type("text/html; charset=utf-8"), INDEX_HTML)
@@ -21,4 +25,12 @@ pub(crate) async fn script() -> impl IntoResponse {
 
 pub(crate) async fn style() -> impl IntoResponse {
     (content_type("text/css; charset=utf-8"), STYLE_CSS)
+}
+
+pub(crate) async fn lessons_script() -> impl IntoResponse {
+    (content_type("text/javascript; charset=utf-8"), LESSONS_JS)
+}
+
+pub(crate) async fn lessons_style() -> impl IntoResponse {
+    (content_type("text/css; charset=utf-8"), LESSONS_CSS)
 }

@@ -19,6 +19,7 @@
 //! POST /api/image/test         {"index": i} → test image i
 //! GET  /api/dashboard          the attached training run (`glassbox train --dashboard`)
 //! GET  /api/dashboard/stream   Server-Sent Events: `dashboard`, the run after each change
+//! POST /api/lessons/…          the Lessons view's widgets, stateless ([`lessons`])
 //! ```
 //!
 //! Every error is a 4xx (or 5xx) response with a JSON body `{"error": "…"}`, one sentence
@@ -36,6 +37,7 @@ pub mod assets;
 pub mod dashboard;
 pub mod image;
 pub mod layers;
+pub mod lessons;
 pub mod playground;
 pub mod serve;
 
@@ -144,6 +146,7 @@ pub fn router(app: App) -> Router {
         .route("/api/image/test", post(image_test))
         .route("/api/dashboard", get(dashboard_now))
         .route("/api/dashboard/stream", get(dashboard_stream))
+        .merge(lessons::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
