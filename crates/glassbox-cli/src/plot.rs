@@ -732,7 +732,7 @@ mod tests {
         svg.split("<text")
             .skip(1)
             .filter_map(|t| t.split_once('>').and_then(|(_, r)| r.split_once("</text>")))
-            .map(|(text, _)| text.to_string())
+            .map(|(text, _)| text.trim().to_string())
             .collect()
     }
 
@@ -741,9 +741,9 @@ mod tests {
         use glassbox::train::EpochReport;
         let report = |epoch: usize| EpochReport {
             epoch,
-            train_loss: 2.0 / epoch as f64,
+            train_loss: 0.2 / epoch as f64,
             train_accuracy: Some(0.8 + 0.01 * epoch as f64),
-            validation_loss: Some(1.0 + (epoch as f64 - 3.0).powi(2) / 10.0),
+            validation_loss: Some(0.1 + (epoch as f64 - 3.0).powi(2) / 100.0),
             validation_accuracy: Some(0.83 + 0.01 * epoch as f64),
             test_loss: None,
             test_accuracy: None,
