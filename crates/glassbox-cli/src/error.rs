@@ -78,6 +78,23 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     EXIT_FAILURE
 }
 
+/// The chain as one line, causes joined by ": " — less a cause whose words the line
+/// already ends with (a library error that writes its source into its own message, as
+/// `path: No such file or directory` does, would otherwise say it twice).
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.ends_with(&text) {
+            line += ": ";
+            line += &text;
+        }
+    }
+    line
+}
+
 /// Whether the chain holds a broken pipe (the reader of stdout went away).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
@@ -85,4 +102,19 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let words = missing.to_string();
+        let err = anyhow::Error::new(glassbox::Error::io("missing.csv", missing));
+        assert_eq!(one_line(&err), format!("missing.csv: {words}"));
+        let err = err.context("--data");
+        assert_eq!(one_line(&err), format!("--data: missing.csv: {words}"));
+    }
 }

@@ -2,7 +2,7 @@
 //!
 //! This file is the error boundary (ripgrep's shape): every command returns an
 //! [`anyhow::Result`]; here an error becomes one line on stderr, `error: ` and the chain
-//! of causes, and an exit code (see [`error`]). A closed stdout (`| head`) is success.
+//! of causes ([`error::one_line`]), and an exit code (see [`error`]). A closed stdout (`| head`) is success.
 //! Nothing else in the binary exits.
 
 mod args;
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let argv = match commands::train::expand_resume(std::env::args_os().collect()) {
         Ok(argv) => argv,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error::one_line(&err));
             return ExitCode::from(error::exit_code(&err));
         }
     };
@@ -51,10 +51,11 @@ fn main() -> ExitCode {
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = error::exit_code(&err);
+            let message = error::one_line(&err);
             if code == error::EXIT_INTERRUPTED {
-                eprintln!("{err:#}");
+                eprintln!("{message}");
             } else {
-                eprintln!("error: {err:#}");
+                eprintln!("error: {message}");
             }
             ExitCode::from(code)
         }

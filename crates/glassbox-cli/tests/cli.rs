@@ -311,8 +311,13 @@ fn explain_json_numbers_are_exact() {
 
     // The text form shows the same numbers, to 4 decimals at least.
     let text = ok(dir.path(), &["explain"]);
-    assert!(text.contains(&format!("{:.4}", zs[0][0])), "{text}");
-    assert!(text.contains(&format!("{:.6}", deltas[1][0])), "{text}");
+    // Negative numbers are written with a true minus sign, −.
+    let minus = |text: String| text.replace('-', "−");
+    assert!(text.contains(&minus(format!("{:.4}", zs[0][0]))), "{text}");
+    assert!(
+        text.contains(&minus(format!("{:.6}", deltas[1][0]))),
+        "{text}"
+    );
     assert!(text.contains("δ") && text.contains("∂C/∂w"), "{text}");
 }
 
@@ -475,7 +480,10 @@ fn explain_lists_the_largest_terms_first(text: &str, trace: &Value) {
         .split("together ")
         .nth(1)
         .and_then(|r| r.split(';').next())
-        .map(|r| r.trim_matches(|c| c == '(' || c == ')').parse().unwrap())
+        .map(|r| {
+            let r = r.trim_matches(|c| c == '(' || c == ')').replace('−', "-");
+            r.parse().unwrap()
+        })
         .unwrap_or_else(|| panic!("no sum of the rest in {line}"));
     let shown_sum: f64 = shown.iter().map(|&i| products[i]).sum();
     let z = layer["z"][0].as_f64().unwrap();

@@ -65,13 +65,16 @@ pub enum Error {
 
     /// Occurs when training is asked of a network that has a step activation: the step's
     /// derivative is 0 wherever it exists, so no gradient reaches the weights.
+    /// The message counts layers from 1, as `explain`, the page and the README do.
     #[error(
-        "layer {layer} uses the step activation, which cannot be trained by back-propagation: \
+        "layer {} uses the step activation, which cannot be trained by back-propagation: \
          its derivative is 0 everywhere (and undefined at 0), so no gradient reaches the weights; \
-         use sigmoid, tanh or relu to train, and step only to run a network forward"
+         use sigmoid, tanh or relu to train, and step only to run a network forward",
+        .layer + 1
     )]
     StepNotTrainable {
-        /// The layer's index, from the input side (0 is the first hidden layer).
+        /// The layer's index, from the input side (0 is the first hidden layer; the
+        /// message says "layer 1").
         layer: usize,
     },
 

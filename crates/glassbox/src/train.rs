@@ -373,7 +373,10 @@ impl<'a> Trainer<'a> {
     /// goes on from the epoch after it, with its optimiser state, random numbers,
     /// example order, history and early-stopping state. With the same settings (only
     /// `epochs` may differ) and thread count, the weights at the end are the same, bit
-    /// for bit, as those of a run that was never interrupted.
+    /// for bit, as those of a run that was never interrupted. A run that finished its
+    /// epochs goes on when `epochs` is now larger (a schedule that depends on the number
+    /// of epochs, cosine, then follows the new count from there on); one that stopped
+    /// early stays stopped.
     pub fn resume(mut self, from: Checkpoint) -> Self {
         self.resume = Some(from);
         self
@@ -477,9 +480,14 @@ impl<'a> Trainer<'a> {
             first = from.state.epoch;
             let stop = from.state.stop;
             run.resume(config, network, from, &mut history, &mut early)?;
-            if let Some(stop) = stop {
-                history.stop = stop;
-                return Ok(history);
+            match stop {
+                // A run that finished its epochs goes on when it is given more of them.
+                Some(StopReason::Completed) if config.epochs > first => {}
+                Some(stop) => {
+                    history.stop = stop;
+                    return Ok(history);
+                }
+                None => {}
             }
         }
         let mut last_good = network.layers().to_vec();

@@ -264,3 +264,66 @@ fn online_training_gives_the_same_bits_in_every_fit() {
         assert_eq!(bits(&a), bits(&b));
     }
 }
+
+/// A run that finished its epochs and is resumed with more of them trains the remaining
+/// epochs, and ends as a run given that many epochs from the start (a schedule that does
+/// not depend on the number of epochs: here none, and a step schedule).
+#[test]
+fn a_finished_run_resumed_with_more_epochs_trains_the_rest_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c");
+    let adam: Optimizer = Adam {
+        learning_rate: 3e-3,
+        ..Adam::default()
+    }
+    .into();
+    let step = Schedule::Step {
+        every: 2,
+        factor: 0.5,
+    };
+    for (optimizer, schedule) in [
+        (adam, Schedule::Constant),
+        (Sgd { learning_rate: 0.1 }.into(), step),
+    ] {
+        let seven = TrainConfig {
+            schedule,
+            ..config(optimizer, 1)
+        };
+        let four = TrainConfig {
+            epochs: 4,
+            ..seven.clone()
+        };
+        let mut whole = network(32);
+        let full = Trainer::new(seven.clone())
+            .fit(&mut whole, &data())
+            .unwrap();
+
+        let mut first = network(32);
+        let done = Trainer::new(four)
+            .checkpoint(&path, 1)
+            .fit(&mut first, &data())
+            .unwrap();
+        assert_eq!(done.stop, StopReason::Completed);
+        assert_eq!(done.epochs.len(), 4);
+
+        let mut resumed = network(32);
+        let rest = Trainer::new(seven)
+            .resume(Checkpoint::load(&path).unwrap())
+            .checkpoint(&path, 1)
+            .fit(&mut resumed, &data())
+            .unwrap();
+        assert_eq!(rest.stop, StopReason::Completed);
+        let epochs: Vec<usize> = rest.epochs.iter().map(|r| r.epoch).collect();
+        assert_eq!(epochs, (1..=7).collect::<Vec<_>>(), "epochs 5–7 trained");
+        assert_eq!(Checkpoint::load(&path).unwrap().epoch(), 7);
+        assert_eq!(bits(&resumed), bits(&whole), "{schedule:?}");
+        for (a, b) in rest.epochs.iter().zip(&full.epochs) {
+            assert_eq!(
+                a.train_loss.to_bits(),
+                b.train_loss.to_bits(),
+                "epoch {}",
+                a.epoch
+            );
+        }
+    }
+}

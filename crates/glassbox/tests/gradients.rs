@@ -167,6 +167,8 @@ fn training_a_step_network_is_refused() {
     };
     let e = Trainer::new(config).fit(&mut net, &data).unwrap_err();
     assert!(matches!(e, Error::StepNotTrainable { layer: 0 }), "{e}");
+    // Counted from 1 in the message, as everywhere a person reads layers.
+    assert!(e.to_string().starts_with("layer 1 uses the step"), "{e}");
     assert_eq!(net, before);
     assert!(matches!(
         gradcheck::check(&net, &[0.0, 1.0], &[0.0, 1.0], Loss::CrossEntropy, EPSILON),

@@ -143,6 +143,13 @@ pub fn run(args: &ExplainArgs) -> Result<()> {
         limit,
         optimizer: trace.optimizer,
         target: &trace.target,
+        rate_note: if args.lr.is_some() || args.model.is_none() {
+            ""
+        } else {
+            // A model file records its loss but not the rate it was trained with.
+            " (explain's default, not the rate the model was trained with, which its file \
+             does not record: --lr sets it)"
+        },
     }
     .print(&trace, &network, loss, &origin)
 }
@@ -209,12 +216,28 @@ fn sup(n: usize) -> String {
         .collect()
 }
 
-/// A number with 4 decimals, in parentheses when negative so products read well.
+/// Two subscripts, separated so that they read as two: (1, 25) → ₁,₂₅ (w₁,₂₅ is the
+/// weight from input 25 into neuron 1, where w₁₂₅ could be w₁₂,₅).
+fn sub2(j: usize, i: usize) -> String {
+    format!("{},{}", sub(j), sub(i))
+}
+
+/// A number with 4 decimals and a true minus sign (−, not the hyphen), in parentheses
+/// when negative so that sums and products read well: `0.8000 + (−0.4000)·(−0.6000)`.
 fn num(v: f32) -> String {
     if v < 0.0 {
-        format!("({v:.4})")
+        format!("({})", signed(v, 4))
     } else {
         format!("{v:.4}")
+    }
+}
+
+/// `v` with `decimals` decimals and a true minus sign: −0.095981.
+fn signed(v: f32, decimals: usize) -> String {
+    let text = format!("{v:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(digits) => format!("−{digits}"),
+        None => text,
     }
 }
 
@@ -228,6 +251,16 @@ fn describe(f: Activation) -> (&'static str, &'static str) {
         Activation::Relu => ("ReLU(z) = max(0, z)", "1 if z > 0 else 0"),
         Activation::LeakyRelu { .. } => ("leaky ReLU(z) = z if z > 0 else α·z", "1 or α"),
         Activation::Softmax => ("softmax(z)ⱼ = eᶻʲ / Σₖ eᶻᵏ", "(fused with the loss)"),
+    }
+}
+
+/// The name of layer `l`'s inputs (from 1): x for the first layer (the example's
+/// features, also written a⁰), a^(l−1) for the others.
+fn input_symbol(l: usize) -> String {
+    if l == 1 {
+        "x".to_string()
+    } else {
+        format!("a{}", sup(l - 1))
     }
 }
 
@@ -252,14 +285,25 @@ struct Printer<'a> {
     optimizer: Optimizer,
     /// y, the example's target.
     target: &'a [f32],
+    /// Where η came from, when --lr did not give it.
+    rate_note: &'a str,
 }
 
 impl Printer<'_> {
     /// The step of parameter `p` from `old` to `new`, in the optimiser's words.
     fn step(&self, p: &str, old: f32, new: f32) -> String {
         match self.optimizer {
-            Optimizer::Sgd(_) => format!("new {p} = {old:.4} − η·∂C/∂{p} = {new:.6}"),
-            o => format!("new {p} = {new:.6} ({}'s step from {old:.4})", o.name()),
+            Optimizer::Sgd(_) => format!(
+                "new {p} = {} − η·∂C/∂{p} = {}",
+                signed(old, 4),
+                signed(new, 6)
+            ),
+            o => format!(
+                "new {p} = {} ({}'s step from {})",
+                signed(new, 6),
+                o.name(),
+                signed(old, 4)
+            ),
         }
     }
 
@@ -324,12 +368,16 @@ impl Printer<'_> {
                 .join("-"),
             loss_words(loss),
             match self.optimizer {
-                Optimizer::Sgd(_) => format!("learning rate η = {}", trace.learning_rate),
+                Optimizer::Sgd(_) => format!(
+                    "learning rate η = {}{}",
+                    trace.learning_rate, self.rate_note
+                ),
                 Optimizer::Rprop(_) => "optimizer rprop (a step size per weight, no η)".into(),
                 o => format!(
-                    "optimizer {}, learning rate η = {}",
+                    "optimizer {}, learning rate η = {}{}",
                     o.name(),
-                    trace.learning_rate
+                    trace.learning_rate,
+                    self.rate_note
                 ),
             }
         );
@@ -382,7 +430,7 @@ impl Printer<'_> {
         let mut shown: Vec<String> = values
             .iter()
             .take(self.limit.max(16))
-            .map(|v| format!("{v:.4}"))
+            .map(|&v| signed(v, 4))
             .collect();
         if values.len() > shown.len() {
             shown.push(format!("… {} values in all", values.len()));
@@ -403,17 +451,13 @@ impl Printer<'_> {
             t.biases.len(),
             if t.biases.len() == 1 { "" } else { "s" }
         );
-        let previous = if l == 1 {
-            "x".to_string()
-        } else {
-            format!("a{}", sup(l - 1))
-        };
+        let previous = input_symbol(l);
         outln!("  inputs {previous} = [{}]", self.list(&t.input));
         for (j, weights) in t.weights.iter().enumerate() {
             let products: Vec<f32> = weights.iter().zip(&t.input).map(|(w, a)| w * a).collect();
             let term = |i: usize| format!("{}·{}", num(weights[i]), num(t.input[i]));
             outln!(
-                "  neuron {}: weights w{}ᵢ = [{}], bias b{} = {}",
+                "  neuron {}: weights w{},ᵢ = [{}], bias b{} = {}",
                 j + 1,
                 sub(j + 1),
                 self.list(weights),
@@ -421,20 +465,20 @@ impl Printer<'_> {
                 num(t.biases[j])
             );
             outln!(
-                "    weighted sum z{} = {} + {} = {:.4}",
+                "    weighted sum z{} = {} + {} = {}",
                 sub(j + 1),
                 self.sum(&products, term),
                 num(t.biases[j]),
-                t.weighted_sums[j]
+                signed(t.weighted_sums[j], 4)
             );
             let fz = match t.activation {
                 Activation::Softmax => "softmax(z)".to_string(),
-                f => format!("{}({:.4})", symbol(f), t.weighted_sums[j]),
+                f => format!("{}({})", symbol(f), signed(t.weighted_sums[j], 4)),
             };
             outln!(
-                "    activation  a{} = {fz} = {:.4}",
+                "    activation  a{} = {fz} = {}",
                 sub(j + 1),
-                t.activations[j]
+                signed(t.activations[j], 4)
             );
         }
         Ok(())
@@ -465,21 +509,21 @@ impl Printer<'_> {
             match above {
                 None => match loss {
                     Loss::Mse => outln!(
-                        "  neuron {}: error a − y = {} − {}; f′(z) = {derivative} = {:.4}\n    δ{} = (a − y)·f′(z) = {:.6}",
+                        "  neuron {}: error a − y = {} − {}; f′(z) = {derivative} = {}\n    δ{} = (a − y)·f′(z) = {}",
                         j + 1,
                         num(t.activations[j]),
                         num(self.target[j]),
-                        slope,
+                        signed(slope, 4),
                         sub(j + 1),
-                        t.delta[j]
+                        signed(t.delta[j], 6)
                     ),
                     _ => outln!(
-                        "  neuron {}: error a − y = {} − {}; the loss's derivative cancels f′(z), so\n    δ{} = a − y = {:.6}",
+                        "  neuron {}: error a − y = {} − {}; the loss's derivative cancels f′(z), so\n    δ{} = a − y = {}",
                         j + 1,
                         num(t.activations[j]),
                         num(self.target[j]),
                         sub(j + 1),
-                        t.delta[j]
+                        signed(t.delta[j], 6)
                     ),
                 },
                 Some(up) => {
@@ -487,7 +531,7 @@ impl Printer<'_> {
                         up.weights.iter().zip(&up.delta).map(|(row, d)| row[j] * d).collect();
                     let term = |k: usize| format!("{}·{}", num(up.weights[k][j]), num(up.delta[k]));
                     outln!(
-                        "  neuron {}: error sent back from layer {}: Σₖ w{}ₖ{}·δₖ = {}",
+                        "  neuron {}: error sent back from layer {}: Σₖ w{}ₖ,{}·δₖ = {}",
                         j + 1,
                         l + 1,
                         sup(l + 1),
@@ -495,12 +539,12 @@ impl Printer<'_> {
                         self.sum(&products, term)
                     );
                     outln!(
-                        "    f′(z) = {derivative} = {:.4}\n    δ{} = (Σₖ w{}ₖ{}·δₖ)·f′(z) = {:.6}",
-                        slope,
+                        "    f′(z) = {derivative} = {}\n    δ{} = (Σₖ w{}ₖ,{}·δₖ)·f′(z) = {}",
+                        signed(slope, 4),
                         sub(j + 1),
                         sup(l + 1),
                         sub(j + 1),
-                        t.delta[j]
+                        signed(t.delta[j], 6)
                     );
                 }
             }
@@ -511,14 +555,14 @@ impl Printer<'_> {
             for i in self.order(count, |i| grads[i]).into_iter().take(self.limit) {
                 let (g, w, nw) = (grads[i], t.weights[j][i], t.new_weights[j][i]);
                 outln!(
-                    "    ∂C/∂w{}{} = δ{}·a{} = {}·{} = {:.6}   {}",
+                    "    ∂C/∂w{} = δ{}·{}{} = {}·{} = {}   {}",
+                    sub2(j + 1, i + 1),
                     sub(j + 1),
-                    sub(i + 1),
-                    sub(j + 1),
+                    input_symbol(l),
                     sub(i + 1),
                     num(t.delta[j]),
                     num(t.input[i]),
-                    g,
+                    signed(g, 6),
                     self.step("w", w, nw)
                 );
             }
@@ -529,10 +573,10 @@ impl Printer<'_> {
                 );
             }
             outln!(
-                "    ∂C/∂b{} = δ{} = {:.6}   {}",
+                "    ∂C/∂b{} = δ{} = {}   {}",
                 sub(j + 1),
                 sub(j + 1),
-                t.grad_biases[j],
+                signed(t.grad_biases[j], 6),
                 self.step("b", t.biases[j], t.new_biases[j])
             );
         }

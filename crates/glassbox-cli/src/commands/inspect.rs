@@ -164,7 +164,7 @@ pub fn run(args: &InspectArgs) -> Result<()> {
     if let Some(path) = &args.weights_image {
         outln!();
         outln!(
-            "first-layer weights drawn to {} (red: positive, blue: negative; one tile per neuron)",
+            "first-layer weights drawn to {} (blue: positive, orange: negative, as in the playground; one tile per neuron)",
             path.display()
         );
     }

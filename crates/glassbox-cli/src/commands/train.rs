@@ -38,11 +38,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(note) = &plan.threads_note {
         eprintln!("note: {note}");
     }
+    // Every file the run writes is checked before the first epoch.
     check_output_path(&args.out, "--out")?;
     for (path, flag) in [(&args.plot, "--plot"), (&args.history, "--history")] {
         if let Some(path) = path {
             check_output_path(path, flag)?;
         }
+    }
+    if let Some(path) = &args.plot {
+        plot::check_extension(path).map_err(|e| usage(format!("--plot: {e:#}")))?;
+    }
+    if let Some(dir) = &args.checkpoint {
+        check_checkpoint_dir(dir)?;
     }
     let display = Display::choose(args.quiet, args.json);
     let initial = match &args.init_from {
@@ -50,6 +57,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => None,
     };
     let parts = load_parts(args, &plan, initial.as_ref())?;
+    if let Some(warning) = unscaled_warning(args, &parts) {
+        eprintln!("warning: {warning}");
+    }
     let mut network = build_network(args, &plan, &parts.train, initial.as_ref())?;
     network.check_trainable().map_err(|e| {
         let flag = match (&args.init_from, plan.activation) {
@@ -192,9 +202,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         served.finish_and_wait(&history, &args.out);
     }
     if history.stop == StopReason::Interrupted {
+        let how = match args.checkpoint.as_ref().or(args.resume.as_ref()) {
+            Some(dir) => format!(
+                "; to go on from there: glassbox train --resume {} --epochs {}",
+                shell_word(&dir.display().to_string()),
+                args.epochs
+            ),
+            None => "; to be able to resume a run where it stopped, train with \
+                     --checkpoint DIR"
+                .to_string(),
+        };
         return Err(anyhow::Error::new(Interrupted(format!(
             "interrupted: training stopped after epoch {} of {}; the model of that last \
-             finished epoch was saved to {}",
+             finished epoch was saved to {}{how}",
             history.epochs.len(),
             args.epochs,
             args.out.display()
@@ -203,7 +223,37 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Fails early, before any training, when `path` could not be written.
+/// `word` as one word of a POSIX shell command: as it is when it is plain, else quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Fails early when the --checkpoint directory is a file or cannot be created or
+/// written in.
+fn check_checkpoint_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(usage(format!(
+            "--checkpoint {}: is a file; give a directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "--checkpoint {}: cannot create the directory",
+            dir.display()
+        )
+    })?;
+    check_output_path(&checkpoint_file(dir), "--checkpoint")
+}
+
 /// The checkpoint file in a --checkpoint directory.
 fn checkpoint_file(dir: &Path) -> PathBuf {
     dir.join("checkpoint.safetensors")
@@ -238,39 +288,151 @@ fn save_command_line(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The command line to run: this process's, or, for `train --resume DIR` alone, the one
-/// recorded in DIR with `--resume DIR` added.
+/// The command line to run: this process's, or, for `train --resume DIR [FLAGS]`, the
+/// one recorded in DIR with FLAGS put in place of the recorded values of the same flags
+/// (`--resume DIR --epochs 12` replays the run with 12 epochs) and `--resume DIR` added.
+/// Without a recorded command line, `--resume DIR` alone is refused and, with other
+/// flags, those flags are the whole command (they must describe the checkpointed run).
 ///
 /// # Errors
-/// When DIR holds no readable command line.
+/// When DIR holds no readable command line and no other flag was given, or the record
+/// is not a command line.
 pub fn expand_resume(argv: Vec<OsString>) -> Result<Vec<OsString>> {
-    let text: Vec<Option<&str>> = argv.iter().map(|a| a.to_str()).collect();
-    let dir = match text.get(1..) {
-        Some([Some("train"), Some("--resume"), Some(dir)]) => dir.to_string(),
-        Some([Some("train"), Some(flag)]) if flag.starts_with("--resume=") => {
-            flag["--resume=".len()..].to_string()
-        }
-        _ => return Ok(argv),
+    let text: Option<Vec<&str>> = argv.iter().skip(1).map(|a| a.to_str()).collect();
+    let Some(text) = text else {
+        return Ok(argv);
     };
+    if text.first() != Some(&"train") {
+        return Ok(argv);
+    }
+    let given = flag_groups(&text[1..]);
+    let Some(dir) = given.iter().find_map(|g| match g.id.as_deref() {
+        Some("resume") => g.value(),
+        _ => None,
+    }) else {
+        return Ok(argv);
+    };
+    let others: Vec<&FlagGroup> = given
+        .iter()
+        .filter(|g| g.id.as_deref() != Some("resume"))
+        .collect();
     let path = command_file(Path::new(&dir));
-    let text = std::fs::read(&path).map_err(|e| {
-        usage(format!(
-            "--resume {dir}: {}: {e} (is it a --checkpoint directory?)",
-            path.display()
-        ))
-    })?;
-    let recorded: Vec<String> = serde_json::from_slice(&text).map_err(|e| {
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(_) if !others.is_empty() => return Ok(argv),
+        Err(e) => {
+            return Err(usage(format!(
+                "--resume {dir}: {}: {e} (is it a --checkpoint directory?)",
+                path.display()
+            )))
+        }
+    };
+    let recorded: Vec<String> = serde_json::from_slice(&bytes).map_err(|e| {
         usage(format!(
             "--resume {dir}: {}: not a recorded command line ({e})",
             path.display()
         ))
     })?;
-    let mut expanded = vec![argv[0].clone()];
-    expanded.extend(recorded.into_iter().map(OsString::from));
+    let recorded_text: Vec<&str> = recorded.iter().map(String::as_str).collect();
+    let start = usize::from(recorded_text.first() == Some(&"train"));
+    let mut expanded = vec![argv[0].clone(), OsString::from("train")];
+    // The recorded flags, less those given again now, then those given now.
+    for group in flag_groups(&recorded_text[start..]) {
+        let replaced = group.id.is_some()
+            && (group.id.as_deref() == Some("resume") || others.iter().any(|g| g.id == group.id));
+        if !replaced {
+            expanded.extend(group.tokens.iter().map(OsString::from));
+        }
+    }
+    for group in others {
+        expanded.extend(group.tokens.iter().map(OsString::from));
+    }
     expanded.extend([OsString::from("--resume"), OsString::from(dir)]);
     Ok(expanded)
 }
 
+/// One flag of a `train` command line with its value, as clap will read it.
+#[derive(Debug)]
+struct FlagGroup {
+    /// The flag's clap id (`epochs` for `--epochs`); `None` for a token that is no flag.
+    id: Option<String>,
+    /// The tokens: `["--epochs", "12"]`, `["--epochs=12"]` or `["--quiet"]`.
+    tokens: Vec<String>,
+}
+
+impl FlagGroup {
+    /// The flag's value, if it has one.
+    fn value(&self) -> Option<String> {
+        match self.tokens.as_slice() {
+            [flag] => flag.split_once('=').map(|(_, v)| v.to_string()),
+            [_, value, ..] => Some(value.clone()),
+            [] => None,
+        }
+    }
+}
+
+/// Splits the arguments of `train` into flags with their values, by the flags' own
+/// definitions (which take a value, which may take one).
+fn flag_groups(tokens: &[&str]) -> Vec<FlagGroup> {
+    use clap::CommandFactory;
+    let mut cli = crate::args::Cli::command();
+    cli.build();
+    let Some(train) = cli.find_subcommand("train") else {
+        return Vec::new();
+    };
+    let find = |token: &str| -> Option<&clap::Arg> {
+        if let Some(long) = token.strip_prefix("--") {
+            train.get_arguments().find(|a| {
+                a.get_long() == Some(long)
+                    || a.get_all_aliases()
+                        .is_some_and(|names| names.contains(&long))
+            })
+        } else {
+            let mut chars = token.strip_prefix('-')?.chars();
+            let (short, None) = (chars.next()?, chars.next()) else {
+                return None;
+            };
+            train.get_arguments().find(|a| a.get_short() == Some(short))
+        }
+    };
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = tokens[i];
+        i += 1;
+        let (name, inline_value) = match token.split_once('=') {
+            Some((name, _)) if name.starts_with("--") => (name, true),
+            _ => (token, false),
+        };
+        let Some(arg) = find(name) else {
+            groups.push(FlagGroup {
+                id: None,
+                tokens: vec![token.to_string()],
+            });
+            continue;
+        };
+        let mut group = vec![token.to_string()];
+        let takes = arg.get_action().takes_values();
+        let required = arg.get_num_args().map_or(1, |n| n.min_values());
+        if takes && !inline_value {
+            if let Some(next) = tokens.get(i) {
+                if required > 0 || !next.starts_with('-') {
+                    group.push(next.to_string());
+                    i += 1;
+                }
+            }
+        }
+        groups.push(FlagGroup {
+            id: Some(arg.get_id().to_string()),
+            tokens: group,
+        });
+    }
+    groups
+}
+
+/// Fails early, before any work, when `path` could not be written: a directory, a
+/// directory that does not exist, or one that does not take new files (read-only, or
+/// not a real file system). It checks by creating and removing a probe file beside it.
 pub(crate) fn check_output_path(path: &Path, flag: &str) -> Result<()> {
     if path.is_dir() {
         return Err(usage(format!(
@@ -278,17 +440,33 @@ pub(crate) fn check_output_path(path: &Path, flag: &str) -> Result<()> {
             path.display()
         )));
     }
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(parent) = parent {
-        if !parent.is_dir() {
-            bail!(
-                "{flag} {}: the directory {} does not exist",
-                path.display(),
-                parent.display()
-            );
-        }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "{flag} {}: the directory {} does not exist",
+            path.display(),
+            parent.display()
+        );
     }
-    Ok(())
+    let probe = parent.join(format!(".glassbox-probe-{}", std::process::id()));
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => bail!(
+            "{flag} {}: cannot write in the directory {} ({e})",
+            path.display(),
+            parent.display()
+        ),
+    }
 }
 
 /// Loads `--data` (and `--test`), holds out the test and validation parts, and fits
@@ -381,6 +559,31 @@ fn load_parts(args: &TrainArgs, plan: &TrainPlan, initial: Option<&Initial>) -> 
         test,
         scaler,
         description,
+    })
+}
+
+/// Features larger than this in an unscaled CSV file get a warning before training.
+const UNSCALED_WARNING: f32 = 10.0;
+
+/// A warning for a CSV file trained on as it is when its features are large (raw pixels
+/// 0–255, prices, …): weighted sums of such inputs saturate sigmoid and tanh and make
+/// gradient descent diverge, with no other sign than a loss that does not fall.
+fn unscaled_warning(args: &TrainArgs, parts: &Parts) -> Option<String> {
+    if parts.scaler.is_some() || !matches!(Source::parse(&args.data), Ok(Source::Csv(_))) {
+        return None;
+    }
+    let largest = parts
+        .train
+        .features()
+        .iter()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    (largest > UNSCALED_WARNING).then(|| {
+        format!(
+            "{}: features reach {largest} and are not scaled; inputs that large saturate the \
+             neurons and can make training diverge: add --scale minmax (each feature to \
+             [0, 1], e.g. pixels 0–255) or --scale standard",
+            args.data
+        )
     })
 }
 

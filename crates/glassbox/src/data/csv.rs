@@ -191,15 +191,35 @@ impl<'a> Records<'a> {
     }
 }
 
-/// Finds the label column in the header.
-fn find_label_column(path: &Path, header: &[String], choice: &LabelColumn) -> Result<usize> {
-    let listed = || {
-        header
+/// Columns named in a message before it shortens the list.
+const LISTED_COLUMNS: usize = 10;
+
+/// The header's names for a message: all of them when there are few, else the first
+/// and the last few around "…" and the count, so that a 785-column image table gives
+/// one short line.
+fn list_columns(header: &[String]) -> String {
+    let quoted = |names: &[String]| {
+        names
             .iter()
             .map(|name| format!("{name:?}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if header.len() <= LISTED_COLUMNS {
+        return quoted(header);
+    }
+    let (first, last) = (&header[..6], &header[header.len() - 3..]);
+    format!(
+        "{}, …, {} ({} columns)",
+        quoted(first),
+        quoted(last),
+        header.len()
+    )
+}
+
+/// Finds the label column in the header.
+fn find_label_column(path: &Path, header: &[String], choice: &LabelColumn) -> Result<usize> {
+    let listed = || list_columns(header);
     match choice {
         LabelColumn::Name(name) => header
             .iter()
@@ -652,6 +672,25 @@ mod tests {
             regression: false,
         };
         assert!(error("a,b,label\n1,2,x\n", &out_of_range).contains("no label column at index 3"));
+        // A wide table (an image's 784 pixels and a label) is named in a few columns
+        // and a count, not 785 names on one line.
+        let wide: Vec<String> = std::iter::once("label".to_string())
+            .chain((1..=784).map(|i| format!("pixel{i}")))
+            .collect();
+        let text = format!("{}\n{}\n", wide.join(","), vec!["0"; 785].join(","));
+        let message = error(&text, &missing);
+        assert!(
+            message.contains(
+                "the columns are \"label\", \"pixel1\", \"pixel2\", \"pixel3\", \"pixel4\", \
+                 \"pixel5\", …, \"pixel782\", \"pixel783\", \"pixel784\" (785 columns)"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.len() < 300,
+            "{} characters: {message}",
+            message.len()
+        );
         let message = error("label\nx\n", &options);
         assert!(
             message.contains("bad.csv: line 1: only the label column"),
