@@ -26,14 +26,18 @@ function clearError() {
   $('error').textContent = '';
 }
 
+// This tab's session: made by the server on the first settings it receives, kept in
+// this page's memory only (a new tab, or a reload, gets a session of its own), and sent
+// with every request and the stream.
+let sessionId = null;
+let serverId = null;
+
 async function api(path, body) {
   let response;
+  const headers = { 'Content-Type': 'application/json' };
+  if (sessionId) headers['x-glassbox-session'] = sessionId;
   try {
-    response = await fetch(path, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
   } catch (e) {
     throw new Error('cannot reach the glassbox server (is it still running?)');
   }
@@ -43,8 +47,32 @@ async function api(path, body) {
   } catch (e) {
     throw new Error(`the server answered ${response.status} without JSON`);
   }
+  if (response.status === 410 || response.status === 503) {
+    sessionGone(json.error || `the server answered ${response.status}`, response.status === 503 ? 'refused' : 'expired');
+  }
   if (!response.ok) throw new Error(json.error || `the server answered ${response.status}`);
   return json;
+}
+
+// The session is over (expired, refused, or the server restarted): nothing runs, so
+// nothing may look as if it did. The tab says why and offers to start again.
+function sessionGone(message, kind) {
+  if (stream) { stream.close(); stream = null; }
+  setPlaying(false);
+  sessionId = null;
+  for (const id of ['play', 'step', 'reset']) $(id).disabled = true;
+  $('session-message').textContent = message;
+  const box = $('session');
+  box.dataset.kind = kind;
+  box.classList.remove('hidden');
+}
+
+function startAgain() {
+  $('session').classList.add('hidden');
+  for (const id of ['play', 'step', 'reset']) $(id).disabled = false;
+  clearError();
+  imageModel = null;
+  applyConfig();
 }
 
 // ---------------------------------------------------------------------------------
@@ -110,8 +138,8 @@ function showConfig() {
 // ---------------------------------------------------------------------------------
 // Session: send the settings, receive the points; frames arrive on the stream.
 
-let summary = null;   // the current session's points, classes, sizes
-let session = 0;
+let summary = null;   // the current run's points, classes, sizes
+let session = 0;      // the run (settings or reset) within this tab's session
 let playing = false;
 let lastFrame = null;
 let selected = null;  // [layer, neuron] shown in the inspector
@@ -124,13 +152,17 @@ async function applyConfig() {
     const s = await api('/api/playground', body);
     clearError();
     summary = s;
-    session = s.session;
+    session = s.run;
+    const fresh = s.session !== sessionId;
+    sessionId = s.session;
+    serverId = s.server;
+    if (fresh || !stream) connect();
     lastFrame = null;
     $('point').max = s.train.length - 1;
     if (Number($('point').value) >= s.train.length) $('point').value = 0;
     layoutNetwork();
     drawRegion();
-    if (earlyFrame && earlyFrame.session === session) drawFrame(earlyFrame);
+    if (earlyFrame && earlyFrame.run === session) drawFrame(earlyFrame);
     earlyFrame = null;
     if (selected) inspect(selected[0], selected[1]);
   } catch (e) {
@@ -138,18 +170,48 @@ async function applyConfig() {
   }
 }
 
+// A small inline SVG icon (a font glyph such as ⏸ is missing from many fonts).
+const ICONS = {
+  play: 'M4 2 L14 8 L4 14 Z',
+  pause: 'M3 2 H7 V14 H3 Z M9 2 H13 V14 H9 Z',
+  reset: 'M8 2 A6 6 0 1 1 2.6 5.2 L1 4 L1 9 L6 9 L4.3 7.2 A4 4 0 1 0 8 4 Z',
+};
+function setButton(button, icon, text) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('width', '12');
+  svg.setAttribute('height', '12');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICONS[icon]);
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  button.replaceChildren(svg, ` ${text}`);
+}
+
 function setPlaying(on) {
   playing = on;
-  $('play').textContent = on ? '⏸ Pause' : '▶ Play';
+  setButton($('play'), on ? 'pause' : 'play', on ? 'Pause' : 'Play');
+  $('play').setAttribute('aria-pressed', String(on));
+  showFps();
+}
+
+// Frames drawn in the last second while playing; a dash when nothing plays.
+function showFps() {
+  const now = performance.now();
+  while (drawnAt.length && drawnAt[0] < now - 1000) drawnAt.shift();
+  $('fps').textContent = playing ? String(drawnAt.length) : '–';
 }
 
 async function act(action) {
   try {
     const r = await api('/api/control', { action });
     if (action === 'reset') {
-      session = r.session;
+      session = r.run;
       lastFrame = null;
-      if (earlyFrame && earlyFrame.session === session) drawFrame(earlyFrame);
+      if (earlyFrame && earlyFrame.run === session) drawFrame(earlyFrame);
       earlyFrame = null;
     }
     if (!$('error').dataset.sticky) clearError();
@@ -429,8 +491,8 @@ window.glassbox = { framesDrawn: 0 };
 let earlyFrame = null;
 
 function drawFrame(frame) {
-  if (!summary || frame.session !== session) {
-    if (frame.session > session) earlyFrame = frame;
+  if (!summary || frame.run !== session) {
+    if (frame.run > session) earlyFrame = frame;
     return;
   }
   lastFrame = frame;
@@ -446,10 +508,8 @@ function drawFrame(frame) {
   $('train-accuracy').textContent = pct(frame.train_accuracy);
   $('test-loss').textContent = num(frame.test_loss);
   $('train-loss').textContent = num(frame.train_loss);
-  const now = performance.now();
-  drawnAt.push(now);
-  while (drawnAt.length && drawnAt[0] < now - 1000) drawnAt.shift();
-  $('fps').textContent = drawnAt.length;
+  if (playing) drawnAt.push(performance.now());
+  showFps();
   window.glassbox.framesDrawn += 1;
   if (selected && !playing) inspect(selected[0], selected[1]);
 }
@@ -537,8 +597,12 @@ function sub(n) {
 // ---------------------------------------------------------------------------------
 // The live stream.
 
+let stream = null;
+
 function connect() {
-  const source = new EventSource('/api/stream');
+  if (stream) stream.close();
+  const source = new EventSource(`/api/stream?session=${encodeURIComponent(sessionId)}`);
+  stream = source;
   let lost = false;
   source.addEventListener('frame', (e) => {
     if (lost) { lost = false; clearError(); }
@@ -546,18 +610,34 @@ function connect() {
   });
   source.addEventListener('train-error', (e) => {
     const m = JSON.parse(e.data);
-    if (m.session === session) {
+    if (m.run === session) {
       setPlaying(false);
       showError(m.error);
     }
   });
+  source.addEventListener('expired', (e) => sessionGone(JSON.parse(e.data).error, 'expired'));
   source.addEventListener('open', () => {
-    if (lost) { lost = false; clearError(); applyConfig(); }
+    if (lost) { lost = false; clearError(); }
   });
-  source.addEventListener('error', () => {
+  source.addEventListener('error', async () => {
+    if (stream !== source) return;
     lost = true;
+    // Training may go on in the server, but this page cannot see it: it does not play.
     setPlaying(false);
-    showError('lost the connection to the glassbox server; retrying… (is `glassbox playground` still running?)');
+    if (source.readyState !== EventSource.CLOSED) {
+      showError('lost the connection to the glassbox server; retrying… (is `glassbox playground` still running?)');
+      return;
+    }
+    // The server answered, but refused the stream: ask it why.
+    try {
+      const headers = sessionId ? { 'x-glassbox-session': sessionId } : {};
+      const state = await (await fetch('/api/session', { headers })).json();
+      if (state.server !== serverId) sessionGone('the glassbox server restarted: this tab\'s network is gone; start again for a new one', 'restarted');
+      else if (!state.alive) sessionGone('this session is gone (it was idle too long and was freed); start again for a new one', 'expired');
+      else connect();
+    } catch (e) {
+      showError('lost the connection to the glassbox server (is `glassbox playground` still running?)');
+    }
   });
 }
 
@@ -617,6 +697,10 @@ function setUp2d() {
   $('step').addEventListener('click', async () => { setPlaying(false); await act('step'); });
   $('reset').addEventListener('click', async () => { setPlaying(false); await act('reset'); });
   $('show-test').addEventListener('change', drawRegion);
+  $('session-restart').addEventListener('click', startAgain);
+  setButton($('reset'), 'reset', 'Reset');
+  setPlaying(false);
+  setInterval(showFps, 500);
   $('point').addEventListener('change', () => { drawRegion(); if (selected) inspect(selected[0], selected[1]); });
   $('region').addEventListener('click', (e) => {
     if (!summary) return;
@@ -1166,7 +1250,6 @@ window.addEventListener('DOMContentLoaded', () => {
   config = readUrl();
   if (config.dataset === 'csv') config.dataset = 'xor'; // an upload cannot travel in a URL
   showConfig();
-  connect();
   applyConfig();
   setUpDashboard();
 });
