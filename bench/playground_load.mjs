@@ -130,7 +130,7 @@ try {
     const span = (t) => Math.max(1e-3, (t.last - t.first) / 1000);
     const fps = tabs.map((t) => (t.frames - 1) / span(t));
     const epochs = tabs.map((t) => (t.serverEpoch - t.firstEpoch) / Math.max(1e-3, (t.serverAt - t.first) / 1000));
-    if (process.env.DEBUG) console.log(tabs.map((t, k) => `${k}:${epochs[k].toFixed(1)}@${((t.first - until) / 1000 + seconds).toFixed(1)}s`).join(" "));
+    if (process.env.DEBUG) console.log(tabs.map((t, k) => `${k}:${epochs[k].toFixed(1)}`).join(" "));
     const m = rss(child.pid);
     console.log(`${String(n).padStart(8)}  ${Math.min(...fps).toFixed(1).padStart(8)} / ${median(fps).toFixed(1)} / ${Math.max(...fps).toFixed(1)}`.padEnd(50)
       + `${Math.min(...epochs).toFixed(1)} / ${Math.max(...epochs).toFixed(1)}`.padEnd(28) + `${m.now.toFixed(0)} / ${m.hwm.toFixed(0)}`.padEnd(22) + (lost.length ? lost.slice(0, 3).join('; ') : 'none'));
