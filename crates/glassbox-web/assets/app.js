@@ -1202,10 +1202,15 @@ function legend(id, keys) {
   const box = $(id);
   box.replaceChildren();
   for (const [name, colour] of keys) {
+    // The line's colour on its mark; the name in the text colour (readable whatever
+    // the line's colour).
     const span = document.createElement('span');
     span.className = 'key';
-    span.textContent = `━ ${name}`;
-    span.style.color = colour;
+    const mark = document.createElement('span');
+    mark.textContent = '━ ';
+    mark.style.color = colour;
+    mark.setAttribute('aria-hidden', 'true');
+    span.append(mark, name);
     box.append(span);
   }
 }
