@@ -749,6 +749,7 @@ let imagePrediction = null;  // the latest prediction
 let selectedWeight = null;   // the first-layer neuron shown in detail
 let predicting = false;
 let predictAgain = null;     // pixels drawn while a prediction was in flight
+let canvasTest = null;       // the test image on the drawing canvas (null: a drawing)
 
 async function imageTrain() {
   const hidden = $('image-hidden').value.split(',').map((t) => t.trim()).filter((t) => t).map(Number);
@@ -787,10 +788,11 @@ function showModel(summary) {
   $('test-index').max = Math.max(0, summary.test_images - 1);
   drawWeightImages();
   drawConfusion();
-  // Something to see at once: the drawing if there is one, else the first test image.
-  const pixels = drawnPixels();
+  // Something to see at once: the drawing if there is one, else the test image shown
+  // (or the first one), with its true class.
+  const pixels = canvasTest === null ? drawnPixels() : null;
   if (pixels) predict(pixels);
-  else if (summary.test_images > 0) showTestImage(0);
+  else if (summary.test_images > 0) showTestImage(Math.min(canvasTest || 0, summary.test_images - 1));
 }
 
 // Draws `values` (h × w × channels, 0–1) on `canvas`, grey (channels averaged).
@@ -927,6 +929,7 @@ async function showTestImage(index) {
     const t = await api('/api/image/test', { index });
     $('test-index').value = index;
     $('truth').textContent = `test image ${index}: true class ${t.class}`;
+    canvasTest = index;
     const small = document.createElement('canvas');
     paintGrey(small, t.pixels, imageModel.shape);
     const draw = $('draw').getContext('2d');
@@ -1088,6 +1091,7 @@ function setUpImage() {
     ctx.lineTo(p[0], p[1]);
     ctx.stroke();
     $('truth').textContent = 'your drawing';
+    canvasTest = null;
     last = p;
     soon();
   });
@@ -1098,6 +1102,8 @@ function setUpImage() {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     $('prediction').textContent = '–';
+    $('truth').textContent = '';
+    canvasTest = null;
     $('activation-grids').replaceChildren();
     $('probabilities').replaceChildren();
   });

@@ -1,9 +1,14 @@
 //! The 2-D playground: points in the plane, a network that learns to separate them, and
 //! every neuron's output drawn over the plane as it learns.
 //!
+//! Every tab has a session of its own ([`Sessions`], [`Tab`]): its [`Playground`] (run,
+//! play/pause, stream) and its image model. Playing sessions compute in turns
+//! ([`Turns`]): one epoch and its frame per turn, first come first served, so that many
+//! tabs share the cores fairly; idle sessions are freed ([`Sessions::reap`]).
+//!
 //! ```text
 //! page ── POST /api/playground {config} ──▶ Problem (data, split, features) + Network
-//!                                            │ one training thread per session
+//!                                            │ one training thread per run, in turns
 //! page ── POST /api/control {play|step} ──▶  │ Trainer::fit (the CLI's code), epoch after epoch
 //!                                            │   Observer::on_epoch_with_network:
 //!                                            │     heat maps = Network::forward over a grid
