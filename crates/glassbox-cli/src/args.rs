@@ -320,6 +320,20 @@ pub struct PlaygroundArgs {
     /// Open the page in the default browser.
     #[arg(long)]
     pub open: bool,
+    /// Most tabs (sessions) served at once; a tab beyond them is told why it is refused.
+    /// Each session holds at most 5 000 points, 10 × 64 neurons and one image model.
+    #[arg(long, value_name = "N", default_value_t = 40,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_sessions: u64,
+    /// Free a session after this many seconds with no request from its tab (a tab that
+    /// is playing, with its page open, is never idle); the tab says so and offers to
+    /// start again.
+    #[arg(long, value_name = "SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub session_idle: u64,
+    /// Sessions that compute at once (default: the cores); playing tabs take turns.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
 }
 
 /// `glassbox quantize`.

@@ -26,14 +26,18 @@ function clearError() {
   $('error').textContent = '';
 }
 
+// This tab's session: made by the server on the first settings it receives, kept in
+// this page's memory only (a new tab, or a reload, gets a session of its own), and sent
+// with every request and the stream.
+let sessionId = null;
+let serverId = null;
+
 async function api(path, body) {
   let response;
+  const headers = { 'Content-Type': 'application/json' };
+  if (sessionId) headers['x-glassbox-session'] = sessionId;
   try {
-    response = await fetch(path, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
   } catch (e) {
     throw new Error('cannot reach the glassbox server (is it still running?)');
   }
@@ -43,8 +47,32 @@ async function api(path, body) {
   } catch (e) {
     throw new Error(`the server answered ${response.status} without JSON`);
   }
+  if (response.status === 410 || response.status === 503) {
+    sessionGone(json.error || `the server answered ${response.status}`, response.status === 503 ? 'refused' : 'expired');
+  }
   if (!response.ok) throw new Error(json.error || `the server answered ${response.status}`);
   return json;
+}
+
+// The session is over (expired, refused, or the server restarted): nothing runs, so
+// nothing may look as if it did. The tab says why and offers to start again.
+function sessionGone(message, kind) {
+  if (stream) { stream.close(); stream = null; }
+  setPlaying(false);
+  sessionId = null;
+  for (const id of ['play', 'step', 'reset']) $(id).disabled = true;
+  $('session-message').textContent = message;
+  const box = $('session');
+  box.dataset.kind = kind;
+  box.classList.remove('hidden');
+}
+
+function startAgain() {
+  $('session').classList.add('hidden');
+  for (const id of ['play', 'step', 'reset']) $(id).disabled = false;
+  clearError();
+  imageModel = null;
+  applyConfig();
 }
 
 // ---------------------------------------------------------------------------------
@@ -110,8 +138,8 @@ function showConfig() {
 // ---------------------------------------------------------------------------------
 // Session: send the settings, receive the points; frames arrive on the stream.
 
-let summary = null;   // the current session's points, classes, sizes
-let session = 0;
+let summary = null;   // the current run's points, classes, sizes
+let session = 0;      // the run (settings or reset) within this tab's session
 let playing = false;
 let lastFrame = null;
 let selected = null;  // [layer, neuron] shown in the inspector
@@ -124,13 +152,17 @@ async function applyConfig() {
     const s = await api('/api/playground', body);
     clearError();
     summary = s;
-    session = s.session;
+    session = s.run;
+    const fresh = s.session !== sessionId;
+    sessionId = s.session;
+    serverId = s.server;
+    if (fresh || !stream) connect();
     lastFrame = null;
     $('point').max = s.train.length - 1;
     if (Number($('point').value) >= s.train.length) $('point').value = 0;
     layoutNetwork();
     drawRegion();
-    if (earlyFrame && earlyFrame.session === session) drawFrame(earlyFrame);
+    if (earlyFrame && earlyFrame.run === session) drawFrame(earlyFrame);
     earlyFrame = null;
     if (selected) inspect(selected[0], selected[1]);
   } catch (e) {
@@ -138,18 +170,48 @@ async function applyConfig() {
   }
 }
 
+// A small inline SVG icon (a font glyph such as ⏸ is missing from many fonts).
+const ICONS = {
+  play: 'M4 2 L14 8 L4 14 Z',
+  pause: 'M3 2 H7 V14 H3 Z M9 2 H13 V14 H9 Z',
+  reset: 'M8 2 A6 6 0 1 1 2.6 5.2 L1 4 L1 9 L6 9 L4.3 7.2 A4 4 0 1 0 8 4 Z',
+};
+function setButton(button, icon, text) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 16 16');
+  svg.setAttribute('width', '12');
+  svg.setAttribute('height', '12');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'icon');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICONS[icon]);
+  path.setAttribute('fill', 'currentColor');
+  svg.append(path);
+  button.replaceChildren(svg, ` ${text}`);
+}
+
 function setPlaying(on) {
   playing = on;
-  $('play').textContent = on ? '⏸ Pause' : '▶ Play';
+  setButton($('play'), on ? 'pause' : 'play', on ? 'Pause' : 'Play');
+  $('play').setAttribute('aria-pressed', String(on));
+  showFps();
+}
+
+// Frames drawn in the last second while playing; a dash when nothing plays.
+function showFps() {
+  const now = performance.now();
+  while (drawnAt.length && drawnAt[0] < now - 1000) drawnAt.shift();
+  $('fps').textContent = playing ? String(drawnAt.length) : '–';
 }
 
 async function act(action) {
   try {
     const r = await api('/api/control', { action });
     if (action === 'reset') {
-      session = r.session;
+      session = r.run;
       lastFrame = null;
-      if (earlyFrame && earlyFrame.session === session) drawFrame(earlyFrame);
+      if (earlyFrame && earlyFrame.run === session) drawFrame(earlyFrame);
       earlyFrame = null;
     }
     if (!$('error').dataset.sticky) clearError();
@@ -195,6 +257,8 @@ function layoutNetwork() {
     if (c === 0) {
       canvas.className = 'input';
       canvas.title = summary.features[j];
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', `input ${summary.features[j]} over the plane`);
       const label = document.createElement('div');
       label.className = 'feature-label';
       label.textContent = summary.features[j];
@@ -209,7 +273,11 @@ function layoutNetwork() {
       canvas.dataset.layer = layer;
       canvas.dataset.neuron = j;
       canvas.title = last ? `output neuron ${j + 1} (class ${summary.classes[j]})` : `layer ${layer + 1}, neuron ${j + 1}`;
+      canvas.tabIndex = 0;
+      canvas.setAttribute('role', 'button');
+      canvas.setAttribute('aria-label', `${canvas.title}: its output over the plane; press Enter for one step of its arithmetic`);
       canvas.addEventListener('click', () => inspect(layer, j));
+      canvas.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); inspect(layer, j); } });
     }
     canvas.id = `n-${c}-${j}`;
     box.append(canvas);
@@ -231,17 +299,20 @@ function layoutLayerControls(step, left) {
     const row = document.createElement('div');
     const minus = document.createElement('button');
     minus.textContent = '−';
-    minus.title = 'one neuron fewer';
+    minus.title = `one neuron fewer in layer ${l + 1}`;
+    minus.setAttribute('aria-label', minus.title);
     minus.addEventListener('click', () => { if (layer.neurons > 1) { layer.neurons -= 1; applyConfig(); } });
     const plus = document.createElement('button');
     plus.textContent = '+';
-    plus.title = 'one neuron more';
+    plus.title = `one neuron more in layer ${l + 1}`;
+    plus.setAttribute('aria-label', plus.title);
     plus.addEventListener('click', () => { if (layer.neurons < MAX_NEURONS) { layer.neurons += 1; applyConfig(); } });
     const count = document.createElement('span');
     count.textContent = ` ${layer.neurons} `;
     row.append(minus, count, plus);
     const select = document.createElement('select');
     select.className = 'layer-activation';
+    select.setAttribute('aria-label', `activation of hidden layer ${l + 1}`);
     for (const a of ACTIVATIONS) select.append(new Option(a, a, false, a === layer.activation));
     select.addEventListener('change', () => { layer.activation = select.value; applyConfig(); });
     div.append(row, select);
@@ -391,31 +462,13 @@ function drawRegion() {
   }
 }
 
+// The loss chart: train loss dashed blue, test loss solid black, with its scale.
 function drawChart(frame) {
-  const canvas = $('chart');
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
   const h = frame.history;
-  if (h.length < 1) return;
-  const values = h.flatMap(([, a, b]) => [a, b]).filter((v) => v !== null && isFinite(v));
-  const top = Math.max(1e-9, ...values);
-  const first = h[0][0];
-  const last = Math.max(first + 1, h[h.length - 1][0]);
-  const x = (epoch) => 4 + ((epoch - first) / (last - first)) * (canvas.width - 8);
-  const y = (v) => canvas.height - 4 - (v / top) * (canvas.height - 8);
-  for (const [index, stroke] of [[1, '#999'], [2, '#111']]) {
-    ctx.beginPath();
-    ctx.strokeStyle = stroke;
-    ctx.lineWidth = 1.5;
-    let started = false;
-    for (const point of h) {
-      if (point[index] === null) continue;
-      if (started) ctx.lineTo(x(point[0]), y(point[index]));
-      else { ctx.moveTo(x(point[0]), y(point[index])); started = true; }
-    }
-    ctx.stroke();
-  }
+  drawLines($('chart'), [
+    { points: h.map(([e, train]) => [e, train]), colour: SERIES.train, width: 1.5, dash: [5, 3] },
+    { points: h.map(([e, , test]) => [e, test]), colour: SERIES.test, width: 1.5 },
+  ], { fromZero: true, left: 40 });
 }
 
 const pct = (v) => (v === null || v === undefined ? '–' : `${(100 * v).toFixed(1)}%`);
@@ -429,8 +482,8 @@ window.glassbox = { framesDrawn: 0 };
 let earlyFrame = null;
 
 function drawFrame(frame) {
-  if (!summary || frame.session !== session) {
-    if (frame.session > session) earlyFrame = frame;
+  if (!summary || frame.run !== session) {
+    if (frame.run > session) earlyFrame = frame;
     return;
   }
   lastFrame = frame;
@@ -446,10 +499,8 @@ function drawFrame(frame) {
   $('train-accuracy').textContent = pct(frame.train_accuracy);
   $('test-loss').textContent = num(frame.test_loss);
   $('train-loss').textContent = num(frame.train_loss);
-  const now = performance.now();
-  drawnAt.push(now);
-  while (drawnAt.length && drawnAt[0] < now - 1000) drawnAt.shift();
-  $('fps').textContent = drawnAt.length;
+  if (playing) drawnAt.push(performance.now());
+  showFps();
   window.glassbox.framesDrawn += 1;
   if (selected && !playing) inspect(selected[0], selected[1]);
 }
@@ -537,8 +588,12 @@ function sub(n) {
 // ---------------------------------------------------------------------------------
 // The live stream.
 
+let stream = null;
+
 function connect() {
-  const source = new EventSource('/api/stream');
+  if (stream) stream.close();
+  const source = new EventSource(`/api/stream?session=${encodeURIComponent(sessionId)}`);
+  stream = source;
   let lost = false;
   source.addEventListener('frame', (e) => {
     if (lost) { lost = false; clearError(); }
@@ -546,18 +601,34 @@ function connect() {
   });
   source.addEventListener('train-error', (e) => {
     const m = JSON.parse(e.data);
-    if (m.session === session) {
+    if (m.run === session) {
       setPlaying(false);
       showError(m.error);
     }
   });
+  source.addEventListener('expired', (e) => sessionGone(JSON.parse(e.data).error, 'expired'));
   source.addEventListener('open', () => {
-    if (lost) { lost = false; clearError(); applyConfig(); }
+    if (lost) { lost = false; clearError(); }
   });
-  source.addEventListener('error', () => {
+  source.addEventListener('error', async () => {
+    if (stream !== source) return;
     lost = true;
+    // Training may go on in the server, but this page cannot see it: it does not play.
     setPlaying(false);
-    showError('lost the connection to the glassbox server; retrying… (is `glassbox playground` still running?)');
+    if (source.readyState !== EventSource.CLOSED) {
+      showError('lost the connection to the glassbox server; retrying… (is `glassbox playground` still running?)');
+      return;
+    }
+    // The server answered, but refused the stream: ask it why.
+    try {
+      const headers = sessionId ? { 'x-glassbox-session': sessionId } : {};
+      const state = await (await fetch('/api/session', { headers })).json();
+      if (state.server !== serverId) sessionGone('the glassbox server restarted: this tab\'s network is gone; start again for a new one', 'restarted');
+      else if (!state.alive) sessionGone('this session is gone (it was idle too long and was freed); start again for a new one', 'expired');
+      else connect();
+    } catch (e) {
+      showError('lost the connection to the glassbox server (is `glassbox playground` still running?)');
+    }
   });
 }
 
@@ -617,6 +688,10 @@ function setUp2d() {
   $('step').addEventListener('click', async () => { setPlaying(false); await act('step'); });
   $('reset').addEventListener('click', async () => { setPlaying(false); await act('reset'); });
   $('show-test').addEventListener('change', drawRegion);
+  $('session-restart').addEventListener('click', startAgain);
+  setButton($('reset'), 'reset', 'Reset');
+  setPlaying(false);
+  setInterval(showFps, 500);
   $('point').addEventListener('change', () => { drawRegion(); if (selected) inspect(selected[0], selected[1]); });
   $('region').addEventListener('click', (e) => {
     if (!summary) return;
@@ -653,11 +728,18 @@ function setUp2d() {
 const VIEW_HOOKS = {};
 
 function showView(name) {
-  for (const tab of document.querySelectorAll('nav .tab')) tab.classList.toggle('active', tab.dataset.view === name);
+  for (const tab of document.querySelectorAll('nav .tab')) {
+    const on = tab.dataset.view === name;
+    tab.classList.toggle('active', on);
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+  }
   for (const view of document.querySelectorAll('.view')) view.classList.toggle('hidden', view.id !== `view-${name}`);
   if (name === '2d' && summary) layoutNetwork();
   const hook = VIEW_HOOKS[name];
   if (hook) hook();
+  // Views defined in other files (lessons.js) hear of it too.
+  document.dispatchEvent(new CustomEvent('glassbox:view', { detail: name }));
 }
 
 
@@ -669,6 +751,7 @@ let imagePrediction = null;  // the latest prediction
 let selectedWeight = null;   // the first-layer neuron shown in detail
 let predicting = false;
 let predictAgain = null;     // pixels drawn while a prediction was in flight
+let canvasTest = null;       // the test image on the drawing canvas (null: a drawing)
 
 async function imageTrain() {
   const hidden = $('image-hidden').value.split(',').map((t) => t.trim()).filter((t) => t).map(Number);
@@ -699,6 +782,7 @@ function showModel(summary) {
   selectedWeight = null;
   $('image-source').textContent = `${summary.sizes.join('-')} (${summary.activations.join(', ')}), ${summary.source}`;
   $('prediction').textContent = '–';
+  $('truth').textContent = '';
   $('latency').textContent = '';
   $('probabilities').replaceChildren();
   $('activation-grids').replaceChildren();
@@ -706,8 +790,11 @@ function showModel(summary) {
   $('test-index').max = Math.max(0, summary.test_images - 1);
   drawWeightImages();
   drawConfusion();
-  const pixels = drawnPixels();
+  // Something to see at once: the drawing if there is one, else the test image shown
+  // (or the first one), with its true class.
+  const pixels = canvasTest === null ? drawnPixels() : null;
   if (pixels) predict(pixels);
+  else if (summary.test_images > 0) showTestImage(Math.min(canvasTest || 0, summary.test_images - 1));
 }
 
 // Draws `values` (h × w × channels, 0–1) on `canvas`, grey (channels averaged).
@@ -746,7 +833,11 @@ function drawWeightImages() {
       image.data.set([...colour(v / c / scale), 255], 4 * i);
     }
     ctx.putImageData(image, 0, 0);
+    canvas.tabIndex = 0;
+    canvas.setAttribute('role', 'button');
+    canvas.setAttribute('aria-label', canvas.title);
     canvas.addEventListener('click', () => { selectedWeight = j; showWeightDetail(); });
+    canvas.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); selectedWeight = j; showWeightDetail(); } });
     box.append(canvas);
   });
 }
@@ -787,20 +878,26 @@ function drawConfusion() {
   const table = document.createElement('table');
   const head = table.insertRow();
   head.append(Object.assign(document.createElement('th'), { textContent: 'true ╲ predicted' }));
-  for (const name of imageModel.classes) head.append(Object.assign(document.createElement('th'), { textContent: name.slice(0, 5), title: name }));
+  for (const name of imageModel.classes) head.append(Object.assign(document.createElement('th'), { textContent: name, title: name, className: 'predicted', scope: 'col' }));
   m.counts.forEach((row, t) => {
     const tr = table.insertRow();
-    tr.append(Object.assign(document.createElement('th'), { textContent: imageModel.classes[t].slice(0, 8), title: imageModel.classes[t] }));
+    tr.append(Object.assign(document.createElement('th'), { textContent: imageModel.classes[t], title: imageModel.classes[t], scope: 'row' }));
     const total = row.reduce((a, b) => a + b, 0) || 1;
     row.forEach((count, p) => {
       const td = tr.insertCell();
       td.textContent = count;
       const share = count / total;
-      td.style.background = t === p ? `rgba(8,119,189,${share})` : `rgba(245,147,34,${Math.min(1, share * 4)})`;
+      // Black text stays readable (contrast ≥ 4.5:1) on every shade up to 90% blue.
+      td.style.background = t === p ? `rgba(8,119,189,${0.9 * share})` : `rgba(245,147,34,${Math.min(1, share * 4)})`;
+      td.style.color = '#000';
       if (t !== p && count > 0) {
         td.className = 'off';
         td.title = `${count} test images of ${imageModel.classes[t]} taken for ${imageModel.classes[p]}: click to see them`;
+        td.tabIndex = 0;
+        td.setAttribute('role', 'button');
+        td.setAttribute('aria-label', td.title);
         td.addEventListener('click', () => showMistakes(t, p));
+        td.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); showMistakes(t, p); } });
       }
     });
   });
@@ -833,6 +930,8 @@ async function showTestImage(index) {
   try {
     const t = await api('/api/image/test', { index });
     $('test-index').value = index;
+    $('truth').textContent = `test image ${index}: true class ${t.class}`;
+    canvasTest = index;
     const small = document.createElement('canvas');
     paintGrey(small, t.pixels, imageModel.shape);
     const draw = $('draw').getContext('2d');
@@ -926,6 +1025,7 @@ function drawProbabilities(r) {
     name.textContent = imageModel.classes[k];
     const bar = document.createElement('div');
     bar.style.width = `${Math.max(1, 150 * Math.max(0, Math.min(1, p)))}px`;
+    bar.setAttribute('role', 'presentation');
     const value = document.createElement('small');
     value.textContent = p.toFixed(3);
     row.append(name, bar, value);
@@ -992,6 +1092,8 @@ function setUpImage() {
     ctx.moveTo(last[0], last[1]);
     ctx.lineTo(p[0], p[1]);
     ctx.stroke();
+    $('truth').textContent = 'your drawing';
+    canvasTest = null;
     last = p;
     soon();
   });
@@ -1002,6 +1104,8 @@ function setUpImage() {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     $('prediction').textContent = '–';
+    $('truth').textContent = '';
+    canvasTest = null;
     $('activation-grids').replaceChildren();
     $('probabilities').replaceChildren();
   });
@@ -1017,50 +1121,104 @@ window.glassbox.predictDrawing = () => predict(drawnPixels());
 // ---------------------------------------------------------------------------------
 // The dashboard of a command-line run (glassbox train … --dashboard PORT).
 
-const SERIES = { train: '#0877bd', validation: '#3a9a3a', test: '#111', running: 'rgba(8,119,189,0.35)' };
+const SERIES = { train: '#0877bd', validation: '#2a7a2a', test: '#111', running: 'rgba(8,119,189,0.35)' };
 
-// Draws lines on `canvas`: series = [{ points: [[x, y]…], colour, width }].
-function drawLines(canvas, series, format = (v) => v.toPrecision(3)) {
+// About `count` round steps from lo to hi (1, 2 or 5 times a power of ten).
+function ticks(lo, hi, count) {
+  const raw = (hi - lo) / Math.max(1, count);
+  const power = 10 ** Math.floor(Math.log10(raw || 1));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  return out;
+}
+
+// Draws lines on `canvas`: series = [{ points: [[x, y]…], colour, width, dash }], with
+// ticks on both axes. options: format (y labels), fromZero (the y axis starts at 0),
+// yRange ([lo, hi]: the part shown; points beyond are clipped at the edge), mark (an x
+// to mark with a dashed line, and its label), left (room for the y labels).
+const finite = (v) => typeof v === 'number' && isFinite(v);
+function drawLines(canvas, series, options = {}) {
+  const format = options.format || ((v) => +v.toPrecision(3));
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const all = series.flatMap((s) => s.points).filter(([x, y]) => isFinite(x) && isFinite(y));
+  const all = series.flatMap((s) => s.points).filter(([x, y]) => finite(x) && finite(y));
   if (all.length === 0) return;
-  const [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
-  let [y0, y1] = [Math.min(0, ...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+  if (x1 === x0) x1 = x0 + 1;
+  let [y0, y1] = options.yRange || [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  if (options.fromZero) y0 = Math.min(0, y0);
   if (y1 === y0) y1 = y0 + 1;
-  const left = 50, bottom = 18;
-  const X = (x) => left + ((x - x0) / Math.max(1e-9, x1 - x0)) * (canvas.width - left - 10);
-  const Y = (y) => canvas.height - bottom - ((y - y0) / (y1 - y0)) * (canvas.height - bottom - 8);
-  ctx.fillStyle = '#666';
-  ctx.font = '10px sans-serif';
-  ctx.fillText(format(y1), 2, 12);
-  ctx.fillText(format(y0), 2, canvas.height - bottom);
-  ctx.fillText(`epoch ${x0.toFixed(0)}`, left, canvas.height - 4);
-  ctx.fillText(`${x1.toFixed(0)}`, canvas.width - 30, canvas.height - 4);
-  ctx.strokeStyle = '#ddd';
-  ctx.strokeRect(left, 8, canvas.width - left - 10, canvas.height - bottom - 8);
+  const left = options.left || 56, bottom = 30, top = 8, right = 10;
+  const w = canvas.width - left - right, hgt = canvas.height - bottom - top;
+  const X = (x) => left + ((x - x0) / (x1 - x0)) * w;
+  const Y = (y) => canvas.height - bottom - ((Math.max(y0, Math.min(y1, y)) - y0) / (y1 - y0)) * hgt;
+  ctx.font = '11px sans-serif';
+  ctx.lineWidth = 1;
+  // y ticks and grid lines
+  ctx.textAlign = 'right';
+  for (const v of ticks(y0, y1, Math.max(2, Math.floor(hgt / 30)))) {
+    ctx.strokeStyle = '#eee';
+    ctx.beginPath(); ctx.moveTo(left, Y(v)); ctx.lineTo(left + w, Y(v)); ctx.stroke();
+    ctx.fillStyle = '#555';
+    ctx.fillText(format(v), left - 4, Y(v) + 4);
+  }
+  // x ticks: whole epochs only, each once
+  ctx.textAlign = 'center';
+  const xt = ticks(x0, x1, Math.max(2, Math.floor(w / 50))).filter((v) => Number.isInteger(v));
+  for (const v of xt) {
+    ctx.fillStyle = '#555';
+    ctx.fillText(String(v), X(v), canvas.height - bottom + 13);
+  }
+  ctx.fillText('epoch', left + w / 2, canvas.height - 3);
+  ctx.textAlign = 'left';
+  ctx.strokeStyle = '#bbb';
+  ctx.strokeRect(left, top, w, hgt);
+  if (options.mark) {
+    const [mx, label] = options.mark;
+    ctx.strokeStyle = '#b23ab2';
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath(); ctx.moveTo(X(mx), top); ctx.lineTo(X(mx), top + hgt); ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#8a2a8a';
+    ctx.textAlign = X(mx) > left + w / 2 ? 'right' : 'left';
+    ctx.fillText(label, X(mx) + (ctx.textAlign === 'right' ? -4 : 4), top + 12);
+    ctx.textAlign = 'left';
+  }
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, w, hgt);
+  ctx.clip();
   for (const s of series) {
-    const pts = s.points.filter(([x, y]) => isFinite(x) && isFinite(y));
+    const pts = s.points.filter(([x, y]) => finite(x) && finite(y));
     if (!pts.length) continue;
     ctx.strokeStyle = s.colour;
     ctx.fillStyle = s.colour;
     ctx.lineWidth = s.width || 2;
+    ctx.setLineDash(s.dash || []);
     ctx.beginPath();
     pts.forEach(([x, y], i) => (i ? ctx.lineTo(X(x), Y(y)) : ctx.moveTo(X(x), Y(y))));
     ctx.stroke();
+    ctx.setLineDash([]);
     if (!s.width) for (const [x, y] of pts) { ctx.beginPath(); ctx.arc(X(x), Y(y), 2.5, 0, 2 * Math.PI); ctx.fill(); }
   }
+  ctx.restore();
 }
 
 function legend(id, keys) {
   const box = $(id);
   box.replaceChildren();
   for (const [name, colour] of keys) {
+    // The line's colour on its mark; the name in the text colour (readable whatever
+    // the line's colour).
     const span = document.createElement('span');
     span.className = 'key';
-    span.textContent = `━ ${name}`;
-    span.style.color = colour;
+    const mark = document.createElement('span');
+    mark.textContent = '━ ';
+    mark.style.color = colour;
+    mark.setAttribute('aria-hidden', 'true');
+    span.append(mark, name);
     box.append(span);
   }
 }
@@ -1077,13 +1235,22 @@ function drawDashboard(run) {
     { points: col('validation_loss'), colour: SERIES.validation },
     { points: col('test_loss'), colour: SERIES.test },
   ];
-  drawLines($('dash-loss'), loss);
+  // The first batches' loss is the untrained network's (about ln 10 = 2.3 for ten
+  // classes) and would flatten every later curve: the scale is set by the epochs' losses
+  // and the running loss after the first quarter epoch; earlier points are clipped.
+  const scaled = loss.flatMap((s, k) => s.points.filter(([x]) => k > 0 || x >= 0.25)).map(([, y]) => y).filter(finite);
+  const mark = run.best_epoch ? [run.best_epoch, `best epoch ${run.best_epoch} (early stopping)`] : null;
+  drawLines($('dash-loss'), loss, { fromZero: true, yRange: scaled.length ? [0, Math.max(...scaled) * 1.05] : null, mark });
   legend('dash-loss-legend', [['train', SERIES.train], ['validation', SERIES.validation], ['test', SERIES.test], ['running, within the epoch', SERIES.running]].filter(([n]) => n.startsWith('running') || col(`${n}_loss`).length));
   const accuracy = ['train', 'validation', 'test'].map((n) => ({ points: col(`${n}_accuracy`).map(([x, y]) => [x, 100 * y]), colour: SERIES[n] }));
-  drawLines($('dash-accuracy'), accuracy, (v) => `${v.toFixed(1)}%`);
+  // Scaled to the data (83–91% curves are not flat against a 0–100% axis).
+  const shown = accuracy.flatMap((s) => s.points.map(([, y]) => y)).filter(finite);
+  const pad = shown.length ? Math.max(0.5, 0.08 * (Math.max(...shown) - Math.min(...shown))) : 1;
+  const range = shown.length ? [Math.max(0, Math.min(...shown) - pad), Math.min(100, Math.max(...shown) + pad)] : null;
+  drawLines($('dash-accuracy'), accuracy, { format: (v) => `${+v.toFixed(1)}%`, yRange: range, mark });
   legend('dash-accuracy-legend', ['train', 'validation', 'test'].filter((n) => col(`${n}_accuracy`).length).map((n) => [n, SERIES[n]]));
-  drawLines($('dash-lr'), [{ points: col('learning_rate'), colour: '#b23ab2' }], (v) => v.toExponential(2));
-  drawLines($('dash-speed'), [{ points: col('examples_per_second'), colour: '#c8342c' }], (v) => v.toExponential(2));
+  drawLines($('dash-lr'), [{ points: col('learning_rate'), colour: '#b23ab2' }], { format: (v) => v.toExponential(1), fromZero: true, mark });
+  drawLines($('dash-speed'), [{ points: col('examples_per_second'), colour: '#c8342c' }], { format: (v) => v.toExponential(1), fromZero: true });
   drawHistograms(run.histograms);
   drawEpochTable(e);
 }
@@ -1160,13 +1327,24 @@ async function setUpDashboard() {
 }
 
 window.addEventListener('DOMContentLoaded', () => {
-  for (const tab of document.querySelectorAll('nav .tab')) tab.addEventListener('click', () => showView(tab.dataset.view));
+  const tabs = [...document.querySelectorAll('nav .tab')];
+  tabs.forEach((tab, k) => {
+    tab.addEventListener('click', () => showView(tab.dataset.view));
+    // A tablist's arrows move between the tabs (and show the view).
+    tab.addEventListener('keydown', (e) => {
+      const to = { ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      const next = tabs[(to + tabs.length) % tabs.length];
+      showView(next.dataset.view);
+      next.focus();
+    });
+  });
   setUp2d();
   setUpImage();
   config = readUrl();
   if (config.dataset === 'csv') config.dataset = 'xor'; // an upload cannot travel in a URL
   showConfig();
-  connect();
   applyConfig();
   setUpDashboard();
 });

@@ -603,8 +603,9 @@
   }
 
   window.addEventListener('DOMContentLoaded', () => {
+    // Built the first time the view is shown, by a click or the tablist's arrow keys.
+    document.addEventListener('glassbox:view', (e) => { if (e.detail === 'lessons') build(); });
     const tab = document.querySelector('[data-testid=view-lessons]');
-    if (tab) tab.addEventListener('click', build);
     if (new URLSearchParams(location.search).get('view') === 'lessons' && tab) tab.click();
   });
 })();

@@ -61,6 +61,9 @@ pub struct DashboardState {
     pub batches: Vec<(f64, f64)>,
     /// Per layer, the weight histogram after each epoch.
     pub histograms: Vec<Vec<Histogram>>,
+    /// When early stopping ended the run: the best epoch, whose weights were kept (the
+    /// charts mark it).
+    pub best_epoch: Option<usize>,
 }
 
 /// A training run's live record, shared by the trainer's thread and the server.
@@ -146,6 +149,12 @@ impl Dashboard {
     pub fn finish(&self, status: impl Into<String>) {
         lock(&self.state).status = status.into();
         self.changed();
+    }
+
+    /// Marks the run as stopped early, keeping `best_epoch`'s weights.
+    pub fn stopped_early(&self, best_epoch: usize, status: impl Into<String>) {
+        lock(&self.state).best_epoch = Some(best_epoch);
+        self.finish(status);
     }
 }
 

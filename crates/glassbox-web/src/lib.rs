@@ -8,10 +8,11 @@
 //!
 //! ```text
 //! GET  /                       the page (and /app.js, /style.css)
-//! POST /api/playground         2-D settings → data points, classes; starts a session
+//! POST /api/playground         2-D settings → data points, classes; without a session
+//!                              header it opens a session (503 with the reason when full)
 //! POST /api/control            {"action": "play" | "pause" | "step" | "reset"}
-//! GET  /api/stream             Server-Sent Events: `frame` (every neuron's heat map,
-//!                              weights, losses) and `train-error`
+//! GET  /api/stream?session=ID  Server-Sent Events: `frame` (every neuron's heat map,
+//!                              weights, losses), `train-error` and `expired`
 //! POST /api/explain            {"point": i} → every number of one step on training point i
 //! POST /api/image/train        train a classifier on the digits (or Fashion-MNIST)
 //! POST /api/image/open         {"path": "…"} → open a model file `glassbox train` saved
@@ -24,6 +25,12 @@
 //!
 //! Every error is a 4xx (or 5xx) response with a JSON body `{"error": "…"}`, one sentence
 //! the page shows as is. The server binds to loopback unless told otherwise.
+//!
+//! **Sessions.** Every tab is a session of its own ([`playground::Sessions`]): its own
+//! data, network, optimiser state, play/pause and image model. The server makes the id
+//! (128 random bits) and the tab keeps it in memory and sends it with every request, in
+//! the `x-glassbox-session` header (the stream: `?session=ID`). An unknown id (expired,
+//! or from before a restart) is a 410 Gone; a full server a 503.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -42,14 +49,18 @@ pub mod playground;
 pub mod serve;
 
 use axum::extract::rejection::JsonRejection;
+use axum::extract::Query;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
-use playground::{Action, Playground, PlaygroundConfig, Problem, StreamEvent};
+use playground::{
+    Action, PlaygroundConfig, Problem, SessionError, SessionLimits, Sessions, StreamEvent, Tab,
+};
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -58,12 +69,14 @@ use std::sync::Arc;
 /// its JSON, with room for escaping.
 pub const MAX_BODY_BYTES: usize = 3 << 20;
 
-/// The server's state: the playground's session, the image view's model and, for
-/// `glassbox train --dashboard`, the training run.
+/// The header that carries a tab's session id.
+pub const SESSION_HEADER: &str = "x-glassbox-session";
+
+/// The server's state: every tab's session and, for `glassbox train --dashboard`, the
+/// training run.
 #[derive(Clone, Default)]
 pub struct App {
-    playground: Arc<Playground>,
-    image: Arc<std::sync::Mutex<Option<Arc<image::ImageModel>>>>,
+    sessions: Arc<Sessions>,
     dashboard: Option<Arc<dashboard::Dashboard>>,
     /// Whether `/api/image/open` may read a file by path (only when the server is not
     /// reachable from other machines).
@@ -86,9 +99,43 @@ impl App {
         }
     }
 
-    /// The 2-D playground's state.
-    pub fn playground(&self) -> &Arc<Playground> {
-        &self.playground
+    /// A server that takes tabs under `limits` (how many, how long idle, how many at once).
+    pub fn with_limits(mut self, limits: SessionLimits) -> Self {
+        self.sessions = Arc::new(Sessions::new(limits));
+        self
+    }
+
+    /// Every tab's session.
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
+    }
+
+    /// The session named by the request's `x-glassbox-session` header.
+    fn tab(&self, headers: &HeaderMap) -> Result<Arc<Tab>, ApiError> {
+        let id = headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::bad(format!(
+                    "no session: send the id that POST /api/playground gave in the {SESSION_HEADER} header"
+                ))
+            })?;
+        self.sessions.get(id).map_err(ApiError::from)
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Full(message) => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message,
+            },
+            SessionError::Unknown(message) => ApiError {
+                status: StatusCode::GONE,
+                message,
+            },
+        }
     }
 }
 
@@ -139,6 +186,7 @@ pub fn router(app: App) -> Router {
         .route("/api/playground", post(start_playground))
         .route("/api/control", post(control))
         .route("/api/stream", get(stream))
+        .route("/api/session", get(session_status))
         .route("/api/explain", post(explain))
         .route("/api/image/train", post(image_train))
         .route("/api/image/open", post(image_open))
@@ -173,14 +221,30 @@ pub async fn serve_until(
     app: App,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let playground = app.playground.clone();
+    let sessions = app.sessions.clone();
+    // Idle sessions are freed a few times per idle period (at least every 5 s).
+    let reaper = {
+        let sessions = sessions.clone();
+        let every = (sessions.limits().idle / 4).clamp(
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_secs(5),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                sessions.reap();
+            }
+        })
+    };
     // Not axum's graceful shutdown: it waits for every connection to end, and a page's
     // event streams never do. Stopping drops the server and its connections at once.
     let result = tokio::select! {
         served = axum::serve(listener, router(app)) => served,
         () = shutdown => Ok(()),
     };
-    playground.stop();
+    reaper.abort();
+    sessions.stop();
     result
 }
 
@@ -193,9 +257,22 @@ async fn not_found() -> ApiError {
 
 async fn start_playground(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<PlaygroundConfig>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(config) = body?;
+    // The tab's session, or a new one for a tab that has none yet.
+    let (id, tab) = match headers.get(SESSION_HEADER) {
+        Some(_) => {
+            let tab = app.tab(&headers)?;
+            let id = headers[SESSION_HEADER]
+                .to_str()
+                .unwrap_or_default()
+                .to_string();
+            (id, tab)
+        }
+        None => app.sessions.open()?,
+    };
     // Building the data and the network is quick (≤ 5 000 points), but it is arithmetic:
     // off the async threads.
     let problem = tokio::task::spawn_blocking(move || Problem::new(config))
@@ -203,8 +280,11 @@ async fn start_playground(
         .map_err(|e| ApiError::bad(format!("internal error: {e}")))?
         .map_err(ApiError::bad)?;
     let mut summary = problem.summary();
-    let id = app.playground.start(problem);
+    let run = tab.playground.start(problem);
+    summary["run"] = run.into();
     summary["session"] = id.into();
+    summary["server"] = app.sessions.server().into();
+    summary["idle_seconds"] = app.sessions.limits().idle.as_secs().into();
     Ok(Json(summary))
 }
 
@@ -216,29 +296,61 @@ struct ControlRequest {
 
 async fn control(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<ControlRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
-    let session = app.playground.act(request.action).map_err(ApiError::bad)?;
-    Ok(Json(serde_json::json!({ "session": session })))
+    let tab = app.tab(&headers)?;
+    let run = tab.playground.act(request.action).map_err(ApiError::bad)?;
+    Ok(Json(serde_json::json!({ "run": run })))
 }
 
-async fn stream(State(app): State<App>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = app.playground.subscribe();
-    let events = futures_util::stream::unfold((rx, true), |(mut rx, first)| async move {
-        // The first event is whatever is current; then one per change. A slow page
-        // gets the newest frame, never a queue of old ones.
-        if !first && rx.changed().await.is_err() {
-            return None;
-        }
-        let event = match &*rx.borrow_and_update() {
-            StreamEvent::Idle => Event::default().event("idle").data("{}"),
-            StreamEvent::Frame(json) => Event::default().event("frame").data(json.as_str()),
-            StreamEvent::Error(json) => Event::default().event("train-error").data(json.as_str()),
-        };
-        Some((Ok(event), (rx, false)))
-    });
-    Sse::new(events).keep_alive(KeepAlive::default())
+#[derive(Deserialize)]
+struct StreamQuery {
+    session: Option<String>,
+}
+
+async fn stream(
+    State(app): State<App>,
+    Query(query): Query<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = query
+        .session
+        .ok_or_else(|| ApiError::bad("no session: open /api/stream?session=ID"))?;
+    let tab = app.sessions.get(&id)?;
+    let rx = tab.playground.subscribe();
+    let guard = tab.stream_guard();
+    drop(tab);
+    let events =
+        futures_util::stream::unfold((rx, guard, true), |(mut rx, guard, first)| async move {
+            // The first event is whatever is current; then one per change. A slow page
+            // gets the newest frame, never a queue of old ones.
+            if !first && rx.changed().await.is_err() {
+                return None;
+            }
+            let event = match &*rx.borrow_and_update() {
+                StreamEvent::Idle => Event::default().event("idle").data("{}"),
+                StreamEvent::Frame(json) => Event::default().event("frame").data(json.as_str()),
+                StreamEvent::Error(json) => {
+                    Event::default().event("train-error").data(json.as_str())
+                }
+                StreamEvent::Expired(json) => Event::default().event("expired").data(json.as_str()),
+            };
+            Some((Ok(event), (rx, guard, false)))
+        });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// `GET /api/session`: whether the tab's session is alive, and this server's id (a page
+/// that lost its stream asks this to tell a restart from a lost connection).
+async fn session_status(State(app): State<App>, headers: HeaderMap) -> Json<serde_json::Value> {
+    let alive = app.tab(&headers).is_ok();
+    Json(serde_json::json!({
+        "alive": alive,
+        "server": app.sessions.server(),
+        "sessions": app.sessions.len(),
+        "max_sessions": app.sessions.limits().max_sessions,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -250,10 +362,12 @@ struct ExplainRequest {
 
 async fn explain(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<ExplainRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
     let session = app
+        .tab(&headers)?
         .playground
         .current()
         .ok_or_else(|| ApiError::bad("no network yet: the page sends its settings first"))?;
@@ -334,38 +448,48 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::bad)
 }
 
-/// Makes `model` the image view's and answers with its summary.
+/// Makes `model` the tab's image model and answers with its summary.
 async fn show_model(
-    app: &App,
+    tab: &Tab,
     model: image::ImageModel,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let model = Arc::new(model);
     let shown = model.clone();
     let summary = blocking(move || Ok(shown.summary())).await?;
-    *playground::lock(&app.image) = Some(model);
+    *playground::lock(&tab.image) = Some(model);
     Ok(Json(summary))
 }
 
-fn image_model(app: &App) -> Result<Arc<image::ImageModel>, ApiError> {
-    playground::lock(&app.image)
+fn image_model(app: &App, headers: &HeaderMap) -> Result<Arc<image::ImageModel>, ApiError> {
+    playground::lock(&app.tab(headers)?.image)
         .clone()
         .ok_or_else(|| ApiError::bad("no model yet: train one or open a model file first"))
 }
 
 async fn image_train(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<image::TrainRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
-    let model = blocking(move || image::train(&request)).await?;
-    show_model(&app, model).await
+    let tab = app.tab(&headers)?;
+    // Training takes its turn at the cores like every playing session.
+    let turns = app.sessions.turns().clone();
+    let model = blocking(move || {
+        let _turn = turns.take();
+        image::train(&request)
+    })
+    .await?;
+    show_model(&tab, model).await
 }
 
 async fn image_open(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<image::OpenRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
+    let tab = app.tab(&headers)?;
     if app.no_paths {
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
@@ -375,15 +499,16 @@ async fn image_open(
         });
     }
     let model = blocking(move || image::open(&request.path)).await?;
-    show_model(&app, model).await
+    show_model(&tab, model).await
 }
 
 async fn image_predict(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<image::PredictRequest>, JsonRejection>,
 ) -> Result<Json<image::Prediction>, ApiError> {
     let Json(request) = body?;
-    let model = image_model(&app)?;
+    let model = image_model(&app, &headers)?;
     Ok(Json(
         blocking(move || model.predict(&request.pixels)).await?,
     ))
@@ -391,10 +516,11 @@ async fn image_predict(
 
 async fn image_test(
     State(app): State<App>,
+    headers: HeaderMap,
     body: Result<Json<image::TestRequest>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Json(request) = body?;
-    let model = image_model(&app)?;
+    let model = image_model(&app, &headers)?;
     Ok(Json(
         blocking(move || model.test_image(request.index)).await?,
     ))

@@ -1,9 +1,14 @@
 //! The 2-D playground: points in the plane, a network that learns to separate them, and
 //! every neuron's output drawn over the plane as it learns.
 //!
+//! Every tab has a session of its own ([`Sessions`], [`Tab`]): its [`Playground`] (run,
+//! play/pause, stream) and its image model. Playing sessions compute in turns
+//! ([`Turns`]): one epoch and its frame per turn, first come first served, so that many
+//! tabs share the cores fairly; idle sessions are freed ([`Sessions::reap`]).
+//!
 //! ```text
 //! page ── POST /api/playground {config} ──▶ Problem (data, split, features) + Network
-//!                                            │ one training thread per session
+//!                                            │ one training thread per run, in turns
 //! page ── POST /api/control {play|step} ──▶  │ Trainer::fit (the CLI's code), epoch after epoch
 //!                                            │   Observer::on_epoch_with_network:
 //!                                            │     heat maps = Network::forward over a grid
@@ -456,8 +461,8 @@ pub struct FrameLayer {
 /// What the page draws after an epoch.
 #[derive(Debug, Clone, Serialize)]
 pub struct Frame {
-    /// The session the frame belongs to.
-    pub session: u64,
+    /// The run (configuration or reset, within its session) the frame belongs to.
+    pub run: u64,
     /// Epochs finished.
     pub epoch: usize,
     /// Mean training loss of the last epoch (none before the first).
@@ -486,7 +491,7 @@ pub struct Frame {
 pub fn frame(
     network: &Network,
     problem: &Problem,
-    session: u64,
+    run: u64,
     report: Option<&EpochReport>,
     history: &[(usize, f64, f64)],
 ) -> Frame {
@@ -525,7 +530,7 @@ pub fn frame(
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     Frame {
-        session,
+        run,
         epoch: report.map_or(0, |r| r.epoch),
         train_loss: report.map(|r| r.train_loss),
         test_loss: report.and_then(|r| r.test_loss),
@@ -593,8 +598,10 @@ pub enum StreamEvent {
     Idle,
     /// A frame, already JSON.
     Frame(Arc<String>),
-    /// Why training stopped (JSON `{ "session", "error" }`).
+    /// Why training stopped (JSON `{ "run", "error" }`).
     Error(Arc<String>),
+    /// The session was freed (JSON `{ "error" }`): the tab must start a new one.
+    Expired(Arc<String>),
 }
 
 /// Play, pause, step or reset.
@@ -613,18 +620,19 @@ pub enum Action {
 
 #[derive(Debug, Default)]
 struct ControlState {
-    session: u64,
+    run: u64,
     playing: bool,
     steps: usize,
 }
 
-/// The playground's one live session, shared by the server's handlers and its training
-/// thread.
+/// One tab's 2-D playground, shared by the server's handlers and its training thread:
+/// its run, its play/pause state and its live stream.
 pub struct Playground {
     control: Mutex<ControlState>,
     wake: Condvar,
     events: watch::Sender<StreamEvent>,
     current: Mutex<Option<Arc<Session>>>,
+    turns: Arc<Turns>,
 }
 
 /// A running configuration: its problem and the network of its latest frame.
@@ -638,17 +646,30 @@ pub struct Session {
 }
 
 impl Default for Playground {
+    /// A playground with turns of its own, one per core.
     fn default() -> Self {
+        Playground::with_turns(Arc::new(Turns::new(default_workers())))
+    }
+}
+
+impl Playground {
+    /// A playground whose training takes its turns from `turns` (shared by every
+    /// session of a server, so that playing tabs share the cores fairly).
+    pub fn with_turns(turns: Arc<Turns>) -> Self {
         Playground {
             control: Mutex::new(ControlState::default()),
             wake: Condvar::new(),
             events: watch::channel(StreamEvent::Idle).0,
             current: Mutex::new(None),
+            turns,
         }
     }
-}
 
-impl Playground {
+    /// Whether the page has pressed Play (and nothing has paused it since).
+    pub fn playing(&self) -> bool {
+        lock(&self.control).playing
+    }
+
     /// A receiver of the live stream (the latest event, then every new one; a slow
     /// reader skips frames instead of queueing them).
     pub fn subscribe(&self) -> watch::Receiver<StreamEvent> {
@@ -665,10 +686,10 @@ impl Playground {
     pub fn start(self: &Arc<Self>, problem: Problem) -> u64 {
         let id = {
             let mut control = lock(&self.control);
-            control.session += 1;
+            control.run += 1;
             control.playing = false;
             control.steps = 0;
-            control.session
+            control.run
         };
         self.wake.notify_all();
         let session = Arc::new(Session {
@@ -724,8 +745,19 @@ impl Playground {
 
     /// Ends the running session's training thread (when the server stops).
     pub fn stop(&self) {
-        lock(&self.control).session += 1;
+        let mut control = lock(&self.control);
+        control.run += 1;
+        control.playing = false;
+        drop(control);
         self.wake.notify_all();
+    }
+
+    /// Ends the training thread and tells the stream's page why, in `message`.
+    pub fn expire(&self, message: &str) {
+        self.stop();
+        let json = serde_json::json!({ "error": message }).to_string();
+        self.events
+            .send_replace(StreamEvent::Expired(Arc::new(json)));
     }
 
     fn run(self: Arc<Self>, session: Arc<Session>) {
@@ -736,9 +768,11 @@ impl Playground {
             history: Vec::new(),
             since_frame: 0,
             last_frame: Instant::now(),
+            turn: None,
         };
+        observer.turn = Some(self.turns.take());
         observer.publish(&network, None);
-        if observer.wait() == Control::Stop {
+        if observer.pause() == Control::Stop {
             return;
         }
         let problem = &session.problem;
@@ -751,11 +785,11 @@ impl Playground {
         }
     }
 
-    fn publish_error(&self, session: u64, message: &str) {
-        if lock(&self.control).session != session {
-            return; // a newer session replaced this one: its error is stale
+    fn publish_error(&self, run: u64, message: &str) {
+        if lock(&self.control).run != run {
+            return; // a newer run replaced this one: its error is stale
         }
-        let json = serde_json::json!({ "session": session, "error": message }).to_string();
+        let json = serde_json::json!({ "run": run, "error": message }).to_string();
         self.events.send_replace(StreamEvent::Error(Arc::new(json)));
     }
 }
@@ -773,6 +807,8 @@ struct FrameObserver {
     history: Vec<(usize, f64, f64)>,
     since_frame: usize,
     last_frame: Instant,
+    /// This session's turn at the cores, held while it computes.
+    turn: Option<Turn>,
 }
 
 impl FrameObserver {
@@ -787,7 +823,7 @@ impl FrameObserver {
         *lock(&self.session.latest) = network.clone();
         match serde_json::to_string(&frame) {
             Ok(json) => {
-                if lock(&self.playground.control).session == self.session.id {
+                if lock(&self.playground.control).run == self.session.id {
                     self.playground
                         .events
                         .send_replace(StreamEvent::Frame(Arc::new(json)));
@@ -801,12 +837,24 @@ impl FrameObserver {
         self.last_frame = Instant::now();
     }
 
-    /// Blocks until the page plays or steps (Continue) or the session ends (Stop).
+    /// Gives the turn back, blocks until the page plays or steps (Continue) or the run
+    /// ends (Stop), and then waits for a new turn: a playing session goes to the back
+    /// of the queue after every epoch, so the playing sessions take the cores in turn.
+    fn pause(&mut self) -> Control {
+        self.turn = None;
+        let control = self.wait();
+        if control == Control::Continue {
+            self.turn = Some(self.playground.turns.take());
+        }
+        control
+    }
+
+    /// Blocks until the page plays or steps (Continue) or the run ends (Stop).
     fn wait(&self) -> Control {
         let p = &self.playground;
         let mut control = lock(&p.control);
         loop {
-            if control.session != self.session.id {
+            if control.run != self.session.id {
                 return Control::Stop;
             }
             if control.playing {
@@ -840,11 +888,306 @@ impl Observer for FrameObserver {
                 let due = self.last_frame + FRAME_INTERVAL;
                 let now = Instant::now();
                 if due > now {
+                    // Sleeping is not computing: the turn goes to the next session.
+                    self.turn = None;
                     std::thread::sleep(due - now);
+                    self.turn = Some(self.playground.turns.take());
                 }
             }
             self.publish(network, Some(report));
         }
-        self.wait()
+        self.pause()
+    }
+}
+
+/// The cores, handed out in turns: at most `workers` sessions compute at once, and the
+/// others wait in a first-come, first-served queue. A playing session takes one turn per
+/// epoch (and its frame) and then queues again behind the others, so every playing tab
+/// advances at the same pace and none starves, however many there are.
+pub struct Turns {
+    state: Mutex<TurnState>,
+    ready: Condvar,
+}
+
+struct TurnState {
+    /// Turns not taken.
+    free: usize,
+    /// The ticket that is served next, and the next one handed out.
+    serving: u64,
+    next: u64,
+}
+
+/// A turn at the cores; dropping it gives it back.
+pub struct Turn {
+    turns: Arc<Turns>,
+}
+
+impl Turns {
+    /// `workers` turns (at least one).
+    pub fn new(workers: usize) -> Self {
+        Turns {
+            state: Mutex::new(TurnState {
+                free: workers.max(1),
+                serving: 0,
+                next: 0,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// Waits for a turn, behind everyone who asked before.
+    pub fn take(self: &Arc<Self>) -> Turn {
+        let mut state = lock(&self.state);
+        let ticket = state.next;
+        state.next += 1;
+        while state.serving != ticket || state.free == 0 {
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        state.serving += 1;
+        state.free -= 1;
+        drop(state);
+        // The next ticket may be served too, if a turn is free.
+        self.ready.notify_all();
+        Turn {
+            turns: self.clone(),
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        lock(&self.turns.state).free += 1;
+        self.turns.ready.notify_all();
+    }
+}
+
+/// Cores available to this process (the default number of turns).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// How many tabs a server takes, and for how long an idle one is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Most sessions open at once; a tab beyond them is refused with the reason.
+    pub max_sessions: usize,
+    /// A session with no request for this long (and not playing to an open page) is freed.
+    pub idle: Duration,
+    /// Sessions computing at once (turns at the cores).
+    pub workers: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_sessions: 40,
+            idle: Duration::from_secs(900),
+            workers: default_workers(),
+        }
+    }
+}
+
+/// One tab: its 2-D playground, its image view's model, and when it was last used.
+pub struct Tab {
+    /// The 2-D playground of this tab.
+    pub playground: Arc<Playground>,
+    /// The image view's model.
+    pub image: Mutex<Option<Arc<crate::image::ImageModel>>>,
+    last_seen: Mutex<Instant>,
+    streams: std::sync::atomic::AtomicUsize,
+}
+
+impl Tab {
+    /// Notes a request from the tab (it is not idle).
+    pub fn touch(&self) {
+        *lock(&self.last_seen) = Instant::now();
+    }
+
+    /// Counts an open event stream until the guard is dropped.
+    pub fn stream_guard(self: &Arc<Self>) -> StreamGuard {
+        self.streams
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        StreamGuard { tab: self.clone() }
+    }
+
+    /// Whether the tab counts as idle at `now`: no request for `idle`, unless it is
+    /// playing to a page that is still connected.
+    fn idle(&self, now: Instant, idle: Duration) -> bool {
+        let watched = self.streams.load(std::sync::atomic::Ordering::SeqCst) > 0;
+        if watched && self.playground.playing() {
+            return false;
+        }
+        now.duration_since(*lock(&self.last_seen)) >= idle
+    }
+}
+
+/// An open event stream of a tab (see [`Tab::stream_guard`]).
+pub struct StreamGuard {
+    tab: Arc<Tab>,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.tab
+            .streams
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.tab.touch(); // the idle clock starts when the page goes away
+    }
+}
+
+/// Why a request's session cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionError {
+    /// Every place is taken (the message says how many and which flag).
+    Full(String),
+    /// The id is not (or no longer) one of this server's sessions.
+    Unknown(String),
+}
+
+/// Every tab's session. Ids are made here, unguessable (128 random bits), so that one
+/// tab cannot reach another's network.
+pub struct Sessions {
+    limits: SessionLimits,
+    tabs: Mutex<std::collections::HashMap<String, Arc<Tab>>>,
+    turns: Arc<Turns>,
+    /// This server process's id: a page that sees it change knows the server restarted.
+    server: String,
+    keys: std::collections::hash_map::RandomState,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions::new(SessionLimits::default())
+    }
+}
+
+impl Sessions {
+    /// No sessions yet, under `limits`.
+    pub fn new(limits: SessionLimits) -> Self {
+        let mut sessions = Sessions {
+            limits,
+            tabs: Mutex::new(std::collections::HashMap::new()),
+            turns: Arc::new(Turns::new(limits.workers)),
+            server: String::new(),
+            keys: std::collections::hash_map::RandomState::new(),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        };
+        sessions.server = sessions.random_id();
+        sessions
+    }
+
+    /// The turns at the cores that every session's computing takes.
+    pub fn turns(&self) -> &Arc<Turns> {
+        &self.turns
+    }
+
+    /// The limits this server runs under.
+    pub fn limits(&self) -> SessionLimits {
+        self.limits
+    }
+
+    /// This server process's id.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// 128 bits from the process's random SipHash keys, the time and a counter.
+    fn random_id(&self) -> String {
+        use std::hash::BuildHasher;
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let a = self.keys.hash_one((n, now, 0u8));
+        let b = self.keys.hash_one((now, n, 1u8));
+        format!("{a:016x}{b:016x}")
+    }
+
+    /// Opens a new session, or says why not (every place taken).
+    ///
+    /// # Errors
+    /// [`SessionError::Full`] when `max_sessions` are open.
+    pub fn open(&self) -> Result<(String, Arc<Tab>), SessionError> {
+        self.reap();
+        let mut tabs = lock(&self.tabs);
+        if tabs.len() >= self.limits.max_sessions {
+            return Err(SessionError::Full(format!(
+                "the playground is full: {} sessions are open, its limit (--max-sessions {}); \
+                 try again when another tab has closed, or ask whoever runs it to raise the limit",
+                tabs.len(),
+                self.limits.max_sessions
+            )));
+        }
+        let id = self.random_id();
+        let tab = Arc::new(Tab {
+            playground: Arc::new(Playground::with_turns(self.turns.clone())),
+            image: Mutex::new(None),
+            last_seen: Mutex::new(Instant::now()),
+            streams: std::sync::atomic::AtomicUsize::new(0),
+        });
+        tabs.insert(id.clone(), tab.clone());
+        Ok((id, tab))
+    }
+
+    /// The session `id`, marked as used now.
+    ///
+    /// # Errors
+    /// [`SessionError::Unknown`]: expired, or from an earlier server.
+    pub fn get(&self, id: &str) -> Result<Arc<Tab>, SessionError> {
+        let tab = lock(&self.tabs).get(id).cloned().ok_or_else(|| {
+            SessionError::Unknown(format!(
+                "this session is gone: it was idle for more than {} s and was freed, or the \
+                 playground server restarted; start again for a new one",
+                self.limits.idle.as_secs()
+            ))
+        })?;
+        tab.touch();
+        Ok(tab)
+    }
+
+    /// Sessions open now.
+    pub fn len(&self) -> usize {
+        lock(&self.tabs).len()
+    }
+
+    /// Whether no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Frees the idle sessions, telling their pages why; returns how many.
+    pub fn reap(&self) -> usize {
+        let now = Instant::now();
+        let idle = self.limits.idle;
+        let gone: Vec<Arc<Tab>> = {
+            let mut tabs = lock(&self.tabs);
+            let ids: Vec<String> = tabs
+                .iter()
+                .filter(|(_, tab)| tab.idle(now, idle))
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| tabs.remove(id)).collect()
+        };
+        for tab in &gone {
+            tab.playground.expire(&format!(
+                "this session was idle for more than {} s and was freed (its network is gone); \
+                 start again for a new one",
+                idle.as_secs()
+            ));
+        }
+        gone.len()
+    }
+
+    /// Ends every session's training thread (when the server stops).
+    pub fn stop(&self) {
+        for tab in lock(&self.tabs).values() {
+            tab.playground.stop();
+        }
     }
 }

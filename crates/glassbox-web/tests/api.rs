@@ -4,45 +4,91 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::Engine as _;
+use glassbox_web::playground::Playground;
 use glassbox_web::playground::{parse_csv, Action, PlaygroundConfig, Problem, StreamEvent, GRID};
 use glassbox_web::{router, App};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
 
 /// How long a test waits for the training thread before failing.
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn call(app: &App, method: &str, path: &str, body: Option<String>) -> (StatusCode, Value) {
-    let request = Request::builder()
+/// One tab: the server, and the session id its first `/api/playground` answer gave,
+/// sent with every later request as the page does.
+#[derive(Clone)]
+struct Client {
+    app: App,
+    session: Arc<Mutex<Option<String>>>,
+}
+
+impl Client {
+    fn new(app: App) -> Self {
+        Client {
+            app,
+            session: Arc::default(),
+        }
+    }
+
+    /// Another tab of the same server.
+    fn tab(&self) -> Self {
+        Client::new(self.app.clone())
+    }
+
+    fn without_paths(&self) -> Self {
+        Client {
+            app: self.app.clone().without_paths(),
+            session: self.session.clone(),
+        }
+    }
+
+    fn playground(&self) -> Arc<Playground> {
+        let id = self
+            .session
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("no session yet");
+        self.app.sessions().get(&id).unwrap().playground.clone()
+    }
+}
+
+async fn call(app: &Client, method: &str, path: &str, body: Option<String>) -> (StatusCode, Value) {
+    let mut request = Request::builder()
         .method(method)
         .uri(path)
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    if let Some(id) = app.session.lock().unwrap().clone() {
+        request = request.header(glassbox_web::SESSION_HEADER, id);
+    }
+    let request = request
         .body(body.map(Body::from).unwrap_or_else(Body::empty))
         .unwrap();
-    let response = router(app.clone()).oneshot(request).await.unwrap();
+    let response = router(app.app.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if let Some(id) = value["session"].as_str() {
+        *app.session.lock().unwrap() = Some(id.to_string());
+    }
     (status, value)
 }
 
-async fn post(app: &App, path: &str, body: Value) -> (StatusCode, Value) {
+async fn post(app: &Client, path: &str, body: Value) -> (StatusCode, Value) {
     call(app, "POST", path, Some(body.to_string())).await
 }
 
-/// Waits for a frame of `session` with `epoch` ≥ `at_least` and returns it.
-async fn frame_at(app: &App, session: u64, at_least: usize) -> Value {
+/// Waits for a frame of run `session` with `epoch` ≥ `at_least` and returns it.
+async fn frame_at(app: &Client, session: u64, at_least: usize) -> Value {
     let mut rx = app.playground().subscribe();
     tokio::time::timeout(WAIT, async {
         loop {
             let event = rx.borrow_and_update().clone();
             if let StreamEvent::Frame(json) = event {
                 let frame: Value = serde_json::from_str(&json).unwrap();
-                if frame["session"] == session
-                    && frame["epoch"].as_u64().unwrap() >= at_least as u64
-                {
+                if frame["run"] == session && frame["epoch"].as_u64().unwrap() >= at_least as u64 {
                     return frame;
                 }
             }
@@ -61,9 +107,9 @@ fn error_of(value: &Value) -> &str {
 
 #[tokio::test]
 async fn the_page_and_its_assets_are_served_from_the_binary() {
-    let app = App::default();
+    let app = Client::new(App::default());
     let request = Request::get("/").body(Body::empty()).unwrap();
-    let response = router(app.clone()).oneshot(request).await.unwrap();
+    let response = router(app.app.clone()).oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let csp = response.headers()["content-security-policy"]
         .to_str()
@@ -90,7 +136,7 @@ async fn the_page_and_its_assets_are_served_from_the_binary() {
         );
     }
     for path in ["/app.js", "/style.css"] {
-        let response = router(app.clone())
+        let response = router(app.app.clone())
             .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -106,7 +152,7 @@ async fn the_page_and_its_assets_are_served_from_the_binary() {
 
 #[tokio::test]
 async fn a_configuration_gives_its_points_classes_and_network() {
-    let app = App::default();
+    let app = Client::new(App::default());
     let (status, body) = post(
         &app,
         "/api/playground",
@@ -118,7 +164,7 @@ async fn a_configuration_gives_its_points_classes_and_network() {
     assert_eq!(body["train"].as_array().unwrap().len(), 240);
     assert_eq!(body["test"].as_array().unwrap().len(), 60);
     assert_eq!(body["sizes"], json!([2, 8, 8, 3]));
-    assert_eq!(body["session"], 1);
+    assert_eq!(body["run"], 1);
     // The first frame (epoch 0) arrives before any training.
     let frame = frame_at(&app, 1, 0).await;
     assert_eq!(frame["epoch"], 0);
@@ -126,7 +172,7 @@ async fn a_configuration_gives_its_points_classes_and_network() {
 
 #[tokio::test]
 async fn bad_requests_get_a_4xx_and_one_clear_json_message() {
-    let app = App::default();
+    let app = Client::new(App::default());
     let cases: Vec<(Option<String>, &str, &str)> = vec![
         (Some("{not json".into()), "/api/playground", "bad request"),
         (
@@ -180,7 +226,7 @@ async fn bad_requests_get_a_4xx_and_one_clear_json_message() {
         (
             Some(json!({ "action": "play" }).to_string()),
             "/api/control",
-            "no network yet",
+            "no session",
         ),
         (
             Some(json!({ "action": "fly" }).to_string()),
@@ -190,7 +236,7 @@ async fn bad_requests_get_a_4xx_and_one_clear_json_message() {
         (
             Some(json!({ "point": 0 }).to_string()),
             "/api/explain",
-            "no network yet",
+            "no session",
         ),
     ];
     for (body, path, expected) in cases {
@@ -218,7 +264,7 @@ async fn bad_requests_get_a_4xx_and_one_clear_json_message() {
 
 #[tokio::test]
 async fn a_step_network_is_refused_with_the_reason() {
-    let app = App::default();
+    let app = Client::new(App::default());
     let config = json!({ "layers": [{ "neurons": 4, "activation": "step" }] });
     let (status, _) = post(&app, "/api/playground", config).await;
     assert_eq!(status, StatusCode::OK, "a step network can be drawn");
@@ -229,14 +275,14 @@ async fn a_step_network_is_refused_with_the_reason() {
 
 #[tokio::test]
 async fn one_step_is_one_epoch_and_every_neuron_has_a_heat_map() {
-    let app = App::default();
+    let app = Client::new(App::default());
     let (_, body) = post(
         &app,
         "/api/playground",
         json!({ "features": ["x1", "x2", "x1-x2", "sin-x1"] }),
     )
     .await;
-    let session = body["session"].as_u64().unwrap();
+    let session = body["run"].as_u64().unwrap();
     let (status, _) = post(&app, "/api/control", json!({ "action": "step" })).await;
     assert_eq!(status, StatusCode::OK);
     let frame = frame_at(&app, session, 1).await;
@@ -284,22 +330,21 @@ async fn one_step_is_one_epoch_and_every_neuron_has_a_heat_map() {
 
 #[tokio::test]
 async fn xor_reaches_95_percent_test_accuracy_while_playing() {
-    let app = App::default();
+    let app = Client::new(App::default());
     let (_, body) = post(
         &app,
         "/api/playground",
         json!({ "dataset": "xor", "seed": 2 }),
     )
     .await;
-    let session = body["session"].as_u64().unwrap();
+    let session = body["run"].as_u64().unwrap();
     post(&app, "/api/control", json!({ "action": "play" })).await;
     let mut rx = app.playground().subscribe();
     let best = tokio::time::timeout(WAIT, async {
         loop {
             if let StreamEvent::Frame(json) = rx.borrow_and_update().clone() {
                 let frame: Value = serde_json::from_str(&json).unwrap();
-                if frame["session"] == session
-                    && frame["test_accuracy"].as_f64().unwrap_or(0.0) >= 0.95
+                if frame["run"] == session && frame["test_accuracy"].as_f64().unwrap_or(0.0) >= 0.95
                 {
                     return frame;
                 }
@@ -331,8 +376,6 @@ fn a_seeded_configuration_gives_the_same_data_and_first_weights() {
 
 #[test]
 fn seeded_runs_repeat_epoch_for_epoch() {
-    use glassbox_web::playground::Playground;
-    use std::sync::Arc;
     let run = || {
         let playground = Arc::new(Playground::default());
         let mut rx = playground.subscribe();
@@ -354,7 +397,7 @@ fn seeded_runs_repeat_epoch_for_epoch() {
                 loop {
                     if let StreamEvent::Frame(json) = rx.borrow_and_update().clone() {
                         let frame: Value = serde_json::from_str(&json).unwrap();
-                        if frame["session"] == session && frame["epoch"] == 3 {
+                        if frame["run"] == session && frame["epoch"] == 3 {
                             return frame;
                         }
                     }
@@ -388,7 +431,8 @@ fn uploaded_csv_files_are_read_or_refused_with_the_line() {
 
 #[tokio::test]
 async fn the_image_view_trains_predicts_and_opens_models() {
-    let app = App::default();
+    let app = Client::new(App::default());
+    post(&app, "/api/playground", json!({})).await; // the tab's session
     let (status, body) = post(
         &app,
         "/api/image/predict",
@@ -494,7 +538,7 @@ async fn the_image_view_trains_predicts_and_opens_models() {
     assert!(body["confusion"]["examples"].as_u64().unwrap() > 0);
     // A playground reachable from other machines does not read files by path.
     let (status, body) = post(
-        &app.clone().without_paths(),
+        &app.without_paths(),
         "/api/image/open",
         json!({ "path": path }),
     )
@@ -516,7 +560,7 @@ async fn the_dashboard_records_a_real_training_run() {
     use std::sync::Arc;
 
     // No run attached: the page is told so, and the stream is a 404 with a message.
-    let app = App::default();
+    let app = Client::new(App::default());
     let (status, body) = call(&app, "GET", "/api/dashboard", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["active"], false);
@@ -527,7 +571,7 @@ async fn the_dashboard_records_a_real_training_run() {
     let data = glassbox::data::synthetic::xor(200, 0.05, 1).unwrap();
     let (train, test) = data.split(0.25, 1).unwrap();
     let run = Arc::new(Dashboard::new("xor", 3, train.len()));
-    let app = App::with_dashboard(run.clone());
+    let app = Client::new(App::with_dashboard(run.clone()));
     let mut net = Network::builder(2)
         .dense(8, Activation::Tanh)
         .dense(2, Activation::Softmax)
@@ -588,7 +632,8 @@ async fn the_dashboard_records_a_real_training_run() {
 /// installed (`.ci/run` installs it); without it, the page is told how to install it.
 #[tokio::test]
 async fn fashion_mnist_trains_from_the_page_when_installed() {
-    let app = App::default();
+    let app = Client::new(App::default());
+    post(&app, "/api/playground", json!({})).await; // the tab's session
     let request = json!({ "dataset": "fashion-mnist", "hidden": [32], "epochs": 1 });
     let (status, body) = post(&app, "/api/image/train", request).await;
     if !std::path::Path::new(glassbox_web::image::FASHION_MNIST_DIR).is_dir() {
@@ -612,4 +657,132 @@ async fn fashion_mnist_trains_from_the_page_when_installed() {
         body["confusion"]["accuracy"]
     );
     assert_eq!(body["classes"][0], "T-shirt/top");
+}
+
+#[tokio::test]
+async fn two_tabs_are_two_sessions_that_never_touch_each_other() {
+    let a = Client::new(App::default());
+    let b = a.tab();
+    let (_, body_a) = post(&a, "/api/playground", json!({ "dataset": "xor" })).await;
+    let (_, body_b) = post(
+        &b,
+        "/api/playground",
+        json!({ "dataset": "gaussians", "points": 200 }),
+    )
+    .await;
+    assert_ne!(body_a["session"], body_b["session"]);
+    assert_eq!(body_a["classes"].as_array().unwrap().len(), 2);
+    assert_eq!(body_b["classes"].as_array().unwrap().len(), 3);
+    // A's steps move A only.
+    for _ in 0..3 {
+        post(&a, "/api/control", json!({ "action": "step" })).await;
+    }
+    let frame = frame_at(&a, 1, 3).await;
+    assert_eq!(frame["epoch"], 3);
+    let frame = frame_at(&b, 1, 0).await;
+    assert_eq!(frame["epoch"], 0, "B did not move");
+    assert_eq!(
+        frame["maps"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // B's explain is about B's data (three classes), not A's.
+    let (status, body) = post(&b, "/api/explain", json!({ "point": 0 })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["trace"]["layers"][2]["activations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // An id that the server did not make is refused with a 410 and the reason.
+    let stranger = a.tab();
+    *stranger.session.lock().unwrap() = Some("0123456789abcdef0123456789abcdef".into());
+    let (status, body) = post(&stranger, "/api/control", json!({ "action": "step" })).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(error_of(&body).contains("session is gone"), "{body}");
+    a.app.sessions().stop();
+}
+
+#[tokio::test]
+async fn a_full_server_refuses_a_tab_with_the_reason() {
+    use glassbox_web::playground::SessionLimits;
+    let limits = SessionLimits {
+        max_sessions: 2,
+        ..SessionLimits::default()
+    };
+    let a = Client::new(App::default().with_limits(limits));
+    let (b, c) = (a.tab(), a.tab());
+    assert_eq!(
+        post(&a, "/api/playground", json!({})).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post(&b, "/api/playground", json!({})).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = post(&c, "/api/playground", json!({})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(error_of(&body).contains("--max-sessions 2"), "{body}");
+    a.app.sessions().stop();
+}
+
+#[tokio::test]
+async fn an_idle_session_is_freed_and_its_stream_says_so() {
+    use glassbox_web::playground::SessionLimits;
+    let limits = SessionLimits {
+        idle: Duration::from_millis(200),
+        ..SessionLimits::default()
+    };
+    let a = Client::new(App::default().with_limits(limits));
+    post(&a, "/api/playground", json!({})).await;
+    let mut rx = a.playground().subscribe();
+    assert_eq!(a.app.sessions().reap(), 0, "just used: not idle");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(a.app.sessions().reap(), 1);
+    assert!(a.app.sessions().is_empty());
+    let said = tokio::time::timeout(WAIT, async {
+        loop {
+            if let StreamEvent::Expired(json) = rx.borrow_and_update().clone() {
+                return json;
+            }
+            rx.changed().await.unwrap();
+        }
+    })
+    .await
+    .expect("no expired event");
+    assert!(said.contains("idle"), "{said}");
+    let (status, body) = post(&a, "/api/control", json!({ "action": "play" })).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(error_of(&body).contains("start again"), "{body}");
+}
+
+#[test]
+fn turns_are_served_first_come_first_served() {
+    use glassbox_web::playground::Turns;
+    let turns = Arc::new(Turns::new(1));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let first = turns.take();
+    let mut waiting = Vec::new();
+    for k in 0..4 {
+        let (turns, order) = (turns.clone(), order.clone());
+        waiting.push(std::thread::spawn(move || {
+            let _turn = turns.take();
+            order.lock().unwrap().push(k);
+        }));
+        // Let thread k queue before thread k + 1.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(first);
+    for t in waiting {
+        t.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3]);
 }

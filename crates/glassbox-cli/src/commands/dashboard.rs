@@ -78,7 +78,10 @@ impl Served {
                 model.display()
             ),
         };
-        self.run.finish(status);
+        match history.stop {
+            StopReason::EarlyStopped { best_epoch } => self.run.stopped_early(best_epoch, status),
+            _ => self.run.finish(status),
+        }
         if history.stop == StopReason::Interrupted {
             return;
         }

@@ -10,7 +10,14 @@ pub fn run(args: &PlaygroundArgs) -> Result<()> {
         args.port,
         "playground",
         |listener, url| async move {
-            let mut app = glassbox_web::App::default();
+            let limits = glassbox_web::playground::SessionLimits {
+                max_sessions: args.max_sessions as usize,
+                idle: std::time::Duration::from_secs(args.session_idle),
+                workers: args
+                    .workers
+                    .map_or_else(glassbox_web::playground::default_workers, |n| n as usize),
+            };
+            let mut app = glassbox_web::App::default().with_limits(limits);
             if !args.host.is_loopback() {
                 eprintln!(
                 "note: listening on {}: other machines that can reach it can use the playground; \

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startGlassbox, launch, openPage, screenshot } from './helpers.js';
+import { startGlassbox, launch, openPage, screenshot, seriousViolations } from './helpers.js';
 
 test('the dashboard shows the epochs of a glassbox train run and stays up until Ctrl-C', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'glassbox-dashboard-'));
@@ -15,7 +15,8 @@ test('the dashboard shows the epochs of a glassbox train run and stays up until 
   const browser = await launch();
   try {
     assert.match(run.lines[0], /^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/, 'the URL is the first line');
-    const { page, problems } = await openPage(browser, run.url);
+    // bypassCSP: axe-core is injected as an inline script, which the page's CSP refuses.
+    const { page, problems } = await openPage(browser, run.url, { bypassCSP: true });
     await page.locator('#view-dashboard').waitFor({ state: 'visible' });
     await page.waitForFunction(() => Number(document.querySelector('[data-testid=dashboard-epochs]').textContent) >= 2);
     // The run is short: it finishes, and the page says so, with all its epochs.
@@ -25,6 +26,7 @@ test('the dashboard shows the epochs of a glassbox train run and stays up until 
     assert.equal(await page.locator('#dash-table tr').count(), 13, 'a header and a row per epoch');
     assert.equal(await page.locator('#dash-histograms canvas').count(), 2, 'a weight histogram per layer');
     await screenshot(page, 'playground-dashboard', { fullPage: true });
+    assert.deepEqual(await seriousViolations(page), [], 'axe-core on the dashboard of a run');
     assert.deepEqual(problems, []);
     assert.ok(existsSync(path.join(dir, 'm.safetensors')));
     // Still serving after training; Ctrl-C ends it with success.

@@ -58,9 +58,12 @@ export async function launch() {
   });
 }
 
-/** A page that records console errors and uncaught exceptions into `problems`. */
-export async function openPage(browser, url) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+/**
+ * A page that records console errors and uncaught exceptions into `problems`; `options`
+ * go to browser.newPage (e.g. a viewport, or bypassCSP to inject axe-core).
+ */
+export async function openPage(browser, url, options = {}) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, ...options });
   const problems = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`exception: ${e.message}`));

@@ -77,6 +77,10 @@ test('a model file that glassbox train saved opens; a malformed one is refused',
   await page.waitForFunction(() => document.getElementById('image-source').textContent.includes('opened'));
   assert.match(await page.locator('#image-source').textContent(), /64-32-10/);
   await error.waitFor({ state: 'hidden' });
+  // An opened model shows something at once: its first test image, its true class and
+  // the prediction, before anything is drawn.
+  await page.waitForFunction(() => /^test image 0: true class \S+/.test(document.getElementById('truth').textContent)
+    && /^[0-9]$/.test(document.querySelector('[data-testid=prediction]').textContent));
   await page.locator('#test-index').fill('7');
   await page.locator('#test-show').click();
   await page.waitForFunction(() => /^[0-9]$/.test(document.querySelector('[data-testid=prediction]').textContent));
