@@ -539,21 +539,26 @@ function renderInspector(r, layer, j, t) {
   const box = $('inspect');
   box.replaceChildren();
   const last = layer === r.trace.layers.length - 1;
-  const names = layer === 0 ? summary.features : t.input.map((_, i) => `a${sub(i + 1)} (layer ${layer})`);
+  const names = layer === 0 ? summary.features : t.input.map((_, i) => `a${sup(layer)}${sub(i + 1)}`);
   const h = document.createElement('h3');
   h.textContent = `${last ? 'Output' : `Layer ${layer + 1}`}, neuron ${j + 1} — training point ${r.point} at (${r.xy[0].toFixed(3)}, ${r.xy[1].toFixed(3)}), class ${r.class}`;
   const w = t.weights[j];
   const terms = t.input.map((x, i) => ({ i, x, w: w[i], wx: w[i] * x, g: t.grad_weights[j][i], nw: t.new_weights[j][i] }));
   terms.sort((a, b) => Math.abs(b.wx) - Math.abs(a.wx));
-  const f = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-4) ? v.toExponential(3) : v.toFixed(4));
+  // Numbers as written by hand: a true minus sign, a negative factor in brackets
+  // ("(−0.75)·(−0.60)"), and a negative term subtracted ("− 1.65", not "+ -1.65").
+  const magnitude = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-4) ? Math.abs(v).toExponential(3) : Math.abs(v).toFixed(4));
+  const f = (v) => `${v < 0 ? '−' : ''}${magnitude(v)}`;
+  const factor = (v) => (v < 0 ? `(${f(v)})` : f(v));
+  const plus = (v) => `${v < 0 ? '−' : '+'} ${magnitude(v)}`;
   const shown = terms.slice(0, 12);
-  const sum = shown.map((s) => `${f(s.w)}·${f(s.x)}`).join(' + ') + (terms.length > shown.length ? ` + … (${terms.length - shown.length} smaller terms)` : '');
+  const sum = shown.map((s) => `${factor(s.w)}·${factor(s.x)}`).join(' + ') + (terms.length > shown.length ? ` + … (${terms.length - shown.length} smaller terms)` : '');
   const lines = [
-    `z = Σ wᵢxᵢ + b = ${sum} + ${f(t.biases[j])} = ${f(t.weighted_sums[j])}`,
+    `z = Σ wᵢxᵢ + b = ${sum} ${plus(t.biases[j])} = ${f(t.weighted_sums[j])}`,
     `a = ${t.activation.name}(z) = ${f(t.activations[j])}`,
     `δ = ∂C/∂z = ${f(t.delta[j])}      ∂C/∂b = δ = ${f(t.grad_biases[j])}      loss of this point C = ${f(r.trace.loss)}`,
     r.optimizer === 'sgd'
-      ? `b ← b − η·∂C/∂b = ${f(t.biases[j])} − ${+r.trace.learning_rate.toPrecision(6)}·${f(t.grad_biases[j])} = ${f(t.new_biases[j])}`
+      ? `b ← b − η·∂C/∂b = ${f(t.biases[j])} − ${+r.trace.learning_rate.toPrecision(6)}·${factor(t.grad_biases[j])} = ${f(t.new_biases[j])}`
       : `b ← ${r.optimizer}'s first step from b = ${f(t.biases[j])}: ${f(t.new_biases[j])}`,
   ];
   const formulas = lines.map((text) => { const p = document.createElement('div'); p.className = 'formula'; p.textContent = text; return p; });
@@ -579,6 +584,11 @@ function renderInspector(r, layer, j, t) {
   close.addEventListener('click', () => { selected = null; markSelected(); box.classList.add('hidden'); });
   box.append(h, ...formulas, table, note, close);
   box.classList.remove('hidden');
+}
+
+// Superscript digits: a¹₃ is neuron 3's activation in layer 1 (as the CLI's explain writes it).
+function sup(n) {
+  return String(n).replace(/[0-9]/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[d]);
 }
 
 function sub(n) {

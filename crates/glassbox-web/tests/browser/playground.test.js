@@ -91,6 +91,10 @@ test('clicking a neuron shows the numbers of one step on a training point', asyn
   assert.match(text, /z = Σ wᵢxᵢ \+ b = /);
   assert.match(text, /δ = ∂C\/∂z = /);
   assert.match(text, /new wᵢ/);
+  // Signs as written by hand (issue 28): no "+ -1.65" and no "-0.75·-0.60".
+  const formulas = (await panel.locator('.formula').allTextContents()).join('\n');
+  assert.doesNotMatch(formulas, /\+ -|·-|(?<![e\d])-\d/);
+  assert.match(formulas, /−|\+ /);
   await screenshot(page, 'playground-inspect', { fullPage: true });
   await page.close();
 });
