@@ -13,12 +13,12 @@
 
 use bytes::Bytes;
 use glassbox_web::serve::grpc::proto::{model_infer_request::InferInputTensor, ModelInferRequest};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use prost::Message;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -28,15 +28,20 @@ enum Kind {
 }
 
 fn usage() -> ! {
-    eprintln!(
-        "usage: oip_load http|http-binary|grpc ADDR MODEL WIDTH CONNECTIONS SECONDS [ROWS]"
-    );
+    eprintln!("usage: oip_load http|http-binary|grpc ADDR MODEL WIDTH CONNECTIONS SECONDS [ROWS]");
     std::process::exit(2)
 }
 
 /// The request body and its headers for `rows` rows of `width` values in [0, 1).
-fn request(kind: Kind, model: &str, rows: usize, width: usize) -> (String, Vec<(String, String)>, Bytes) {
-    let values: Vec<f32> = (0..rows * width).map(|k| (k * 37 % 101) as f32 / 101.0).collect();
+fn request(
+    kind: Kind,
+    model: &str,
+    rows: usize,
+    width: usize,
+) -> (String, Vec<(String, String)>, Bytes) {
+    let values: Vec<f32> = (0..rows * width)
+        .map(|k| (k * 37 % 101) as f32 / 101.0)
+        .collect();
     match kind {
         Kind::Json => {
             let body = serde_json::json!({"inputs": [{"name": "input", "shape": [rows, width],
@@ -56,7 +61,10 @@ fn request(kind: Kind, model: &str, rows: usize, width: usize) -> (String, Vec<(
             body.extend(values.iter().flat_map(|v| v.to_le_bytes()));
             (
                 format!("/v2/models/{model}/infer"),
-                vec![("inference-header-content-length".into(), head.len().to_string())],
+                vec![(
+                    "inference-header-content-length".into(),
+                    head.len().to_string(),
+                )],
                 Bytes::from(body),
             )
         }
@@ -94,6 +102,69 @@ struct Totals {
     latencies: Mutex<Vec<u32>>,
 }
 
+/// Reads one HTTP/1.1 response (status line, headers with Content-Length, body) from
+/// `stream`, keeping what follows in `buffer`; its status.
+async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<u16> {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buffer[..end]).ok()?;
+            let status: u16 = head.get(9..12)?.parse().ok()?;
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            let total = end + 4 + length;
+            while buffer.len() < total {
+                let mut chunk = [0u8; 65536];
+                let n = stream.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            buffer.drain(..total);
+            return Some(status);
+        }
+        let mut chunk = [0u8; 65536];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// One gRPC call on an HTTP/2 connection: whether it ended with status 0 (OK).
+async fn grpc_call(
+    sender: &mut h2::client::SendRequest<Bytes>,
+    addr: &str,
+    path: &str,
+    body: &Bytes,
+) -> Option<bool> {
+    let request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .ok()?;
+    let mut ready = sender.clone().ready().await.ok()?;
+    let (response, mut stream) = ready.send_request(request, false).ok()?;
+    stream.send_data(body.clone(), true).ok()?;
+    let response = response.await.ok()?;
+    let in_headers = response.headers().get("grpc-status").cloned();
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.ok()?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await.ok()?;
+    let status = in_headers.or_else(|| trailers.and_then(|t| t.get("grpc-status").cloned()));
+    Some(status.is_some_and(|s| s == "0"))
+}
+
 async fn client(
     kind: Kind,
     addr: String,
@@ -102,69 +173,61 @@ async fn client(
     done: Arc<AtomicBool>,
     totals: Arc<Totals>,
 ) {
-    let Ok(stream) = tokio::net::TcpStream::connect(&addr).await else {
+    let Ok(mut stream) = TcpStream::connect(&addr).await else {
         totals.errors.fetch_add(1, Relaxed);
         return;
     };
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(stream);
     let mut latencies = Vec::new();
-    let build = || {
-        let mut request = hyper::Request::post(format!("http://{addr}{path}"));
-        for (k, v) in &headers {
-            request = request.header(k, v);
+    let mut record = |ok: bool, started: Instant| {
+        if measuring.load(Relaxed) && !done.load(Relaxed) {
+            if ok {
+                totals.ok.fetch_add(1, Relaxed);
+                latencies.push(started.elapsed().as_micros() as u32);
+            } else {
+                totals.errors.fetch_add(1, Relaxed);
+            }
         }
-        request.body(Full::new(body.clone())).expect("a request")
     };
-    macro_rules! run {
-        ($sender:expr) => {
-            while !done.load(Relaxed) {
-                let started = Instant::now();
-                let ok = match $sender.send_request(build()).await {
-                    Ok(response) => {
-                        let status = response.status();
-                        match response.into_body().collect().await {
-                            Ok(collected) => {
-                                let trailers = collected.trailers().cloned();
-                                let grpc_ok = trailers
-                                    .as_ref()
-                                    .and_then(|t| t.get("grpc-status"))
-                                    .is_some_and(|v| v == "0");
-                                status == 200 && (kind != Kind::Grpc || grpc_ok)
-                            }
-                            Err(_) => false,
-                        }
-                    }
-                    Err(_) => {
-                        totals.errors.fetch_add(1, Relaxed);
-                        break;
-                    }
-                };
-                if measuring.load(Relaxed) && !done.load(Relaxed) {
-                    if ok {
-                        totals.ok.fetch_add(1, Relaxed);
-                        latencies.push(started.elapsed().as_micros() as u32);
-                    } else {
-                        totals.errors.fetch_add(1, Relaxed);
-                    }
+    if kind == Kind::Grpc {
+        let Ok((mut sender, connection)) = h2::client::handshake(stream).await else {
+            totals.errors.fetch_add(1, Relaxed);
+            return;
+        };
+        tokio::spawn(connection);
+        while !done.load(Relaxed) {
+            let started = Instant::now();
+            match grpc_call(&mut sender, &addr, &path, &body).await {
+                Some(ok) => record(ok, started),
+                None => {
+                    record(false, started);
+                    break;
                 }
             }
-        };
-    }
-    if kind == Kind::Grpc {
-        let Ok((mut sender, conn)) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await else {
-            totals.errors.fetch_add(1, Relaxed);
-            return;
-        };
-        tokio::spawn(conn);
-        run!(sender);
+        }
     } else {
-        let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(io).await else {
-            totals.errors.fetch_add(1, Relaxed);
-            return;
-        };
-        tokio::spawn(conn);
-        run!(sender);
+        let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\n");
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut request = head.into_bytes();
+        request.extend_from_slice(&body);
+        let mut buffer = Vec::new();
+        while !done.load(Relaxed) {
+            let started = Instant::now();
+            if stream.write_all(&request).await.is_err() {
+                record(false, started);
+                break;
+            }
+            match read_response(&mut stream, &mut buffer).await {
+                Some(status) => record(status == 200, started),
+                None => {
+                    record(false, started);
+                    break;
+                }
+            }
+        }
     }
     if let Ok(mut all) = totals.latencies.lock() {
         all.extend(latencies);
@@ -195,7 +258,10 @@ fn main() {
         errors: AtomicU64::new(0),
         latencies: Mutex::new(Vec::new()),
     });
-    let (measuring, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (measuring, done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let took = runtime.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..connections {
@@ -219,7 +285,11 @@ fn main() {
         }
         took
     });
-    let mut latencies = totals.latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    let mut latencies = totals
+        .latencies
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
     latencies.sort_unstable();
     let at = |q: f64| -> f64 {
         latencies

@@ -361,7 +361,10 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let metrics = server.metrics.clone();
-    let grpc = options.grpc.is_some().then(|| grpc::service(server.clone()));
+    let grpc = options
+        .grpc
+        .is_some()
+        .then(|| grpc::service(server.clone()));
     net::serve_router(listener, router(server), grpc, metrics, options, shutdown).await
 }
 

@@ -195,8 +195,9 @@ fn binary_values_must_be_finite_and_inputs_say_where_their_data_are() {
     let neither = json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32"}]});
     assert!(refused(neither.to_string().as_bytes(), None, 3).contains("no \"data\""));
     // JSON data, and binary bytes that no input claims.
-    let head = json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}]})
-        .to_string();
+    let head =
+        json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}]})
+            .to_string();
     let mut body = head.clone().into_bytes();
     body.extend([0; 12]);
     assert!(refused(&body, Some(&head.len().to_string()), 3).contains("no input has"));

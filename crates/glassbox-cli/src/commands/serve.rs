@@ -44,7 +44,9 @@ pub fn run(args: &ServeArgs) -> Result<()> {
             if let Some(port) = args.grpc_port {
                 let grpc = tokio::net::TcpListener::bind((args.host, port))
                     .await
-                    .with_context(|| format!("--grpc-port: cannot listen on {}:{port}", args.host))?;
+                    .with_context(|| {
+                        format!("--grpc-port: cannot listen on {}:{port}", args.host)
+                    })?;
                 outln!("grpc: {}", grpc.local_addr()?);
                 options.grpc = Some(grpc);
             }

@@ -10,7 +10,7 @@
 //! thread, batched with the HTTP requests. The connections, the token (`authorization:
 //! Bearer …` metadata) and the bounds in flight are [`net`](super::net)'s.
 
-use super::{check_name, run, Answer, Output, Server, ServedModel};
+use super::{check_name, run, Answer, Output, ServedModel, Server};
 use crate::ApiError;
 use axum::http::StatusCode;
 use tonic::{Request, Response, Status};
@@ -130,8 +130,8 @@ pub fn request_rows(
                     input.shape
                 )));
             }
-            let values = super::fp32_from_le(raw, &format!("input {:?}", input.name))
-                .map_err(status_of)?;
+            let values =
+                super::fp32_from_le(raw, &format!("input {:?}", input.name)).map_err(status_of)?;
             Ok((rows, values, true))
         }
         (raw @ [_, _, ..], None) => Err(Status::invalid_argument(format!(
