@@ -9,14 +9,17 @@
 #    (default "1 64 1000").
 # 2. A 256-row batch per request at 1 and 8 connections: JSON, binary tensors in and out
 #    (Triton's extension), and gRPC.
+# SKIP_BUILD=1 uses the binaries already in target/release.
 set -euo pipefail
 model=${1:?usage: bash bench/grpc_load.sh MODEL [SECONDS] [WIDTH]}
 seconds=${2:-10}
 width=${3:-784}
 levels=${LEVELS:-1 64 1000}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p glassbox-cli
-cargo build --release -q -p glassbox-web --example oip_load
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo build --release -q -p glassbox-cli
+  cargo build --release -q -p glassbox-web --example oip_load
+fi
 bin=$target/release/glassbox
 load=$target/release/examples/oip_load
 ulimit -n "$(ulimit -Hn)"
