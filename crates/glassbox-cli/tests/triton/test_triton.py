@@ -248,3 +248,36 @@ def test_grpc_and_http_need_the_token(secured, rows, expected):
     with pytest.raises(InferenceServerException):
         http.infer(MODEL, [h])
     check(http.infer(MODEL, [h], headers=good), x, expected, rows=slice(0, 1))
+
+
+def test_metrics_count_grpc_calls_by_method_and_code(server, rows):
+    x, _ = rows
+
+    def scrape():
+        connection = http.client.HTTPConnection(server.http, timeout=30)
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+        connection.close()
+        samples = {}
+        for line in text.splitlines():
+            if line.startswith("glassbox_grpc_requests_total{"):
+                key, value = line.rsplit(" ", 1)
+                samples[key] = float(value)
+        return samples
+
+    before = scrape()
+    client = grpc_client(server)
+    tensor = grpcclient.InferInput("input", [1, 64], "FP32")
+    tensor.set_data_from_numpy(x[:1])
+    client.infer(MODEL, [tensor])
+    client.infer(MODEL, [tensor])
+    with pytest.raises(InferenceServerException):
+        client.infer("no-such-model", [tensor])
+    after = scrape()
+
+    def delta(labels):
+        key = "glassbox_grpc_requests_total{" + labels + "}"
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert delta('method="ModelInfer",code="OK"') == 2
+    assert delta('method="ModelInfer",code="NOT_FOUND"') == 1
