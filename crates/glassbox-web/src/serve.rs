@@ -773,8 +773,10 @@ impl InferRequest {
                 values.to_vec()
             }
             (None, Some(size)) => {
-                let expected = needed as u64 * 4;
-                if size != expected {
+                // A shape of 2⁶⁰ rows overflows the byte count: no size can match it.
+                let expected = (needed as u64).checked_mul(4);
+                if Some(size) != expected {
+                    let expected = expected.map_or("more than 2⁶⁴".into(), |n| n.to_string());
                     return Err(ApiError::bad(format!(
                         "input {:?} has binary_data_size {size}; shape {:?} of FP32 needs {expected} bytes",
                         input.name, input.shape

@@ -162,9 +162,14 @@ fn binary_sizes_that_disagree_are_refused() {
     more.extend([0; 4]);
     let (body, length) = binary_body(&[2, 3], 24, &more);
     assert!(refused(&body, Some(&length), 3).contains("28 bytes follow"));
-    // A shape that claims 2⁶⁰ rows: refused from the shape, nothing reserved.
+    // Shapes that claim 2⁶⁰ rows: the byte count overflows (refused, not wrapped round
+    // to a size that matches), or the value count does; nothing is reserved.
     let (body, length) = binary_body(&[1 << 60, 3], 24, &values);
-    assert!(refused(&body, Some(&length), 3).contains("[batch, 3]"));
+    assert!(refused(&body, Some(&length), 3).contains("needs 13835058055282163712 bytes"));
+    let (body, length) = binary_body(&[1 << 61, 3], 0, &[]);
+    assert!(refused(&body, Some(&length), 3).contains("more than 2⁶⁴"));
+    let (body, length) = binary_body(&[1 << 62, 8], 0, &[]);
+    assert!(refused(&body, Some(&length), 8).contains("[batch, 8]"));
 }
 
 #[test]

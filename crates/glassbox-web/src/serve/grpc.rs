@@ -121,8 +121,10 @@ pub fn request_rows(
             "raw_input_contents and typed contents are both set: send one",
         )),
         ([raw], None) => {
-            let expected = needed as u64 * 4;
-            if raw.len() as u64 != expected {
+            // A shape of 2⁶⁰ rows overflows the byte count: no length can match it.
+            let expected = (needed as u64).checked_mul(4);
+            if Some(raw.len() as u64) != expected {
+                let expected = expected.map_or("more than 2⁶⁴".into(), |n| n.to_string());
                 return Err(Status::invalid_argument(format!(
                     "raw_input_contents[0] has {} bytes; input {:?} of shape {:?} and FP32 needs {expected}",
                     raw.len(),
