@@ -673,7 +673,7 @@ pub fn parse_infer(
 /// A 400 naming `what` and the first value that is not finite, or a length that is not
 /// a multiple of 4.
 pub fn fp32_from_le(bytes: &[u8], what: &str) -> Result<Vec<f32>, ApiError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(ApiError::bad(format!(
             "{what}: {} bytes is not a whole number of FP32 values (4 bytes each)",
             bytes.len()
