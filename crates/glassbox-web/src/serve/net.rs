@@ -205,7 +205,7 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// The token; None: no token is asked for.
     pub api_key: Option<ApiKey>,
-    /// Where the gRPC service ([`grpc`](super::grpc)) listens; None: no gRPC.
+    /// Where the gRPC service ([`grpc`](super::grpc::service)) listens; None: no gRPC.
     pub grpc: Option<TcpListener>,
 }
 
