@@ -359,6 +359,10 @@ pub struct ServeArgs {
     /// The address to listen on. The default is loopback: only this machine can connect.
     #[arg(long, value_name = "H", default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
+    /// Also serve the protocol over gRPC (inference.GRPCInferenceService) on this port of
+    /// --host (0 = any free port; the line `grpc: HOST:PORT` after `serving:` names it).
+    #[arg(long, value_name = "N")]
+    pub grpc_port: Option<u16>,
     /// The model's name in the routes (default: the file's stem).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,

@@ -373,3 +373,67 @@ fn sigterm_under_load_answers_in_full_every_request_it_took() {
     assert!(answered >= 4, "{answered}");
     assert!(status.success(), "exit {status:?}: {stderr}");
 }
+
+/// `--grpc-port 0` (issue 30): the second line names the gRPC address, an HTTP/2 server
+/// (gRPC's transport) answers there, and a port already taken is one clear error.
+#[test]
+fn grpc_port_0_prints_its_address_second_and_speaks_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    model(d);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_glassbox"))
+        .args([
+            "serve",
+            "--model",
+            "m.safetensors",
+            "--port",
+            "0",
+            "--grpc-port",
+            "0",
+        ])
+        .current_dir(d)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let second = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("serving: http://127.0.0.1:"), "{first}");
+    let addr = second
+        .strip_prefix("grpc: 127.0.0.1:")
+        .map(|port| format!("127.0.0.1:{port}"));
+    let addr = addr.unwrap_or_else(|| panic!("second line {second:?}"));
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // The client preface and an empty SETTINGS frame; the server's first frame is its
+    // own SETTINGS (type 4 at byte 3 of the frame header).
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .unwrap();
+    stream.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+    let mut header = [0u8; 9];
+    stream.read_exact(&mut header).unwrap();
+    assert_eq!(header[3], 4, "not an HTTP/2 SETTINGS frame: {header:?}");
+    // The same port again: taken.
+    let taken = addr.rsplit(':').next().unwrap().to_string();
+    let out = glassbox(
+        d,
+        &[
+            "serve",
+            "--model",
+            "m.safetensors",
+            "--port",
+            "0",
+            "--grpc-port",
+            &taken,
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--grpc-port") && err.contains(&taken), "{err}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -30,16 +30,29 @@
 //! `Retry-After` past them), and a drain on SIGTERM. `GET /metrics` ([`metrics`]) gives
 //! the counters in Prometheus text format.
 //!
+//! **gRPC** ([`grpc`]): with [`ServeOptions::grpc`] set, the same model answers the
+//! protocol's `inference.GRPCInferenceService` on a second port, through the same engine
+//! thread (its requests batch with the HTTP ones), token, bounds and metrics.
+//!
+//! **Binary tensors** (Triton's `binary_tensor_data` extension, which tritonclient uses
+//! by default): with `Inference-Header-Content-Length: N`, an infer body is N bytes of
+//! JSON and then each input's raw little-endian FP32 bytes (the input says how many in
+//! `"parameters": {"binary_data_size": …}`); an output asked for with `"binary_data":
+//! true` (or every output, with the request's `"binary_data_output": true`) comes back
+//! the same way, after the answer's JSON header, whose length the answer's
+//! `Inference-Header-Content-Length` gives. The body's content type is not looked at.
+//!
 //! **Bad input** — malformed JSON, a wrong shape or datatype, NaN or infinite values, a
 //! body over [`MAX_BODY_BYTES`], an image that cannot be decoded or has the wrong size —
 //! is a 4xx answer with `{"error": "…"}`; the server keeps serving.
 
+pub mod grpc;
 pub mod metrics;
 pub mod net;
 
 use crate::ApiError;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -348,7 +361,11 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let metrics = server.metrics.clone();
-    net::serve_router(listener, router(server), metrics, options, shutdown).await
+    let grpc = options
+        .grpc
+        .is_some()
+        .then(|| grpc::service(server.clone()));
+    net::serve_router(listener, router(server), grpc, metrics, options, shutdown).await
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
@@ -388,12 +405,42 @@ fn check_name(server: &Server, name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// The protocol extensions this server speaks, as server metadata lists them: Triton's
+/// binary-tensor extension on HTTP.
+pub const EXTENSIONS: [&str; 1] = ["binary_tensor_data"];
+
 async fn server_metadata() -> Json<Value> {
     Json(json!({
         "name": "glassbox",
         "version": env!("CARGO_PKG_VERSION"),
-        "extensions": [],
+        "extensions": EXTENSIONS,
     }))
+}
+
+/// What values the model's input takes, in words and, for images, as a range: the
+/// raw features as `glassbox predict` reads them, before the model's own scaling.
+pub fn input_description(info: &ModelInfo) -> (String, Option<[f32; 2]>) {
+    let scaled = match &info.scaler {
+        Some(_) => "; the server applies the model's feature scaling",
+        None => "",
+    };
+    match info.image_shape {
+        Some(shape) => (
+            format!(
+                "image pixels in [0, 1] (byte value / 255), {}×{} pixels, {} channel{}, \
+                 row-major with channels last{scaled}",
+                shape.width,
+                shape.height,
+                shape.channels,
+                if shape.channels == 1 { "" } else { "s" }
+            ),
+            Some([0.0, 1.0]),
+        ),
+        None => (
+            format!("the raw features, in the units of the training data{scaled}"),
+            None,
+        ),
+    }
 }
 
 async fn model_metadata(
@@ -404,6 +451,7 @@ async fn model_metadata(
     let model = &server.model;
     let (inputs, outputs) = (model.engine.inputs(), model.engine.outputs());
     let classes: Vec<String> = (0..outputs).map(|k| model.class_name(k)).collect();
+    let (description, range) = input_description(&model.info);
     Ok(Json(json!({
         "name": model.name,
         "versions": ["1"],
@@ -418,6 +466,8 @@ async fn model_metadata(
             "classes": classes,
             "quantization": match model.engine { Engine::Float(..) => "none", Engine::Int8(..) => "int8" },
             "image_shape": model.info.image_shape,
+            "input_range": range,
+            "input_description": description,
         },
     })))
 }
@@ -430,33 +480,254 @@ async fn model_ready(
     Ok(Json(json!({"name": name, "ready": true})))
 }
 
-/// One input tensor of an inference request.
+/// The request and response header of Triton's binary-tensor extension: how many bytes
+/// at the start of the body are the JSON header; the tensors' raw bytes follow it.
+pub const HEADER_LENGTH: &str = "inference-header-content-length";
+
+/// The parameters of an input or a requested output that this server reads (the
+/// binary-tensor extension's); others are ignored.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TensorParameters {
+    /// An input's bytes in the binary part of the body, or an output's in the answer's.
+    binary_data_size: Option<u64>,
+    /// A requested output comes back as raw bytes after the JSON header.
+    binary_data: Option<bool>,
+}
+
+/// The request-wide parameters this server reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RequestParameters {
+    /// Outputs that do not say otherwise come back as raw bytes.
+    binary_data_output: Option<bool>,
+}
+
+/// One input tensor of an inference request: its values in `data`, or (binary-tensor
+/// extension) `binary_data_size` bytes of the body's binary part.
 #[derive(Deserialize)]
 struct InputTensor {
     name: String,
     shape: Vec<i64>,
     datatype: String,
-    data: Flat,
+    #[serde(default)]
+    data: Option<Flat>,
+    #[serde(default)]
+    parameters: TensorParameters,
 }
 
-/// An inference request of the Open Inference Protocol, as its JSON body is read.
+/// An output the request asks for.
+#[derive(Deserialize)]
+struct RequestedOutput {
+    name: String,
+    #[serde(default)]
+    parameters: TensorParameters,
+}
+
+/// An inference request of the Open Inference Protocol, as its JSON body (or the JSON
+/// header of a binary-tensor body) is read.
 #[derive(Deserialize)]
 pub struct InferRequest {
     /// The caller's request id, echoed in the answer.
     #[serde(default)]
     pub id: Option<String>,
     inputs: Vec<InputTensor>,
+    /// None: every output.
+    #[serde(default)]
+    outputs: Option<Vec<RequestedOutput>>,
+    #[serde(default)]
+    parameters: RequestParameters,
+}
+
+/// The outputs of an inference, as the protocol names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// `probabilities`, FP32 `[B, k]`: the network's outputs.
+    Probabilities,
+    /// `class`, BYTES `[B]`: the most likely class's name.
+    Class,
+    /// `class_index`, INT64 `[B]`: its index.
+    ClassIndex,
+}
+
+impl Output {
+    /// Every output, in the order the answers list them.
+    pub const ALL: [Output; 3] = [Output::Probabilities, Output::Class, Output::ClassIndex];
+
+    /// Its name in requests and answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Probabilities => "probabilities",
+            Output::Class => "class",
+            Output::ClassIndex => "class_index",
+        }
+    }
+
+    /// Its datatype.
+    pub fn datatype(self) -> &'static str {
+        match self {
+            Output::Probabilities => "FP32",
+            Output::Class => "BYTES",
+            Output::ClassIndex => "INT64",
+        }
+    }
+
+    /// The output called `name`.
+    ///
+    /// # Errors
+    /// A 400 naming the outputs there are.
+    pub fn named(name: &str) -> Result<Output, ApiError> {
+        Output::ALL
+            .into_iter()
+            .find(|o| o.name() == name)
+            .ok_or_else(|| {
+                ApiError::bad(format!(
+                    "no output {name:?}; this model has \"probabilities\", \"class\" and \"class_index\""
+                ))
+            })
+    }
+}
+
+/// An inference request, parsed and checked: its rows and the outputs it asks for.
+#[derive(Debug)]
+pub struct ParsedInfer {
+    /// The caller's request id.
+    pub id: Option<String>,
+    /// Rows in the batch.
+    pub rows: usize,
+    /// `rows · width` values, row-major.
+    pub values: Vec<f32>,
+    /// The outputs to answer with, each with whether it goes back as raw bytes.
+    pub outputs: Vec<(Output, bool)>,
+}
+
+/// Parses an inference request's body for a model of `width` inputs. With the
+/// binary-tensor extension's `Inference-Header-Content-Length: N` (`header_length`),
+/// the first N bytes are the JSON header and the rest the inputs' raw bytes, each
+/// input with `"parameters": {"binary_data_size": S}` taking the next S bytes as
+/// little-endian FP32; without it, the whole body is JSON. The body's content type is
+/// not looked at.
+///
+/// # Errors
+/// A 400 [`ApiError`] saying what is malformed: the header length (not a number, or
+/// beyond the body), the JSON, the input (see [`InferRequest::rows`]), a binary size that
+/// disagrees with the shape or with the bytes sent, an output this model does not have.
+pub fn parse_infer(
+    body: &[u8],
+    header_length: Option<&[u8]>,
+    width: usize,
+) -> Result<ParsedInfer, ApiError> {
+    let split = match header_length {
+        None => body.len(),
+        Some(text) => {
+            let n = std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad(format!(
+                        "Inference-Header-Content-Length {:?} is not a number of bytes",
+                        String::from_utf8_lossy(text)
+                    ))
+                })?;
+            if n > body.len() as u64 {
+                return Err(ApiError::bad(format!(
+                    "Inference-Header-Content-Length is {n}, but the body is {} bytes",
+                    body.len()
+                )));
+            }
+            n as usize
+        }
+    };
+    let (header, binary) = body.split_at(split);
+    let request: InferRequest = serde_json::from_slice(header).map_err(|e| {
+        let what = if header_length.is_some() {
+            "the JSON header (the first Inference-Header-Content-Length bytes)"
+        } else {
+            "the body"
+        };
+        ApiError::bad(format!("{what} is not an inference request: {e}"))
+    })?;
+    let (rows, values) = request.rows_with(width, binary)?;
+    let binary_default = request.parameters.binary_data_output.unwrap_or(false);
+    let outputs = match &request.outputs {
+        None => Output::ALL.map(|o| (o, binary_default)).to_vec(),
+        Some(asked) => asked
+            .iter()
+            .map(|o| {
+                let binary = o.parameters.binary_data.unwrap_or(binary_default);
+                Ok((Output::named(&o.name)?, binary))
+            })
+            .collect::<Result<_, ApiError>>()?,
+    };
+    Ok(ParsedInfer {
+        id: request.id,
+        rows,
+        values,
+        outputs,
+    })
+}
+
+/// Reads little-endian FP32 values, each a finite number.
+///
+/// # Errors
+/// A 400 naming `what` and the first value that is not finite, or a length that is not
+/// a multiple of 4.
+pub fn fp32_from_le(bytes: &[u8], what: &str) -> Result<Vec<f32>, ApiError> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(ApiError::bad(format!(
+            "{what}: {} bytes is not a whole number of FP32 values (4 bytes each)",
+            bytes.len()
+        )));
+    }
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    match values.iter().position(|x| !x.is_finite()) {
+        Some(k) => Err(ApiError::bad(format!(
+            "{what}: value {} at index {k} is not a finite number (NaN and infinity are refused)",
+            values[k]
+        ))),
+        None => Ok(values),
+    }
+}
+
+/// The rows that `shape` claims for a model of `width` inputs, and their value count:
+/// `[B, width]` (B ≥ 1) or `[width]`.
+///
+/// # Errors
+/// A 400 naming the input and the shape the model takes.
+pub fn shape_rows(name: &str, shape: &[i64], width: usize) -> Result<(usize, usize), ApiError> {
+    let rows = match shape[..] {
+        [b, n] if b > 0 && usize::try_from(n) == Ok(width) => usize::try_from(b).ok(),
+        [n] if usize::try_from(n) == Ok(width) => Some(1),
+        _ => None,
+    };
+    // The shape is the caller's claim: the values are counted, never reserved for.
+    rows.and_then(|r| Some((r, r.checked_mul(width)?)))
+        .ok_or_else(|| {
+            ApiError::bad(format!(
+                "input {name:?} has shape {shape:?}; this model takes [batch, {width}]"
+            ))
+        })
 }
 
 impl InferRequest {
-    /// The request's rows for a model of `width` inputs: (rows, their `rows · width`
-    /// values, row-major). There must be one FP32 input tensor of shape `[B, width]`
-    /// (B ≥ 1) or `[width]`, whose data (flat or nested) are exactly that many finite
-    /// numbers.
+    /// The request's rows for a model of `width` inputs, from a JSON body: (rows, their
+    /// `rows · width` values, row-major). There must be one FP32 input tensor of shape
+    /// `[B, width]` (B ≥ 1) or `[width]`, whose data (flat or nested) are exactly that
+    /// many finite numbers.
     ///
     /// # Errors
     /// A 400 [`ApiError`] saying which of those does not hold.
     pub fn rows(&self, width: usize) -> Result<(usize, Vec<f32>), ApiError> {
+        self.rows_with(width, &[])
+    }
+
+    /// As [`InferRequest::rows`], the input's values being in `data` or, with
+    /// `binary_data_size`, in `binary` (the body after the JSON header), which it must
+    /// use up exactly.
+    fn rows_with(&self, width: usize, binary: &[u8]) -> Result<(usize, Vec<f32>), ApiError> {
         let [input] = &self.inputs[..] else {
             return Err(ApiError::bad(format!(
                 "expected one input tensor, found {}",
@@ -469,53 +740,193 @@ impl InferRequest {
                 input.name, input.datatype
             )));
         }
-        let rows = match input.shape[..] {
-            [b, n] if b > 0 && usize::try_from(n) == Ok(width) => usize::try_from(b).ok(),
-            [n] if usize::try_from(n) == Ok(width) => Some(1),
-            _ => None,
+        let (rows, needed) = shape_rows(&input.name, &input.shape, width)?;
+        let values = match (&input.data, input.parameters.binary_data_size) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad(format!(
+                    "input {:?} has both \"data\" and a binary_data_size: send one",
+                    input.name
+                )))
+            }
+            (None, None) => {
+                return Err(ApiError::bad(format!(
+                    "input {:?} has no \"data\" and no binary_data_size parameter",
+                    input.name
+                )))
+            }
+            (Some(data), None) => {
+                if !binary.is_empty() {
+                    return Err(ApiError::bad(format!(
+                        "{} bytes follow the JSON header, but no input has a binary_data_size",
+                        binary.len()
+                    )));
+                }
+                let values = data.values()?;
+                if values.len() != needed {
+                    return Err(ApiError::bad(format!(
+                        "input {:?} has {} values; shape {:?} needs {needed}",
+                        input.name,
+                        values.len(),
+                        input.shape,
+                    )));
+                }
+                values.to_vec()
+            }
+            (None, Some(size)) => {
+                // A shape of 2⁶⁰ rows overflows the byte count: no size can match it.
+                let expected = (needed as u64).checked_mul(4);
+                if Some(size) != expected {
+                    let expected = expected.map_or("more than 2⁶⁴".into(), |n| n.to_string());
+                    return Err(ApiError::bad(format!(
+                        "input {:?} has binary_data_size {size}; shape {:?} of FP32 needs {expected} bytes",
+                        input.name, input.shape
+                    )));
+                }
+                if binary.len() as u64 != size {
+                    return Err(ApiError::bad(format!(
+                        "input {:?} has binary_data_size {size}, but {} bytes follow the JSON \
+                         header (is Inference-Header-Content-Length right?)",
+                        input.name,
+                        binary.len()
+                    )));
+                }
+                fp32_from_le(binary, &format!("input {:?}", input.name))?
+            }
         };
-        // The shape is the caller's claim: the values are counted, never reserved for.
-        let Some((rows, needed)) = rows.and_then(|r| Some((r, r.checked_mul(width)?))) else {
-            return Err(ApiError::bad(format!(
-                "input {:?} has shape {:?}; this model takes [batch, {width}]",
-                input.name, input.shape
-            )));
-        };
-        let values = input.data.values()?;
-        if values.len() != needed {
-            return Err(ApiError::bad(format!(
-                "input {:?} has {} values; shape {:?} needs {needed}",
-                input.name,
-                values.len(),
-                input.shape,
-            )));
+        Ok((rows, values))
+    }
+}
+
+/// An inference's answer: the probabilities of each row and its most likely class.
+pub(crate) struct Answer {
+    rows: usize,
+    probabilities: Vec<f32>,
+    best: Vec<usize>,
+    classes: Vec<String>,
+}
+
+impl Answer {
+    fn new(model: &ServedModel, rows: usize, probabilities: Vec<f32>) -> Answer {
+        let outputs = model.engine.outputs();
+        let best: Vec<usize> = probabilities.chunks_exact(outputs).map(argmax).collect();
+        let classes = best.iter().map(|&k| model.class_name(k)).collect();
+        Answer {
+            rows,
+            probabilities,
+            best,
+            classes,
         }
-        Ok((rows, values.to_vec()))
+    }
+
+    /// An output's shape.
+    fn shape(&self, output: Output) -> Vec<i64> {
+        match output {
+            Output::Probabilities => vec![
+                self.rows as i64,
+                (self.probabilities.len() / self.rows.max(1)) as i64,
+            ],
+            Output::Class | Output::ClassIndex => vec![self.rows as i64],
+        }
+    }
+
+    /// An output's values as JSON.
+    fn json(&self, output: Output) -> Value {
+        match output {
+            Output::Probabilities => json!(self.probabilities),
+            Output::Class => json!(self.classes),
+            Output::ClassIndex => json!(self.best),
+        }
+    }
+
+    /// An output's raw bytes, as the protocol lays them out: FP32 and INT64 little-endian;
+    /// BYTES each element as its length (4 bytes, little-endian) and then its bytes.
+    fn raw(&self, output: Output) -> Vec<u8> {
+        match output {
+            Output::Probabilities => self
+                .probabilities
+                .iter()
+                .flat_map(|p| p.to_le_bytes())
+                .collect(),
+            Output::Class => {
+                let mut out = Vec::new();
+                for name in &self.classes {
+                    out.extend((name.len() as u32).to_le_bytes());
+                    out.extend(name.as_bytes());
+                }
+                out
+            }
+            Output::ClassIndex => self
+                .best
+                .iter()
+                .flat_map(|&k| (k as i64).to_le_bytes())
+                .collect(),
+        }
     }
 }
 
 async fn infer(
     State(server): State<Server>,
     Path(name): Path<String>,
-    body: Result<Json<InferRequest>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     check_name(&server, &name)?;
-    let Json(request) = body?;
-    let (rows, values) = request.rows(server.model.engine.inputs())?;
-    let probabilities = run(&server, values).await?;
-    let outputs = server.model.engine.outputs();
-    let best: Vec<usize> = probabilities.chunks_exact(outputs).map(argmax).collect();
-    Ok(Json(json!({
+    let body = body.map_err(|r| ApiError {
+        status: r.status(),
+        message: format!("bad request: {}", r.body_text()),
+    })?;
+    let header_length = headers.get(HEADER_LENGTH).map(|v| v.as_bytes());
+    let request = parse_infer(&body, header_length, server.model.engine.inputs())?;
+    drop(body);
+    let probabilities = run(&server, request.values).await?;
+    let answer = Answer::new(&server.model, request.rows, probabilities);
+    let mut binary = Vec::new();
+    let outputs: Vec<Value> = request
+        .outputs
+        .iter()
+        .map(|&(output, raw)| {
+            let mut tensor = json!({
+                "name": output.name(),
+                "datatype": output.datatype(),
+                "shape": answer.shape(output),
+            });
+            if raw {
+                let bytes = answer.raw(output);
+                tensor["parameters"] = json!({"binary_data_size": bytes.len()});
+                binary.extend(bytes);
+            } else {
+                tensor["data"] = answer.json(output);
+            }
+            tensor
+        })
+        .collect();
+    let header = json!({
         "model_name": server.model.name,
         "model_version": "1",
         "id": request.id,
-        "outputs": [
-            {"name": "probabilities", "datatype": "FP32", "shape": [rows, outputs], "data": probabilities},
-            {"name": "class", "datatype": "BYTES", "shape": [rows],
-             "data": best.iter().map(|&k| server.model.class_name(k)).collect::<Vec<_>>()},
-            {"name": "class_index", "datatype": "INT64", "shape": [rows], "data": best},
+        "outputs": outputs,
+    });
+    if request.outputs.iter().all(|&(_, raw)| !raw) {
+        return Ok(Json(header).into_response());
+    }
+    let mut bytes = serde_json::to_vec(&header).map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: e.to_string(),
+    })?;
+    let length = bytes.len();
+    bytes.extend(binary);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::HeaderName::from_static(HEADER_LENGTH),
+                length.to_string(),
+            ),
         ],
-    })))
+        bytes,
+    )
+        .into_response())
 }
 
 /// A (possibly nested) JSON array of numbers, flattened as it is read: 4 bytes per

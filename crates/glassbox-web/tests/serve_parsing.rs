@@ -3,7 +3,7 @@
 //! request only claims.
 
 use glassbox::data::ImageShape;
-use glassbox_web::serve::{predict_rows, InferRequest};
+use glassbox_web::serve::{parse_infer, predict_rows, InferRequest, Output};
 use serde_json::json;
 
 fn infer(body: serde_json::Value, width: usize) -> Result<(usize, Vec<f32>), String> {
@@ -97,4 +97,116 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
     }
     !crc
+}
+
+/// A binary-tensor body (Triton's extension): the JSON header, then `bytes`.
+fn binary_body(shape: &[i64], size: usize, bytes: &[u8]) -> (Vec<u8>, String) {
+    let head = json!({"inputs": [{"name": "x", "shape": shape, "datatype": "FP32",
+                                  "parameters": {"binary_data_size": size}}],
+                      "outputs": [{"name": "class"},
+                                  {"name": "probabilities", "parameters": {"binary_data": true}}]})
+    .to_string();
+    let mut body = head.clone().into_bytes();
+    body.extend(bytes);
+    (body, head.len().to_string())
+}
+
+fn le(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn refused(body: &[u8], header: Option<&str>, width: usize) -> String {
+    let err = parse_infer(body, header.map(str::as_bytes), width).unwrap_err();
+    assert_eq!(err.status, 400, "{}", err.message);
+    err.message
+}
+
+#[test]
+fn a_binary_tensor_body_gives_the_same_rows_as_json() {
+    let values = [0.5, -1.25, 3.0, 1e-3, 7.0, 0.0];
+    let (body, length) = binary_body(&[2, 3], 24, &le(&values));
+    let parsed = parse_infer(&body, Some(length.as_bytes()), 3).unwrap();
+    assert_eq!((parsed.rows, parsed.values.as_slice()), (2, &values[..]));
+    assert_eq!(
+        parsed.outputs,
+        [(Output::Class, false), (Output::Probabilities, true)]
+    );
+    // The same rows as JSON, sent without any content type: all outputs, as JSON.
+    let json = json!({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32",
+                                  "data": values}]});
+    let parsed = parse_infer(json.to_string().as_bytes(), None, 3).unwrap();
+    assert_eq!(parsed.values, values);
+    assert_eq!(parsed.outputs, Output::ALL.map(|o| (o, false)));
+    // binary_data_output: every output binary unless it says otherwise.
+    let json = json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}],
+                      "outputs": [{"name": "class_index"},
+                                  {"name": "class", "parameters": {"binary_data": false}}],
+                      "parameters": {"binary_data_output": true}});
+    let parsed = parse_infer(json.to_string().as_bytes(), None, 3).unwrap();
+    assert_eq!(
+        parsed.outputs,
+        [(Output::ClassIndex, true), (Output::Class, false)]
+    );
+}
+
+#[test]
+fn binary_sizes_that_disagree_are_refused() {
+    let values = le(&[1.0; 6]);
+    // The size disagrees with the shape.
+    let (body, length) = binary_body(&[2, 3], 20, &values[..20]);
+    assert!(refused(&body, Some(&length), 3).contains("needs 24 bytes"));
+    // The size agrees with the shape, but fewer bytes follow, or more.
+    let (body, length) = binary_body(&[2, 3], 24, &values[..20]);
+    assert!(refused(&body, Some(&length), 3).contains("20 bytes follow"));
+    let mut more = values.clone();
+    more.extend([0; 4]);
+    let (body, length) = binary_body(&[2, 3], 24, &more);
+    assert!(refused(&body, Some(&length), 3).contains("28 bytes follow"));
+    // Shapes that claim 2⁶⁰ rows: the byte count overflows (refused, not wrapped round
+    // to a size that matches), or the value count does; nothing is reserved.
+    let (body, length) = binary_body(&[1 << 60, 3], 24, &values);
+    assert!(refused(&body, Some(&length), 3).contains("needs 13835058055282163712 bytes"));
+    let (body, length) = binary_body(&[1 << 61, 3], 0, &[]);
+    assert!(refused(&body, Some(&length), 3).contains("more than 2⁶⁴"));
+    let (body, length) = binary_body(&[1 << 62, 8], 0, &[]);
+    assert!(refused(&body, Some(&length), 8).contains("[batch, 8]"));
+}
+
+#[test]
+fn a_header_length_that_is_wrong_is_refused() {
+    let (body, length) = binary_body(&[2, 3], 24, &le(&[1.0; 6]));
+    let beyond = (body.len() + 1).to_string();
+    assert!(refused(&body, Some(&beyond), 3).contains("but the body is"));
+    for bad in ["", "-4", "12abc", "18446744073709551616"] {
+        assert!(refused(&body, Some(bad), 3).contains("not a number of bytes"));
+    }
+    // Too short: the JSON header is cut; too long: binary bytes in the JSON.
+    assert!(refused(&body, Some("10"), 3).contains("JSON header"));
+    let long = (length.parse::<usize>().unwrap() + 4).to_string();
+    assert!(refused(&body, Some(&long), 3).contains("JSON header"));
+    // Binary bytes without the header at all: the body is not JSON.
+    assert!(refused(&body, None, 3).contains("the body is not an inference request"));
+}
+
+#[test]
+fn binary_values_must_be_finite_and_inputs_say_where_their_data_are() {
+    let (body, length) = binary_body(&[3], 12, &le(&[1.0, f32::NAN, 2.0]));
+    assert!(refused(&body, Some(&length), 3).contains("index 1 is not a finite"));
+    let (body, length) = binary_body(&[3], 12, &le(&[1.0, 2.0, f32::INFINITY]));
+    assert!(refused(&body, Some(&length), 3).contains("index 2"));
+    let both = json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3],
+                                  "parameters": {"binary_data_size": 12}}]});
+    assert!(refused(both.to_string().as_bytes(), None, 3).contains("both"));
+    let neither = json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32"}]});
+    assert!(refused(neither.to_string().as_bytes(), None, 3).contains("no \"data\""));
+    // JSON data, and binary bytes that no input claims.
+    let head =
+        json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}]})
+            .to_string();
+    let mut body = head.clone().into_bytes();
+    body.extend([0; 12]);
+    assert!(refused(&body, Some(&head.len().to_string()), 3).contains("no input has"));
+    let unknown = json!({"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [1, 2, 3]}],
+                         "outputs": [{"name": "logits"}]});
+    assert!(refused(unknown.to_string().as_bytes(), None, 3).contains("no output \"logits\""));
 }

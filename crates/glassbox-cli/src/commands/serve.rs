@@ -1,5 +1,5 @@
-//! `glassbox serve`: a model behind HTTP (crate `glassbox-web`, module `serve`) until
-//! Ctrl-C or SIGTERM.
+//! `glassbox serve`: a model behind HTTP, and gRPC with `--grpc-port` (crate
+//! `glassbox-web`, module `serve`) until Ctrl-C or SIGTERM.
 
 use crate::args::{resolve_threads, ServeArgs};
 use crate::outln;
@@ -7,12 +7,13 @@ use anyhow::{anyhow, Context, Result};
 use glassbox_web::serve::{self, ApiKey, Limits, ServeOptions, ServedModel, Server};
 use std::time::Duration;
 
-/// Loads the model, binds the address, prints `serving: URL` as the first line, serves.
+/// Loads the model, binds the address, prints `serving: URL` as the first line (and
+/// `grpc: HOST:PORT` as the second with `--grpc-port`), serves.
 pub fn run(args: &ServeArgs) -> Result<()> {
     if !args.model.exists() {
         return Err(anyhow!("{}: no such model file", args.model.display()));
     }
-    let options = options(args)?;
+    let mut options = options(args)?;
     if options.api_key.is_none() && !args.host.is_loopback() {
         eprintln!(
             "warning: serving on {} without --api-key-file: anyone who can reach this port \
@@ -40,6 +41,15 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         args.port,
         "serving",
         |listener, url| async move {
+            if let Some(port) = args.grpc_port {
+                let grpc = tokio::net::TcpListener::bind((args.host, port))
+                    .await
+                    .with_context(|| {
+                        format!("--grpc-port: cannot listen on {}:{port}", args.host)
+                    })?;
+                outln!("grpc: {}", grpc.local_addr()?);
+                options.grpc = Some(grpc);
+            }
             outln!(
                 "model {name:?}: POST {url}v2/models/{name}/infer or {url}predict; Ctrl-C stops"
             );
@@ -117,5 +127,9 @@ fn options(args: &ServeArgs) -> Result<ServeOptions> {
         Some(path) => Some(ApiKey::from_file(path).map_err(|e| anyhow!("--api-key-file {e}"))?),
         None => None,
     };
-    Ok(ServeOptions { limits, api_key })
+    Ok(ServeOptions {
+        limits,
+        api_key,
+        grpc: None,
+    })
 }

@@ -6,7 +6,11 @@
 //! glassbox_http_request_duration_seconds            histogram: from the request's head to its answer
 //! glassbox_http_requests_shed_total{reason}         counter: answered 503 (busy) or closed (timeout)
 //! glassbox_http_inflight_requests / _bytes          gauges: requests admitted, their body bytes
-//! glassbox_http_open_connections                    gauge
+//!                                                   (both transports: they share the bounds)
+//! glassbox_http_open_connections                    gauge (HTTP and gRPC connections)
+//! glassbox_grpc_requests_total{method,code}         counter: gRPC calls by method and status code
+//! glassbox_grpc_request_duration_seconds            histogram: from a call's head to its answer
+//! glassbox_grpc_requests_shed_total{reason}         counter: calls refused UNAVAILABLE (busy) or too slow
 //! glassbox_engine_batch_rows                        histogram: rows per pass through the network
 //! glassbox_engine_queue_depth                       gauge: requests waiting for the engine
 //! glassbox_engine_rows_predicted_total              counter
@@ -95,6 +99,9 @@ impl Shed {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     latency: Histogram,
+    grpc_requests: Mutex<BTreeMap<(&'static str, i32), u64>>,
+    grpc_latency: Histogram,
+    grpc_shed: [AtomicU64; 4],
     batch_rows: Histogram,
     shed: [AtomicU64; 4],
     rows_predicted: AtomicU64,
@@ -110,6 +117,9 @@ impl Default for Metrics {
         Metrics {
             requests: Mutex::new(BTreeMap::new()),
             latency: Histogram::new(&LATENCY_BUCKETS),
+            grpc_requests: Mutex::new(BTreeMap::new()),
+            grpc_latency: Histogram::new(&LATENCY_BUCKETS),
+            grpc_shed: Default::default(),
             batch_rows: Histogram::new(&BATCH_BUCKETS),
             shed: Default::default(),
             rows_predicted: AtomicU64::new(0),
@@ -129,6 +139,20 @@ impl Metrics {
             *requests.entry((route, status)).or_insert(0) += 1;
         }
         self.latency.observe(latency.as_secs_f64());
+    }
+
+    /// Counts one gRPC call of `method` (a method this server has, or "other") that
+    /// ended with `code`, and its latency.
+    pub fn grpc_request(&self, method: &'static str, code: tonic::Code, latency: Duration) {
+        if let Ok(mut requests) = self.grpc_requests.lock() {
+            *requests.entry((method, code as i32)).or_insert(0) += 1;
+        }
+        self.grpc_latency.observe(latency.as_secs_f64());
+    }
+
+    /// Counts one gRPC call refused by the bounds.
+    pub fn grpc_shed(&self, why: Shed) {
+        self.grpc_shed[why as usize].fetch_add(1, Relaxed);
     }
 
     /// Counts one refusal or closed connection.
@@ -178,6 +202,37 @@ impl Metrics {
                 "glassbox_http_requests_shed_total{{reason=\"{}\"}} {}",
                 why.label(),
                 self.shed[why as usize].load(Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP glassbox_grpc_requests_total gRPC calls by method and status code.\n\
+             # TYPE glassbox_grpc_requests_total counter\n",
+        );
+        if let Ok(requests) = self.grpc_requests.lock() {
+            for ((method, code), n) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "glassbox_grpc_requests_total{{method=\"{method}\",code=\"{}\"}} {n}",
+                    code_name(*code)
+                );
+            }
+        }
+        self.grpc_latency.write(
+            &mut out,
+            "glassbox_grpc_request_duration_seconds",
+            "Time from a gRPC call's head to its answer.",
+        );
+        out.push_str(
+            "# HELP glassbox_grpc_requests_shed_total gRPC calls refused UNAVAILABLE (busy) \
+             or DEADLINE_EXCEEDED (message too slow).\n\
+             # TYPE glassbox_grpc_requests_shed_total counter\n",
+        );
+        for why in [Shed::Busy, Shed::BodyTimeout] {
+            let _ = writeln!(
+                out,
+                "glassbox_grpc_requests_shed_total{{reason=\"{}\"}} {}",
+                why.label(),
+                self.grpc_shed[why as usize].load(Relaxed)
             );
         }
         let gauge = |out: &mut String, name: &str, help: &str, value: i64| {
@@ -232,6 +287,34 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A gRPC status code's name as the gRPC specification writes it (`INVALID_ARGUMENT`).
+fn code_name(code: i32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|k| NAMES.get(k))
+        .copied()
+        .unwrap_or("UNKNOWN")
 }
 
 /// The process's resident memory, from `/proc/self/statm` (Linux; None elsewhere).

@@ -24,6 +24,7 @@
 //!   each connection finish the request it is on, and returns once all are closed or
 //!   after [`Limits::drain_timeout`].
 
+use super::grpc::{self, GrpcServer};
 use super::metrics::{Metrics, Shed};
 use crate::ApiError;
 use axum::body::{Body, Bytes};
@@ -196,18 +197,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(differ) == 0
 }
 
-/// How the server runs: its limits and, when set, the token requests need.
+/// How the server runs: its limits, when set the token requests need, and the listener
+/// of its gRPC service.
 #[derive(Debug, Default)]
 pub struct ServeOptions {
     /// The limits.
     pub limits: Limits,
     /// The token; None: no token is asked for.
     pub api_key: Option<ApiKey>,
+    /// Where the gRPC service ([`grpc`](super::grpc::service)) listens; None: no gRPC.
+    pub grpc: Option<TcpListener>,
 }
 
 /// What every connection shares.
 struct Shared {
     router: Router,
+    grpc: Option<GrpcServer>,
     metrics: Arc<Metrics>,
     options: ServeOptions,
     requests: Semaphore,
@@ -224,14 +229,17 @@ struct Shared {
 pub async fn serve_router(
     listener: TcpListener,
     router: Router,
+    grpc: Option<GrpcServer>,
     metrics: Arc<Metrics>,
-    options: ServeOptions,
+    mut options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let grpc_listener = options.grpc.take();
     let limits = &options.limits;
     let max_connections = limits.max_connections.clamp(1, u32::MAX as usize);
     let shared = Arc::new(Shared {
         router,
+        grpc,
         metrics,
         requests: Semaphore::new(limits.max_inflight_requests.min(Semaphore::MAX_PERMITS)),
         bytes: Semaphore::new(limits.max_inflight_bytes.min(Semaphore::MAX_PERMITS)),
@@ -240,6 +248,14 @@ pub async fn serve_router(
     });
     let connections = Arc::new(Semaphore::new(max_connections));
     let (stop, stopping) = watch::channel(());
+    if let Some(listener) = grpc_listener {
+        tokio::spawn(grpc_accept(
+            shared.clone(),
+            listener,
+            connections.clone(),
+            stopping.clone(),
+        ));
+    }
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -774,6 +790,245 @@ impl HttpBody for LimitedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
+    }
+}
+
+/// The most streams (calls) one HTTP/2 connection may have open at once.
+const GRPC_STREAMS_PER_CONNECTION: u32 = 256;
+
+/// Accepts gRPC connections on `listener`, under the same cap on connections as HTTP,
+/// until the server stops.
+async fn grpc_accept(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    connections: Arc<Semaphore>,
+    mut stopping: watch::Receiver<()>,
+) {
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = stopping.changed() => break,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            biased;
+            _ = stopping.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        tokio::spawn(grpc_connection(
+            shared.clone(),
+            stream,
+            permit,
+            stopping.clone(),
+        ));
+    }
+}
+
+/// Serves one HTTP/2 connection of gRPC calls until it closes, has been idle (no call
+/// open) for [`Limits::idle_timeout`], or the server drains.
+async fn grpc_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    mut stopping: watch::Receiver<()>,
+) {
+    let _open = Gauge::add(&shared.metrics.open_connections, 1);
+    let clock = Arc::new(ConnClock::default());
+    clock.idle_since.store(now_ms(), Relaxed);
+    let service = {
+        let (shared, clock) = (shared.clone(), clock.clone());
+        hyper::service::service_fn(move |request| {
+            handle_grpc(shared.clone(), clock.clone(), request)
+        })
+    };
+    let _ = stream.set_nodelay(true);
+    let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(GRPC_STREAMS_PER_CONNECTION)
+        // A peer that stops answering pings is gone: close its connection.
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    // Reads are not watched here (HTTP/2 frames have no request head to time): the
+    // watchdog sees only the idle time between calls.
+    let watch = watchdog(&clock, &shared.options.limits);
+    tokio::pin!(watch);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            why = &mut watch => {
+                shared.metrics.shed(why);
+                break;
+            }
+            _ = stopping.changed(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// The gRPC status code in a response's headers (a call that failed before its
+/// message), or OK (a unary call's status then comes in its trailers, and this server
+/// fails a call before answering it).
+fn grpc_code(response: &Response<tonic::body::Body>) -> tonic::Code {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map_or(tonic::Code::Ok, tonic::Code::from_i32)
+}
+
+/// Answers one gRPC call: the liveness and readiness probes at once; otherwise the
+/// token, admission (the same request and byte bounds as HTTP, UNAVAILABLE past them),
+/// then the service.
+async fn handle_grpc(
+    shared: Arc<Shared>,
+    clock: Arc<ConnClock>,
+    request: Request<Incoming>,
+) -> Result<Response<tonic::body::Body>, Infallible> {
+    let started = Instant::now();
+    clock.active.fetch_add(1, Relaxed);
+    let method = grpc::method_of(request.uri().path());
+    let response = admit_grpc(&shared, method, request, started).await;
+    shared
+        .metrics
+        .grpc_request(method, grpc_code(&response), started.elapsed());
+    clock.active.fetch_sub(1, Relaxed);
+    clock.idle_since.store(now_ms(), Relaxed);
+    Ok(response)
+}
+
+async fn admit_grpc(
+    shared: &Arc<Shared>,
+    method: &'static str,
+    request: Request<Incoming>,
+    started: Instant,
+) -> Response<tonic::body::Body> {
+    let Some(service) = &shared.grpc else {
+        return tonic::Status::unimplemented("no gRPC service").into_http();
+    };
+    let mut service = service.clone();
+    let call = |service: &mut GrpcServer, request: Request<LimitedOrNot>| {
+        let future = service.call(request);
+        async move {
+            match future.await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    };
+    if method == "ServerLive" || method == "ServerReady" {
+        return call(&mut service, request.map(LimitedOrNot::Not)).await;
+    }
+    if let Some(key) = &shared.options.api_key {
+        if !key.admits(request.headers()) {
+            return tonic::Status::unauthenticated(
+                "this server needs a token: send the metadata `authorization: Bearer <token>` \
+                 (the token is in the file given to --api-key-file)",
+            )
+            .into_http();
+        }
+    }
+    let limits = &shared.options.limits;
+    let Ok(_request_permit) = shared.requests.try_acquire() else {
+        shared.metrics.grpc_shed(Shed::Busy);
+        return tonic::Status::unavailable(format!(
+            "the server is busy: {} requests in flight (--max-inflight-requests); retry later",
+            limits.max_inflight_requests
+        ))
+        .into_http();
+    };
+    let _inflight = Gauge::add(&shared.metrics.inflight_requests, 1);
+    let hold = Arc::new(Hold {
+        bytes: AtomicUsize::new(0),
+        failed: AtomicU8::new(BODY_OK),
+    });
+    let _release = Release {
+        shared,
+        hold: &hold,
+    };
+    // A gRPC body has no declared length: its bytes are taken from the budget as
+    // they arrive, and must keep up with the minimum rate.
+    let request = request.map(|incoming| {
+        LimitedOrNot::Limited(LimitedBody {
+            incoming,
+            shared: shared.clone(),
+            hold: hold.clone(),
+            started,
+            received: 0,
+            timer: None,
+        })
+    });
+    let response = call(&mut service, request).await;
+    match hold.failed.load(Relaxed) {
+        BODY_TOO_SLOW => {
+            shared.metrics.grpc_shed(Shed::BodyTimeout);
+            tonic::Status::deadline_exceeded(format!(
+                "the message came slower than {} bytes/s after {:?}",
+                limits.min_body_rate, limits.body_grace
+            ))
+            .into_http()
+        }
+        BODY_BUSY => {
+            shared.metrics.grpc_shed(Shed::Busy);
+            tonic::Status::unavailable(format!(
+                "the server is busy: {} bytes of requests in flight (--max-inflight-bytes); \
+                 retry later",
+                limits.max_inflight_bytes
+            ))
+            .into_http()
+        }
+        _ => response,
+    }
+}
+
+/// A gRPC request's body: counted against the bounds, or (a probe) as it came.
+enum LimitedOrNot {
+    Limited(LimitedBody),
+    Not(Incoming),
+}
+
+impl HttpBody for LimitedOrNot {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            LimitedOrNot::Limited(body) => Pin::new(body).poll_frame(cx),
+            LimitedOrNot::Not(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map_err(|e| Box::new(e) as BoxError),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            LimitedOrNot::Limited(body) => body.is_end_stream(),
+            LimitedOrNot::Not(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            LimitedOrNot::Limited(body) => body.size_hint(),
+            LimitedOrNot::Not(body) => body.size_hint(),
+        }
     }
 }
 
