@@ -431,8 +431,11 @@ impl<'a> Trainer<'a> {
     /// (which must have the checkpoint's architecture) gets its weights, and training
     /// goes on from the epoch after it, with its optimiser state, random numbers,
     /// example order, history and early-stopping state. With the same settings (only
-    /// `epochs` may differ) and thread count, the weights at the end are the same, bit
-    /// for bit, as those of a run that was never interrupted.
+    /// `epochs` and `threads` may differ) and thread count, the weights at the end are
+    /// the same, bit for bit, as those of a run that was never interrupted; with another
+    /// thread count or number of workers ([`Trainer::workers`]), the same up to the
+    /// order of float additions. A checkpoint of a run that completed its epochs goes
+    /// on to `epochs` when that is more; one that stopped early stays stopped.
     pub fn resume(mut self, from: Checkpoint) -> Self {
         self.resume = Some(from);
         self
@@ -540,7 +543,10 @@ impl<'a> Trainer<'a> {
             first = from.state.epoch;
             let stop = from.state.stop;
             run.resume(config, network, from, &mut history, &mut early)?;
-            if let Some(stop) = stop {
+            // A run that ran all its epochs goes on when more are asked for; one that
+            // stopped early stays stopped.
+            let more = stop == Some(StopReason::Completed) && config.epochs > first;
+            if let Some(stop) = stop.filter(|_| !more) {
                 history.stop = stop;
                 return Ok(history);
             }
@@ -823,8 +829,11 @@ impl<'a> Run<'a> {
                 "cannot resume: the checkpoint's {what} differs from this run's"
             ))
         };
+        // Threads change only the order of float additions (a run may go on under
+        // `mpirun` with another number of ranks, each with its own cores).
         let same_but_epochs = TrainConfig {
             epochs: config.epochs,
+            threads: config.threads,
             ..from.state.config.clone()
         };
         if &same_but_epochs != config {
