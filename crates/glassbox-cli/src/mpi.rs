@@ -62,6 +62,23 @@ impl World {
         None
     }
 
+    /// With `GLASSBOX_MPI_TIMES` set, rank 0 prints the seconds its gradient sums took
+    /// and their count (bench/RESULTS.md: the allreduce's share of a step).
+    pub fn report_times(&self, training_seconds: f64) {
+        #[cfg(feature = "mpi")]
+        if let Some(mpi) = self.mpi.as_ref().filter(|_| self.leads()) {
+            if std::env::var_os("GLASSBOX_MPI_TIMES").is_some() {
+                let (seconds, sums) = mpi.times();
+                eprintln!(
+                    "mpi: {sums} allreduces took {seconds:.3} s of {training_seconds:.3} s \
+                     of training ({:.1}%)",
+                    100.0 * seconds / training_seconds.max(1e-9)
+                );
+            }
+        }
+        let _ = training_seconds;
+    }
+
     /// Ends the whole job after this rank failed with `err` (printed with the rank), so
     /// that no other rank waits for it; with one rank, hands the error back.
     pub fn fail(&self, err: anyhow::Error) -> anyhow::Error {
@@ -90,7 +107,9 @@ mod imp {
     use mpi::topology::SimpleCommunicator;
     use mpi::traits::{Communicator, CommunicatorCollectives};
     use mpi::Threading;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Mutex;
+    use std::time::Instant;
 
     /// The MPI job: the world communicator and a send buffer for the sums.
     pub(super) struct Mpi {
@@ -98,6 +117,9 @@ mod imp {
         pub(super) size: usize,
         world: SimpleCommunicator,
         send: Mutex<Vec<f32>>,
+        /// Nanoseconds spent in the sums, and their count.
+        spent: AtomicU64,
+        sums: AtomicU64,
         /// Finalises MPI when dropped: declared last, so dropped last.
         _universe: Universe,
     }
@@ -136,8 +158,16 @@ mod imp {
                 size: usize::try_from(world.size()).unwrap_or(1),
                 world,
                 send: Mutex::new(Vec::new()),
+                spent: AtomicU64::new(0),
+                sums: AtomicU64::new(0),
                 _universe: universe,
             }))
+        }
+
+        /// Seconds spent in the sums so far, and how many there were.
+        pub(super) fn times(&self) -> (f64, u64) {
+            let nanos = self.spent.load(Ordering::Relaxed);
+            (nanos as f64 * 1e-9, self.sums.load(Ordering::Relaxed))
         }
 
         /// MPI_Abort of the whole job with `code`.
@@ -163,10 +193,14 @@ mod imp {
                 .send
                 .lock()
                 .map_err(|_| "a training thread panicked".to_string())?;
+            let started = Instant::now();
             send.clear();
             send.extend_from_slice(buffer);
             self.world
                 .all_reduce_into(&send[..], buffer, SystemOperation::sum());
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.spent.fetch_add(nanos, Ordering::Relaxed);
+            self.sums.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
     }

@@ -165,6 +165,7 @@ fn train(args: &TrainArgs, world: &World) -> Result<()> {
     };
     let training_seconds = training.elapsed().as_secs_f64();
     observer.finish();
+    world.report_times(training_seconds);
     if !leads {
         // Divergence is seen by every rank at once (the summed loss): rank 0 says so.
         return match history {
