@@ -9,6 +9,7 @@ mod args;
 mod commands;
 mod error;
 mod model;
+mod mpi;
 mod plot;
 mod progress;
 mod spec;

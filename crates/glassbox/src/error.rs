@@ -91,6 +91,17 @@ pub enum Error {
         /// The loss that was seen.
         loss: f64,
     },
+
+    /// Occurs when the workers of a data-parallel run cannot sum their gradients (a peer
+    /// died or cannot be reached): see [`crate::train::AllReduce`]. The weights of the
+    /// last good epoch are kept.
+    #[error("data-parallel training failed at epoch {epoch}: {message}")]
+    Workers {
+        /// The epoch (1-based) that failed.
+        epoch: usize,
+        /// What the transport said.
+        message: String,
+    },
 }
 
 /// `Result` with [`Error`] as its error.

@@ -278,6 +278,47 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
+/// The one hook of data-parallel training: several processes (workers, e.g. the ranks
+/// of `mpirun -np N glassbox train`) each hold the whole network and, at every step,
+/// take their share of the global batch, compute its gradients, and sum them with the
+/// others' through [`AllReduce::sum`] before the same update is made everywhere.
+///
+/// The library has no transport of its own: the `glassbox` binary implements this trait
+/// with MPI (its `mpi` feature); a test can implement it with threads. Given to
+/// [`Trainer::workers`].
+///
+/// ```text
+/// global batch b of B examples (the single-process order):  e₀ … e_{B−1}
+/// worker w of N takes the examples row_band(B, N, w):        ⌈B/N⌉ or fewer
+/// each worker:   forward, δᴸ = ∇C/B (the global B), backward → its ∂W, ∂b
+/// sum:           one buffer [∂W¹ ∂b¹ … ∂Wᴸ ∂bᴸ | loss, correct, stop] summed across workers
+/// each worker:   the optimiser's update from the summed gradients: the same everywhere
+/// ```
+///
+/// The summed gradient is that of one process with the same batch, up to the order of
+/// the float additions; dropout masks are drawn by each example's place in the global
+/// batch, so they are one process's too.
+pub trait AllReduce: Send + Sync {
+    /// This worker's index, from 0.
+    fn rank(&self) -> usize;
+    /// How many workers take part.
+    fn size(&self) -> usize;
+    /// Replaces `buffer` by the element-wise sum of every worker's `buffer` (all of the
+    /// same length), on every worker. An error (a peer lost) ends training.
+    ///
+    /// # Errors
+    /// What went wrong, in words.
+    fn sum(&self, buffer: &mut [f32]) -> std::result::Result<(), String>;
+}
+
+/// Worker `rank`'s examples of a batch of `n`, when `size` workers share it: a
+/// contiguous run of the batch, ⌈n/size⌉ or fewer.
+pub fn share_of_batch(n: usize, size: usize, rank: usize) -> std::ops::Range<usize> {
+    let per = n.div_ceil(size.max(1));
+    let start = (rank * per).min(n);
+    start..(start + per).min(n)
+}
+
 /// Runs training with a [`TrainConfig`]: `Trainer::new(config)`, optionally
 /// `.validation(…)`, `.test(…)` and `.observer(…)`, then `.fit(&mut network, &train)`.
 ///
@@ -310,6 +351,8 @@ pub struct Trainer<'a> {
     resume: Option<Checkpoint>,
     /// An optimiser state to start from and to leave the final state in.
     carried: Option<&'a mut OptimizerState>,
+    /// The other workers of a data-parallel run.
+    workers: Option<&'a dyn AllReduce>,
 }
 
 impl std::fmt::Debug for Trainer<'_> {
@@ -322,6 +365,7 @@ impl std::fmt::Debug for Trainer<'_> {
             .field("checkpoint", &self.checkpoint)
             .field("resume", &self.resume.as_ref().map(Checkpoint::epoch))
             .field("carried", &self.carried.as_ref().map(|s| s.steps()))
+            .field("workers", &self.workers.map(|w| (w.rank(), w.size())))
             .finish()
     }
 }
@@ -337,7 +381,22 @@ impl<'a> Trainer<'a> {
             checkpoint: None,
             resume: None,
             carried: None,
+            workers: None,
         }
+    }
+
+    /// Trains as one worker of a data-parallel run ([`AllReduce`]): this process takes
+    /// its share of every global batch of [`TrainConfig::batch_size`] examples, and the
+    /// gradients are summed with the other workers' at every step. Every worker must run
+    /// the same `fit`, with the same settings and training set; each then ends with the
+    /// same weights, equal to one process's up to the order of float additions. With
+    /// one worker this changes nothing.
+    ///
+    /// Online learning (batch 1), batches smaller than the number of workers and
+    /// full-batch Rprop are refused ([`Error::Config`]).
+    pub fn workers(mut self, workers: &'a dyn AllReduce) -> Self {
+        self.workers = (workers.size() > 1).then_some(workers);
+        self
     }
 
     /// The settings.
@@ -372,11 +431,11 @@ impl<'a> Trainer<'a> {
     /// (which must have the checkpoint's architecture) gets its weights, and training
     /// goes on from the epoch after it, with its optimiser state, random numbers,
     /// example order, history and early-stopping state. With the same settings (only
-    /// `epochs` may differ) and thread count, the weights at the end are the same, bit
-    /// for bit, as those of a run that was never interrupted. A run that finished its
-    /// epochs goes on when `epochs` is now larger (a schedule that depends on the number
-    /// of epochs, cosine, then follows the new count from there on); one that stopped
-    /// early stays stopped.
+    /// `epochs` and `threads` may differ) and thread count, the weights at the end are
+    /// the same, bit for bit, as those of a run that was never interrupted; with another
+    /// thread count or number of workers ([`Trainer::workers`]), the same up to the
+    /// order of float additions. A checkpoint of a run that completed its epochs goes
+    /// on to `epochs` when that is more; one that stopped early stays stopped.
     pub fn resume(mut self, from: Checkpoint) -> Self {
         self.resume = Some(from);
         self
@@ -434,6 +493,7 @@ impl<'a> Trainer<'a> {
             checkpoint,
             resume,
             carried,
+            workers,
         } = self;
         let mut silent = Silent;
         let observer: &mut (dyn Observer + Send) = match observer {
@@ -441,8 +501,11 @@ impl<'a> Trainer<'a> {
             None => &mut silent,
         };
         check(&config, network, train, validation, test)?;
+        if let Some(w) = workers {
+            check_workers(&config, w.size())?;
+        }
 
-        let mut run = Run::new(&config, network, train);
+        let mut run = Run::new(&config, network, train, workers);
         if let Some(state) = &carried {
             if state.same_layout(&run.state) {
                 run.state = (*state).clone();
@@ -480,14 +543,12 @@ impl<'a> Trainer<'a> {
             first = from.state.epoch;
             let stop = from.state.stop;
             run.resume(config, network, from, &mut history, &mut early)?;
-            match stop {
-                // A run that finished its epochs goes on when it is given more of them.
-                Some(StopReason::Completed) if config.epochs > first => {}
-                Some(stop) => {
-                    history.stop = stop;
-                    return Ok(history);
-                }
-                None => {}
+            // A run that ran all its epochs goes on when more are asked for; one that
+            // stopped early stays stopped.
+            let more = stop == Some(StopReason::Completed) && config.epochs > first;
+            if let Some(stop) = stop.filter(|_| !more) {
+                history.stop = stop;
+                return Ok(history);
             }
         }
         let mut last_good = network.layers().to_vec();
@@ -507,6 +568,13 @@ impl<'a> Trainer<'a> {
                     return Err(Error::Diverged {
                         epoch: epoch + 1,
                         loss,
+                    });
+                }
+                EpochEnd::Failed(message) => {
+                    rollback(network);
+                    return Err(Error::Workers {
+                        epoch: epoch + 1,
+                        message,
                     });
                 }
             };
@@ -605,6 +673,30 @@ fn check(
     Ok(())
 }
 
+/// Checks that a run can be shared by `size` workers.
+fn check_workers(config: &TrainConfig, size: usize) -> Result<()> {
+    if config.optimizer.is_full_batch() {
+        return Err(Error::Config(format!(
+            "{size} workers: full-batch optimisers (Rprop) are not split between workers; \
+             use SGD, momentum or Adam"
+        )));
+    }
+    if config.batch_size == 1 {
+        return Err(Error::Config(format!(
+            "{size} workers: online learning (batch size 1) makes one update per example, \
+             which cannot be split between workers; use a batch size of at least {size}"
+        )));
+    }
+    if config.batch_size < size {
+        return Err(Error::Config(format!(
+            "{size} workers need a batch size of at least {size}, one example each \
+             (got {})",
+            config.batch_size
+        )));
+    }
+    Ok(())
+}
+
 /// The state of a run between epochs: the order of the examples, the random numbers,
 /// the optimiser's memory, the step's buffers, and how the steps are run.
 struct Run<'a> {
@@ -621,6 +713,8 @@ struct Run<'a> {
     par: Parallelism,
     /// What evaluation between epochs may use.
     eval_par: Parallelism,
+    /// The other workers of a data-parallel run.
+    workers: Option<&'a dyn AllReduce>,
 }
 
 /// How an epoch's steps ended.
@@ -630,6 +724,8 @@ enum EpochEnd {
     Interrupted,
     /// A batch's loss was NaN or infinite.
     Diverged(f64),
+    /// The workers could not sum their gradients.
+    Failed(String),
 }
 
 /// An epoch's steps, summed up.
@@ -644,7 +740,12 @@ struct StepTotals {
 }
 
 impl<'a> Run<'a> {
-    fn new(config: &'a TrainConfig, network: &Network, data: &'a Dataset) -> Self {
+    fn new(
+        config: &'a TrainConfig,
+        network: &Network,
+        data: &'a Dataset,
+        workers: Option<&'a dyn AllReduce>,
+    ) -> Self {
         let full_batch = config.optimizer.is_full_batch();
         let batch = if full_batch {
             FULL_BATCH_CHUNK_ROWS
@@ -652,13 +753,15 @@ impl<'a> Run<'a> {
             config.batch_size
         }
         .min(data.len());
+        // This worker's rows of a batch (all of them with one worker).
+        let local = workers.map_or(batch, |w| share_of_batch(batch, w.size(), 0).len());
         // A step is shared out by bands of neurons when each thread gets enough work;
         // otherwise one thread runs it, and its big matrix products may use the others.
         let threads = config.threads.min(rayon::current_num_threads()).max(1);
         let banded = threads > 1
             && !full_batch
-            && batch >= 2
-            && batch * network.parameter_count() / threads >= step::SPLIT_MIN_WORK
+            && local >= 2
+            && local * network.parameter_count() / threads >= step::SPLIT_MIN_WORK
             && step::can_split(network);
         let many = if config.threads > 1 {
             Parallelism::Threads(config.threads)
@@ -671,7 +774,7 @@ impl<'a> Run<'a> {
             rng: Rng::new(config.seed),
             order: (0..data.len()).collect(),
             state: OptimizerState::new(&config.optimizer, network.layers()),
-            buffers: step::Buffers::new(network, data, batch, config.dropout),
+            buffers: step::Buffers::new(network, data, local, config.dropout),
             batch,
             threads: if banded { threads } else { 1 },
             par: if banded {
@@ -680,6 +783,7 @@ impl<'a> Run<'a> {
                 many
             },
             eval_par: many,
+            workers,
         }
     }
 
@@ -725,8 +829,11 @@ impl<'a> Run<'a> {
                 "cannot resume: the checkpoint's {what} differs from this run's"
             ))
         };
+        // Threads change only the order of float additions (a run may go on under
+        // `mpirun` with another number of ranks, each with its own cores).
         let same_but_epochs = TrainConfig {
             epochs: config.epochs,
+            threads: config.threads,
             ..from.state.config.clone()
         };
         if &same_but_epochs != config {
@@ -818,33 +925,60 @@ impl<'a> Run<'a> {
             threads: self.threads,
             par: self.par,
             online: self.batch == 1
+                && self.workers.is_none()
                 && config.dropout == 0.0
                 && matches!(config.optimizer, Optimizer::Sgd(_)),
             full_batch,
             scale: full_batch.then(|| 1.0 / data.len() as f32),
             learning_rate: &schedule,
             dropout_key,
+            workers: self.workers,
+        };
+        // A worker reads only its share of each batch.
+        let mine: Vec<usize> = match self.workers {
+            Some(w) if data.is_streamed() => self
+                .order
+                .chunks(self.batch)
+                .flat_map(|b| &b[share_of_batch(b.len(), w.size(), w.rank())])
+                .copied()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let ahead = if self.workers.is_some() {
+            &mine
+        } else {
+            &self.order
         };
         // A streamed data set is read a window ahead by a helper thread (data::stream).
         let (used, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+        let mut failed = None;
         std::thread::scope(|scope| {
             if data.is_streamed() {
-                scope.spawn(|| data.read_ahead(&self.order, &used, &stop));
+                scope.spawn(|| data.read_ahead(ahead, &used, &stop));
             }
-            totals.threads = step::run_epoch(
+            (totals.threads, failed) = step::run_epoch(
                 &mut self.buffers,
                 network,
                 &mut self.state,
                 &e,
                 &mut |step| {
                     used.fetch_add(step.rows.len(), Ordering::Release);
+                    // (With workers, every one sees the same sums, and so ends the epoch
+                    // at the same step.)
+                    if step.stop_agreed {
+                        end.get_or_insert(EpochEnd::Interrupted);
+                        return false;
+                    }
                     if !step.loss.is_finite() {
                         end = Some(EpochEnd::Diverged(step.loss));
                         return false;
                     }
                     totals.loss_sum += step.loss;
-                    totals.correct += count_correct(data, step.rows, step.outputs);
-                    totals.examples += step.rows.len();
+                    totals.correct += match step.correct {
+                        Some(correct) => correct,
+                        None => count_correct(data, step.rows, step.outputs),
+                    };
+                    totals.examples += step.examples;
                     totals.learning_rate = schedule(step.batch);
                     let progress = BatchProgress {
                         epoch: epoch + 1,
@@ -854,7 +988,10 @@ impl<'a> Run<'a> {
                         loss: totals.loss_sum / totals.examples as f64,
                     };
                     if observer.on_batch(&progress) == Control::Stop {
-                        end = Some(EpochEnd::Interrupted);
+                        // With workers, a request that all of them learn at the next sum.
+                        if self.workers.is_none() {
+                            end = Some(EpochEnd::Interrupted);
+                        }
                         return false;
                     }
                     true
@@ -866,6 +1003,9 @@ impl<'a> Run<'a> {
             totals.learning_rate = 0.0;
         }
         totals.seconds = started.elapsed().as_secs_f64();
+        if let Some(message) = failed {
+            return EpochEnd::Failed(message);
+        }
         end.unwrap_or(EpochEnd::Finished(totals))
     }
 }

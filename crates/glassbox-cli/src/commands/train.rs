@@ -3,6 +3,7 @@
 use crate::args::{TrainArgs, TrainPlan};
 use crate::error::{usage, Interrupted};
 use crate::model::{self, relabel, Model};
+use crate::mpi::World;
 use crate::outln;
 use crate::plot::{self, Figure};
 use crate::progress::{self, percent, Display, Progress};
@@ -31,27 +32,38 @@ struct Parts {
     description: String,
 }
 
-/// Runs `train`.
+/// Runs `train`: as an ordinary process, or as one rank of `mpirun -np N` (the `mpi`
+/// feature, see `crate::mpi`), where a rank that fails ends the job.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let world = World::join()?;
+    train(args, &world).map_err(|e| world.fail(e))
+}
+
+/// Trains as rank `world.rank()` of `world.size()`: rank 0 alone prints and writes.
+fn train(args: &TrainArgs, world: &World) -> Result<()> {
     let started = Instant::now();
     let plan = TrainPlan::try_from(args)?;
-    if let Some(note) = &plan.threads_note {
+    let leads = world.leads();
+    if let Some(note) = plan.threads_note.as_ref().filter(|_| leads) {
         eprintln!("note: {note}");
     }
-    // Every file the run writes is checked before the first epoch.
-    check_output_path(&args.out, "--out")?;
-    for (path, flag) in [(&args.plot, "--plot"), (&args.history, "--history")] {
-        if let Some(path) = path {
-            check_output_path(path, flag)?;
+    // Every file the run writes is checked before the first epoch (by the rank that
+    // writes them: rank 0 under mpirun).
+    if leads {
+        check_output_path(&args.out, "--out")?;
+        for (path, flag) in [(&args.plot, "--plot"), (&args.history, "--history")] {
+            if let Some(path) = path {
+                check_output_path(path, flag)?;
+            }
+        }
+        if let Some(path) = &args.plot {
+            plot::check_extension(path).map_err(|e| usage(format!("--plot: {e:#}")))?;
+        }
+        if let Some(dir) = &args.checkpoint {
+            check_checkpoint_dir(dir)?;
         }
     }
-    if let Some(path) = &args.plot {
-        plot::check_extension(path).map_err(|e| usage(format!("--plot: {e:#}")))?;
-    }
-    if let Some(dir) = &args.checkpoint {
-        check_checkpoint_dir(dir)?;
-    }
-    let display = Display::choose(args.quiet, args.json);
+    let display = Display::choose(args.quiet || !leads, args.json);
     let initial = match &args.init_from {
         Some(path) => Some(Initial::load(path)?),
         None => None,
@@ -79,9 +91,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // The validation split was made above, before scaling, and is passed to the
     // trainer as a data set.
     let mut trainer = Trainer::new(plan.config.clone());
+    if let Some(workers) = world.workers() {
+        trainer = trainer.workers(workers);
+    }
     let mut observer = Progress::new(display);
     if let Some(dir) = args.checkpoint.as_ref().or(args.resume.as_ref()) {
-        trainer = trainer.checkpoint(checkpoint_file(dir), args.checkpoint_every);
+        if leads {
+            trainer = trainer.checkpoint(checkpoint_file(dir), args.checkpoint_every);
+        }
     }
     if let Some(dir) = &args.resume {
         let from = Checkpoint::load(checkpoint_file(dir))
@@ -92,14 +109,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             from.epoch()
         ));
         trainer = trainer.resume(from);
-    } else if let Some(dir) = &args.checkpoint {
+    } else if let Some(dir) = args.checkpoint.as_ref().filter(|_| leads) {
         save_command_line(dir)?;
     }
     observer.line(&format!(
-        "training {} on {}: {} training examples{}{}",
+        "training {} on {}: {} training examples{}{}{}",
         architecture(&network),
         parts.description,
         parts.train.len(),
+        match world.size() {
+            1 => String::new(),
+            n => format!(" shared by {n} MPI ranks"),
+        },
         parts
             .validation
             .as_ref()
@@ -112,7 +133,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .unwrap_or_default(),
     ));
     // Started before training, so that its URL is printed first.
-    let dashboard = match args.dashboard {
+    let dashboard = match args.dashboard.filter(|_| leads) {
         Some(port) => Some(super::dashboard::start(
             port,
             format!("{} on {}", architecture(&network), parts.description),
@@ -129,8 +150,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         })
     } else {
         progress::install_ctrlc();
-        let (train, validation, test) =
+        let (train, mut validation, mut test) =
             (&parts.train, parts.validation.as_ref(), parts.test.as_ref());
+        if !leads {
+            // Only early stopping, which every rank must agree on, needs the validation
+            // loss on every rank; rank 0 measures the rest.
+            validation = validation.filter(|_| plan.config.early_stopping.is_some());
+            test = None;
+        }
         match &dashboard {
             Some(served) => {
                 let mut watch = glassbox_web::dashboard::Watch::new(&mut observer, served.run());
@@ -149,6 +176,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let training_seconds = training.elapsed().as_secs_f64();
     observer.finish();
+    world.report_times(training_seconds);
+    if !leads {
+        // Divergence is seen by every rank at once (the summed loss): rank 0 says so.
+        return match history {
+            Ok(_) | Err(Error::Diverged { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+    }
     let history = match history {
         Ok(history) => history,
         Err(e @ Error::Diverged { .. }) => {

@@ -72,7 +72,7 @@
 //! [`Context::forward`] (`forward_hidden` for each hidden layer, `forward_output`),
 //! `report`, [`Context::backward`] (`gradients`, `error_below`, `gather`, `update`).
 
-use super::TrainConfig;
+use super::{count_correct, share_of_batch, AllReduce, TrainConfig};
 use crate::activation::Activation;
 use crate::data::Dataset;
 use crate::layer::{self, Dense};
@@ -82,6 +82,7 @@ use crate::rng;
 use crate::sync::{AtomicBool, AtomicU64, Ordering, SpinBarrier};
 use crate::tensor::{MatMut, MatRef, Parallelism, Tensor};
 use std::ops::Range;
+use std::sync::Mutex;
 
 /// Per thread and batch, at least this much work (batch rows × parameters ÷ threads)
 /// before a step is shared out by bands of neurons: 2 Mi multiply-adds, e.g. batch 128
@@ -151,6 +152,10 @@ pub(super) struct Epoch<'a> {
     pub learning_rate: &'a (dyn Fn(usize) -> f32 + Sync),
     /// The dropout masks' key for this epoch.
     pub dropout_key: u64,
+    /// The other workers of a data-parallel run: this process takes its share of each
+    /// batch of `batch` examples, and the gradients are summed with theirs before the
+    /// update ([`Context::all_reduce`]).
+    pub workers: Option<&'a dyn AllReduce>,
 }
 
 /// What the main thread learns after each step's forward pass, to report and decide.
@@ -163,20 +168,32 @@ pub(super) struct StepOutcome<'a> {
     pub loss: f64,
     /// The output layer's activations, one row per example.
     pub outputs: &'a [f32],
+    /// Examples in the batch: `rows.len()`, or with workers the whole global batch's.
+    pub examples: usize,
+    /// With workers, how many examples of the global batch were classified right.
+    pub correct: Option<usize>,
+    /// With workers: one of them asked to stop at the previous step (its report
+    /// returned false), so every one ends the epoch here.
+    pub stop_agreed: bool,
 }
 
 /// One epoch: `epoch.order` in steps, each shared by `epoch.threads` threads (this one
 /// and idle threads of the current rayon pool). After each step's forward pass this
 /// thread calls `after_forward`; when it returns false, the epoch ends after that step.
 /// Returns how many threads ran their part of the epoch to the end (counted once per
-/// thread, after its last step: [`crate::train::EpochReport::threads`]).
+/// thread, after its last step: [`crate::train::EpochReport::threads`]), and, with
+/// workers, why they could not sum their gradients, if they could not.
+///
+/// With workers, this thread reports each step after the gradients are summed, with the
+/// global batch's loss and count of right answers; a report that returns false asks
+/// every worker to stop at the next step.
 pub(super) fn run_epoch(
     buffers: &mut Buffers,
     network: &mut Network,
     state: &mut OptimizerState,
     epoch: &Epoch<'_>,
     after_forward: &mut dyn FnMut(StepOutcome<'_>) -> bool,
-) -> usize {
+) -> (usize, Option<String>) {
     let steps = epoch.order.len().div_ceil(epoch.batch);
     let first_step = state.take_steps(if epoch.full_batch { 1 } else { steps as u32 });
     // A first layer below others is stored transposed for the epoch, each thread's band
@@ -285,6 +302,9 @@ pub(super) fn run_epoch(
         barrier: SpinBarrier::new(epoch.threads),
         stop: AtomicBool::new(false),
         losses: (0..epoch.threads).map(|_| AtomicU64::new(0)).collect(),
+        flat: Mutex::new(Vec::new()),
+        failed: Mutex::new(None),
+        asked: AtomicBool::new(false),
     };
     let worked = if epoch.threads == 1 {
         ctx.work(0, Some(after_forward));
@@ -292,6 +312,7 @@ pub(super) fn run_epoch(
     } else {
         share(&ctx, after_forward)
     };
+    let failed = ctx.failed.lock().map_or(None, |mut f| f.take());
     drop(ctx);
     #[cfg(glassbox_loom)]
     loom_cells::clear();
@@ -306,7 +327,7 @@ pub(super) fn run_epoch(
             }
         }
     }
-    worked
+    (worked, failed)
 }
 
 /// The first layer's layout while an epoch runs (see [`run_epoch`]): each thread's band
@@ -766,6 +787,12 @@ struct Context<'a> {
     stop: AtomicBool,
     /// Each thread's share of the batch loss (f64 bits).
     losses: Vec<AtomicU64>,
+    /// With workers: the buffer of the sum (thread 0's, between two waits).
+    flat: Mutex<Vec<f32>>,
+    /// With workers: why the sum failed.
+    failed: Mutex<Option<String>>,
+    /// With workers: the last report asked to stop.
+    asked: AtomicBool,
 }
 
 /// Thread t's band of `n` items: bands are multiples of 16 wide (whole vector tiles).
@@ -786,9 +813,12 @@ fn row_band(rows: usize, threads: usize, t: usize) -> Range<usize> {
 struct Step<'r> {
     /// Index of the batch in the epoch.
     b: usize,
-    /// Its examples, and how many.
+    /// Its examples (this worker's share), and how many.
     rows: &'r [usize],
     n: usize,
+    /// Where they start in the global batch, and its size (with no workers, 0 and n).
+    offset: usize,
+    total: usize,
     /// The buffer of x that holds them.
     x: Shared,
     /// The optimiser's step count of the update.
@@ -809,11 +839,18 @@ impl Context<'_> {
         // Online learning: the learning rate and the input of the first layer's update
         // still to be made (during the next forward pass, or after the last step).
         let mut pending: Option<(f32, Shared)> = None;
-        for (b, rows) in e.order.chunks(e.batch).enumerate() {
+        for (b, global) in e.order.chunks(e.batch).enumerate() {
+            let mine = match e.workers {
+                Some(w) => share_of_batch(global.len(), w.size(), w.rank()),
+                None => 0..global.len(),
+            };
+            let rows = &global[mine.clone()];
             let s = Step {
                 b,
                 rows,
                 n: rows.len(),
+                offset: mine.start,
+                total: global.len(),
                 x: self.x[b % 2],
                 step: self.first_step + if e.full_batch { 0 } else { b as u32 },
             };
@@ -834,18 +871,129 @@ impl Context<'_> {
             if self.stop.load(Ordering::Acquire) {
                 break;
             }
-            phase = self.forward(phase, &s, pending.take());
-            if let Some(report) = after_forward.as_deref_mut() {
-                self.report(&phase, &s, report);
-            }
             let lr = (e.learning_rate)(b);
-            phase = self.backward(phase, &s, lr);
-            if self.fused {
-                pending = Some((lr, s.x));
+            let Some(workers) = e.workers else {
+                phase = self.forward(phase, &s, pending.take());
+                if let Some(report) = after_forward.as_deref_mut() {
+                    self.report(&phase, &s, report);
+                }
+                phase = self.backward(phase, &s, lr);
+                if self.fused {
+                    pending = Some((lr, s.x));
+                }
+                continue;
+            };
+            // A worker's share of the last batch may be empty: its gradients are zeros.
+            if s.n > 0 {
+                phase = self.forward(phase, &s, None);
+                phase = self.backward(phase, &s, lr);
+            }
+            phase = self.wait(phase);
+            if let Some(report) = after_forward.as_deref_mut() {
+                self.all_reduce(&phase, &s, workers, report);
+            }
+            phase = self.wait(phase);
+            if self.failed.lock().map_or(true, |f| f.is_some()) {
+                break;
+            }
+            for l in 0..=self.last {
+                let outputs = self.layers[l].outputs;
+                let mine = match l == self.last {
+                    true => phase.band_from_last(outputs),
+                    false => phase.band(outputs),
+                };
+                // SAFETY: after the wait above nobody reads the weights in this step;
+                // rows `mine` are this thread's.
+                unsafe { self.update(&phase, &self.layers[l], mine, lr, s.step) };
             }
         }
         if let Some((lr, x)) = pending {
             self.last_online_step(&phase, lr, x);
+        }
+    }
+
+    /// Thread 0 of a worker, while the others wait: its gradients, loss, right answers
+    /// and stop request go into one buffer, which `workers` sums with the other workers'
+    /// ([`AllReduce::sum`]); the sums come back into the gradients, and the step is
+    /// reported with the global batch's figures. A failed sum stops every thread.
+    fn all_reduce(
+        &self,
+        p: &Phase,
+        s: &Step<'_>,
+        workers: &dyn AllReduce,
+        report: &mut dyn FnMut(StepOutcome<'_>) -> bool,
+    ) {
+        let Ok(mut flat) = self.flat.lock() else {
+            return;
+        };
+        flat.clear();
+        // The first layer's gradient is in blocks (see `run_epoch`): it goes into the
+        // buffer in the layout of the weights, the same on every worker.
+        let copy = |flat: &mut Vec<f32>, into: bool| {
+            let mut at = 0;
+            for layer in &self.layers {
+                let (inputs, outputs) = (layer.inputs, layer.outputs);
+                for (g, len, blocks) in [
+                    (layer.grad_weights, inputs * outputs, layer.transposed),
+                    (layer.grad_biases, outputs, false),
+                ] {
+                    // SAFETY: thread 0 alone, between two waits, touches the gradients.
+                    let g = unsafe { g.slice(p, 0, len) };
+                    if !into {
+                        flat.resize(at + len, 0.0);
+                    }
+                    let part = &mut flat[at..at + len];
+                    match (blocks, s.n, into) {
+                        (_, 0, false) => part.fill(0.0),
+                        (true, _, false) => layer.layout.swap(part, g, (outputs, inputs), false),
+                        (true, _, true) => layer.layout.swap(part, g, (outputs, inputs), true),
+                        (false, _, false) => part.copy_from_slice(g),
+                        (false, _, true) => g.copy_from_slice(part),
+                    }
+                    at += len;
+                }
+            }
+            at
+        };
+        let grads = copy(&mut flat, false);
+        let width = self.layers[self.last].outputs;
+        // SAFETY: the output layer's activations were completed before a wait, and no
+        // thread writes them in this phase.
+        let outputs = unsafe { self.a[self.last].slice_ref(p, 0, s.n * width) };
+        let (loss, correct) = match s.n {
+            0 => (0.0, 0),
+            _ => (
+                self.losses
+                    .iter()
+                    .map(|l| f64::from_bits(l.load(Ordering::Relaxed)))
+                    .sum(),
+                count_correct(self.epoch.data, s.rows, outputs),
+            ),
+        };
+        let asked = self.asked.load(Ordering::Relaxed);
+        flat.extend([loss as f32, correct as f32, f32::from(u8::from(asked))]);
+        if let Err(e) = workers.sum(&mut flat) {
+            if let Ok(mut failed) = self.failed.lock() {
+                *failed = Some(e);
+            }
+            self.stop.store(true, Ordering::Release);
+            return;
+        }
+        copy(&mut flat, true);
+        let [loss, correct, stop] = [flat[grads], flat[grads + 1], flat[grads + 2]];
+        let outcome = StepOutcome {
+            batch: s.b,
+            rows: s.rows,
+            loss: f64::from(loss),
+            outputs,
+            examples: s.total,
+            correct: Some(correct.round() as usize),
+            stop_agreed: stop > 0.0,
+        };
+        let go_on = report(outcome);
+        self.asked.store(!go_on, Ordering::Relaxed);
+        if stop > 0.0 {
+            self.stop.store(true, Ordering::Release);
         }
     }
 
@@ -877,7 +1025,11 @@ impl Context<'_> {
 
     /// The examples of batch b, if there is one.
     fn batch(&self, b: usize) -> Option<&[usize]> {
-        self.epoch.order.chunks(self.epoch.batch).nth(b)
+        let global = self.epoch.order.chunks(self.epoch.batch).nth(b)?;
+        Some(match self.epoch.workers {
+            Some(w) => &global[share_of_batch(global.len(), w.size(), w.rank())],
+            None => global,
+        })
     }
 
     /// Thread t's share of batch b (the examples `rows`): rows `row_band(…, t)` of the
@@ -967,6 +1119,7 @@ impl Context<'_> {
             },
         }
         if self.dropout {
+            // (Drawn by the example's place in the global batch: one process's masks.)
             let key = rng::key(e.dropout_key, s.b as u64, l as u64);
             // SAFETY: columns `cols` of the mask and the dropped activations are this
             // thread's.
@@ -976,7 +1129,7 @@ impl Context<'_> {
                     self.dropped[l].cols_mut(p, n, outputs, cols.clone()),
                 )
             };
-            let at = (0, cols.start, outputs);
+            let at = (s.offset, cols.start, outputs);
             layer::dropout(a.as_ref(), mask, dropped, e.config.dropout, key, at);
         }
     }
@@ -1011,7 +1164,7 @@ impl Context<'_> {
                 self.y.slice_ref(p, start, len),
                 self.d[l].slice(p, start, len),
                 outputs,
-                e.scale.unwrap_or(1.0 / n as f32),
+                e.scale.unwrap_or(1.0 / s.total as f32),
             )
         };
         if self.down_by_examples {
@@ -1060,6 +1213,9 @@ impl Context<'_> {
             rows: s.rows,
             loss,
             outputs,
+            examples: s.n,
+            correct: None,
+            stop_agreed: false,
         };
         if !report(outcome) {
             self.stop.store(true, Ordering::Release);
@@ -1103,7 +1259,7 @@ impl Context<'_> {
             if by_bands {
                 phase = self.wait(phase);
             }
-            if update && !deferred {
+            if update && !deferred && e.workers.is_none() {
                 // SAFETY: after the wait above (or, for the output layer when δ below
                 // went by examples, the wait after the forward pass) no thread reads this
                 // layer's weights again in this step; rows `mine` are this thread's.
@@ -1289,6 +1445,7 @@ mod loom_tests {
             scale: None,
             learning_rate: &learning_rate,
             dropout_key: 5,
+            workers: None,
         };
         let mut reports = 0;
         run_epoch(&mut buffers, &mut network, &mut state, &e, &mut |outcome| {
