@@ -126,6 +126,13 @@ fn plan(command: &str) -> Plan {
         Plan::Skip("makes the key of the 0.0.0.0 server, skipped above")
     } else if starts("python3 -m venv") || starts("pip install") {
         Plan::Skip("the Python package: `.ci/run` builds it and runs bindings/python/tests")
+    } else if starts("grpcurl") {
+        Plan::Skip(
+            "grpcurl is not in Debian here; tests/triton (tritonclient) sends the same \
+             ModelInfer over gRPC",
+        )
+    } else if starts("cargo build --release -p glassbox-cli --features mpi") || starts("mpirun") {
+        Plan::Skip("Open MPI: `.ci/run` builds the mpi feature and runs tests/mpi.rs under mpirun")
     } else if starts("dask ") {
         Plan::Skip("a Dask cluster on several machines; the Python tests run a LocalCluster")
     } else {
@@ -284,6 +291,17 @@ fn every_readme_command_runs_or_says_why_not() {
             Plan::Serve => {
                 let mut args = arguments(command, None).unwrap();
                 args.extend(["--port".into(), "0".into()]);
+                // A gRPC port too is the test's: a free one.
+                for i in 1..args.len() {
+                    if args[i - 1] == "--grpc-port" {
+                        args[i] = "0".into();
+                    }
+                }
+                // One server at a time: the README's later `serve` replaces the earlier.
+                if let Some((mut child, _)) = server.take() {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
                 let mut child = Command::new(env!("CARGO_BIN_EXE_glassbox"))
                     .args(&args)
                     .current_dir(d)
