@@ -1191,10 +1191,6 @@ function drawLines(canvas, series, options = {}) {
     ctx.setLineDash([4, 3]);
     ctx.beginPath(); ctx.moveTo(X(mx), top); ctx.lineTo(X(mx), top + hgt); ctx.stroke();
     ctx.setLineDash([]);
-    ctx.fillStyle = '#8a2a8a';
-    ctx.textAlign = X(mx) > left + w / 2 ? 'right' : 'left';
-    ctx.fillText(label, X(mx) + (ctx.textAlign === 'right' ? -4 : 4), top + 12);
-    ctx.textAlign = 'left';
   }
   ctx.save();
   ctx.beginPath();
@@ -1214,6 +1210,18 @@ function drawLines(canvas, series, options = {}) {
     if (!s.width) for (const [x, y] of pts) { ctx.beginPath(); ctx.arc(X(x), Y(y), 2.5, 0, 2 * Math.PI); ctx.fill(); }
   }
   ctx.restore();
+  if (options.mark) {
+    // The mark's label over the lines, on a pale box so that a curve under it cannot
+    // make it unreadable.
+    const [mx, label] = options.mark;
+    const right = X(mx) > left + w / 2;
+    const width = ctx.measureText(label).width;
+    const x0 = right ? X(mx) - 4 - width : X(mx) + 4;
+    ctx.fillStyle = 'rgba(255, 255, 255, 0.85)';
+    ctx.fillRect(x0 - 2, top + 2, width + 4, 14);
+    ctx.fillStyle = '#8a2a8a';
+    ctx.fillText(label, x0, top + 12);
+  }
 }
 
 function legend(id, keys) {
