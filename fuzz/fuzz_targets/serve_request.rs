@@ -5,9 +5,11 @@
 //! never a panic, an abort, or memory taken for a shape the body only claims.
 //!
 //! The first byte picks the model (width and image shape) and the content type; the rest
-//! is the body.
+//! is the body. Triton's binary-tensor extension (a JSON header of
+//! `Inference-Header-Content-Length` bytes, then raw FP32) is parsed too, with the header
+//! length taken from the body's first byte: a share of the body, or past its end.
 use glassbox::data::ImageShape;
-use glassbox_web::serve::{predict_rows, InferRequest};
+use glassbox_web::serve::{parse_infer, predict_rows, InferRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,6 +33,15 @@ fuzz_target!(|data: &[u8]| {
             assert!(rows >= 1);
             assert_eq!(values.len(), rows * width);
             assert!(values.iter().all(|x| x.is_finite()));
+        }
+    }
+
+    if let Some((&cut, rest)) = body.split_first() {
+        let length = (usize::from(cut) * (rest.len() + 8) / 255).to_string();
+        if let Ok(parsed) = parse_infer(rest, Some(length.as_bytes()), width) {
+            assert!(parsed.rows >= 1);
+            assert_eq!(parsed.values.len(), parsed.rows * width);
+            assert!(parsed.values.iter().all(|x| x.is_finite()));
         }
     }
 
