@@ -413,6 +413,34 @@ impl Drop for Gauge<'_> {
 /// (64 KiB × [`Limits::max_connections`]) until the header timeout closes them.
 pub const READ_BUFFER_BYTES: usize = 64 << 10;
 
+/// Drives a connection (HTTP/1.1 or HTTP/2) until it ends, or its watchdog fires (the
+/// connection is shed and closed), or the server drains: then `graceful` asks it to finish
+/// the requests it has and close.
+async fn drive<C: std::future::Future>(
+    mut conn: std::pin::Pin<&mut C>,
+    graceful: impl Fn(std::pin::Pin<&mut C>),
+    shared: &Shared,
+    clock: &ConnClock,
+    stopping: &mut watch::Receiver<()>,
+) {
+    let watch = watchdog(clock, &shared.options.limits);
+    tokio::pin!(watch);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            why = &mut watch => {
+                shared.metrics.shed(why);
+                break;
+            }
+            _ = stopping.changed(), if !draining => {
+                draining = true;
+                graceful(conn.as_mut());
+            }
+        }
+    }
+}
+
 /// Serves one connection until it closes, breaks a timeout, or the server drains.
 async fn connection(
     shared: Arc<Shared>,
@@ -438,22 +466,14 @@ async fn connection(
         .max_buf_size(READ_BUFFER_BYTES)
         .serve_connection(io, service);
     tokio::pin!(conn);
-    let watch = watchdog(&clock, &shared.options.limits);
-    tokio::pin!(watch);
-    let mut draining = false;
-    loop {
-        tokio::select! {
-            _ = conn.as_mut() => break,
-            why = &mut watch => {
-                shared.metrics.shed(why);
-                break;
-            }
-            _ = stopping.changed(), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-        }
-    }
+    drive(
+        conn,
+        |c| c.graceful_shutdown(),
+        &shared,
+        &clock,
+        &mut stopping,
+    )
+    .await;
 }
 
 /// The route a path belongs to, as the metrics name it.
@@ -861,22 +881,14 @@ async fn grpc_connection(
     tokio::pin!(conn);
     // Reads are not watched here (HTTP/2 frames have no request head to time): the
     // watchdog sees only the idle time between calls.
-    let watch = watchdog(&clock, &shared.options.limits);
-    tokio::pin!(watch);
-    let mut draining = false;
-    loop {
-        tokio::select! {
-            _ = conn.as_mut() => break,
-            why = &mut watch => {
-                shared.metrics.shed(why);
-                break;
-            }
-            _ = stopping.changed(), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-        }
-    }
+    drive(
+        conn,
+        |c| c.graceful_shutdown(),
+        &shared,
+        &clock,
+        &mut stopping,
+    )
+    .await;
 }
 
 /// The gRPC status code in a response's headers (a call that failed before its
