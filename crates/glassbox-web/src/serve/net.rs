@@ -627,14 +627,7 @@ async fn admit(
         if incoming.is_end_stream() {
             Body::new(incoming)
         } else {
-            Body::new(LimitedBody {
-                incoming,
-                shared: shared.clone(),
-                hold: hold.clone(),
-                started,
-                received: 0,
-                timer: None,
-            })
+            Body::new(LimitedBody::new(incoming, shared, &hold, started))
         }
     });
     let response = call(&mut router, request).await;
@@ -734,6 +727,18 @@ struct LimitedBody {
 }
 
 impl LimitedBody {
+    /// A body read from `incoming` since `started`, held to the server's limits.
+    fn new(incoming: Incoming, shared: &Arc<Shared>, hold: &Arc<Hold>, started: Instant) -> Self {
+        LimitedBody {
+            incoming,
+            shared: shared.clone(),
+            hold: hold.clone(),
+            started,
+            received: 0,
+            timer: None,
+        }
+    }
+
     /// The moment the bytes received so far stop covering the rate.
     fn deadline(&self) -> tokio::time::Instant {
         let limits = &self.shared.options.limits;
@@ -974,16 +979,8 @@ async fn admit_grpc(
     };
     // A gRPC body has no declared length: its bytes are taken from the budget as
     // they arrive, and must keep up with the minimum rate.
-    let request = request.map(|incoming| {
-        LimitedOrNot::Limited(LimitedBody {
-            incoming,
-            shared: shared.clone(),
-            hold: hold.clone(),
-            started,
-            received: 0,
-            timer: None,
-        })
-    });
+    let request = request
+        .map(|incoming| LimitedOrNot::Limited(LimitedBody::new(incoming, shared, &hold, started)));
     let response = call(&mut service, request).await;
     match hold.failed.load(Relaxed) {
         BODY_TOO_SLOW => {
